@@ -1,0 +1,86 @@
+"""Suite-wide configuration: Hypothesis profiles, BLAS threads, replay info.
+
+Profiles (select with ``--hypothesis-profile NAME`` or ``INVARIANTS_PROFILE``):
+
+- ``dev``    default; random, with the local example database.
+- ``ci``     deterministic: derandomized, no database, ``print_blob``, no
+             deadline.  The same commit gives the same examples and report.
+- ``report`` deterministic like ``ci`` but with more examples (the main job).
+- ``stress`` random, with the example database, many examples.
+
+Hypothesis registers its own "ci" profile and loads it whenever the ``CI``
+environment variable is set (NUMERICS.md, Tooling).  Each profile here is
+registered with an explicit parent so that ours wins, and one is always
+loaded explicitly below.
+"""
+
+from __future__ import annotations
+
+import os
+
+# One BLAS thread per process: xdist runs one worker per core, and
+# oversubscribed BLAS threads make runs slower and timing noisy. Must happen
+# before numpy is imported anywhere.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import pytest  # noqa: E402
+from hypothesis import HealthCheck, Phase, Verbosity, settings  # noqa: E402
+from hypothesis.database import DirectoryBasedExampleDatabase  # noqa: E402
+
+_BASE = settings.get_profile("default")
+_SLOW_OK = [HealthCheck.too_slow, HealthCheck.data_too_large]
+
+settings.register_profile(
+    "dev",
+    parent=_BASE,
+    max_examples=20,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=_SLOW_OK,
+)
+settings.register_profile(
+    "ci",
+    parent=_BASE,
+    max_examples=12,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=_SLOW_OK,
+)
+settings.register_profile(
+    "report",
+    parent=settings.get_profile("ci"),
+    max_examples=40,
+)
+settings.register_profile(
+    "stress",
+    parent=_BASE,
+    max_examples=400,
+    deadline=None,
+    print_blob=True,
+    database=DirectoryBasedExampleDatabase(".hypothesis/examples"),
+    suppress_health_check=_SLOW_OK,
+    phases=list(Phase),
+    verbosity=Verbosity.normal,
+)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--invariants-profile",
+        default=os.environ.get("INVARIANTS_PROFILE", "dev"),
+        choices=["dev", "ci", "report", "stress"],
+        help="Hypothesis profile of the suite (default: $INVARIANTS_PROFILE or dev).",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    profile = config.getoption("--invariants-profile")
+    settings.load_profile(profile)
+    config.invariants_profile = profile  # type: ignore[attr-defined]
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"invariants: hypothesis profile '{config.invariants_profile}'"  # type: ignore[attr-defined]

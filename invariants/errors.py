@@ -1,0 +1,91 @@
+"""Every exception the library raises on purpose.
+
+Each one says what went wrong and what to do about it; callers can catch the
+family (:class:`InvariantsError`) or one specific case.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class InvariantsError(Exception):
+    """Root of every deliberate error raised by :mod:`invariants`."""
+
+
+# --- input data -----------------------------------------------------------------
+
+
+class DataError(InvariantsError, ValueError):
+    """The data set is unusable as given."""
+
+
+class ShapeError(DataError):
+    """Arrays have the wrong number of dimensions or inconsistent sizes."""
+
+
+class NonFiniteError(DataError):
+    """An input contains NaN or +-inf."""
+
+
+class LabelError(DataError):
+    """A label is not in {-1, +1}."""
+
+
+class NormError(DataError):
+    """Some ``||x_i|| > 1``; the paper assumes the data lie in the unit ball."""
+
+
+class NonSeparableError(DataError):
+    """No unit vector u has ``<u, z_i> > 0`` for every i.
+
+    ``certificate`` holds the Farkas/Gordan witness: a probability vector
+    ``lam`` with ``||Z^T lam||`` (numerically) zero, i.e. the origin lies in
+    the convex hull of the z_i.
+    """
+
+    def __init__(self, message: str, certificate: Any = None) -> None:
+        super().__init__(message)
+        self.certificate = certificate
+
+
+# --- architecture and initialisation -------------------------------------------------
+
+
+class ArchitectureError(InvariantsError, ValueError):
+    """Depth < 1, a non-positive width, or layer shapes that do not chain."""
+
+
+class AssumptionError(InvariantsError, ValueError):
+    """A paper assumption (A1-A5) the caller relies on does not hold."""
+
+
+# --- solvers ---------------------------------------------------------------------------
+
+
+class CertificateError(InvariantsError, RuntimeError):
+    """A solver's answer failed its own optimality certificate."""
+
+
+class TrajectoryError(InvariantsError, RuntimeError):
+    """An integrated path violated a guard; the partial path is attached.
+
+    ``partial`` is the :class:`~invariants.flow.Trajectory` recorded up to the
+    last checkpoint that passed every guard, so no work is lost.
+    """
+
+    def __init__(self, message: str, partial: Any = None) -> None:
+        super().__init__(message)
+        self.partial = partial
+
+
+class RiskIncreaseError(TrajectoryError):
+    """log R rose by more than the integrator's error allows (violates S-EQ1)."""
+
+
+class InvariantDriftError(TrajectoryError):
+    """A conserved quantity (S-EQ2) drifted beyond the integrator's error."""
+
+
+class SolverDegradedError(TrajectoryError):
+    """The ODE solver failed, stalled, or returned non-finite values."""
