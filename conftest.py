@@ -7,6 +7,8 @@ Profiles (select with ``--hypothesis-profile NAME`` or ``INVARIANTS_PROFILE``):
              deadline.  The same commit gives the same examples and report.
 - ``report`` deterministic like ``ci`` but with more examples (the main job).
 - ``stress`` random, with the example database, many examples.
+- ``triage`` like ``ci`` without shrinking: the first failure of each test,
+             fast, for debugging long trajectories.
 
 Hypothesis registers its own "ci" profile and loads it whenever the ``CI``
 environment variable is set (NUMERICS.md, Tooling).  Each profile here is
@@ -24,12 +26,15 @@ import os
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
+import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from hypothesis import HealthCheck, Phase, Verbosity, settings  # noqa: E402
 from hypothesis.database import DirectoryBasedExampleDatabase  # noqa: E402
 
 _BASE = settings.get_profile("default")
-_SLOW_OK = [HealthCheck.too_slow, HealthCheck.data_too_large]
+# ``record_slack`` is function-scoped on purpose: it accumulates the worst slack
+# over every example of one test, so it must *not* be reset between examples.
+_SLOW_OK = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture]
 
 settings.register_profile(
     "dev",
@@ -55,6 +60,11 @@ settings.register_profile(
     max_examples=40,
 )
 settings.register_profile(
+    "triage",
+    parent=settings.get_profile("ci"),
+    phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target],
+)
+settings.register_profile(
     "stress",
     parent=_BASE,
     max_examples=400,
@@ -71,7 +81,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--invariants-profile",
         default=os.environ.get("INVARIANTS_PROFILE", "dev"),
-        choices=["dev", "ci", "report", "stress"],
+        choices=["dev", "ci", "report", "stress", "triage"],
         help="Hypothesis profile of the suite (default: $INVARIANTS_PROFILE or dev).",
     )
 
@@ -84,3 +94,32 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_report_header(config: pytest.Config) -> str:
     return f"invariants: hypothesis profile '{config.invariants_profile}'"  # type: ignore[attr-defined]
+
+
+class SlackRecorder:
+    """Collects, over every example of one test, each statement's worst slack."""
+
+    def __init__(self) -> None:
+        self.worst: dict[str, dict] = {}
+
+    def __call__(self, slack) -> None:
+        entry = self.worst.setdefault(
+            slack.statement, {"statement": slack.statement, "examples": 0, "ratio": -np.inf}
+        )
+        entry["examples"] += 1
+        if float(slack.ratio) > entry["ratio"]:
+            entry["ratio"] = float(slack.ratio)
+            entry["detail"] = slack.detail
+
+
+@pytest.fixture
+def record_slack(request: pytest.FixtureRequest):
+    """Record each statement's worst slack on the test report (merged by the report job).
+
+    Stored in ``user_properties``, which pytest-xdist ships from workers to the
+    controller, so a parallel run loses nothing.
+    """
+    rec = SlackRecorder()
+    yield rec
+    for entry in rec.worst.values():
+        request.node.user_properties.append(("slack", entry))

@@ -101,7 +101,9 @@ def eq8_bounds(initial: Weights) -> np.ndarray:
     return f - f[-1] + tail
 
 
-def l2b_lower_bounds(initial: Weights, weights: Weights, d_value: float | None = None) -> np.ndarray:
+def l2b_lower_bounds(
+    initial: Weights, weights: Weights, d_value: float | None = None
+) -> np.ndarray:
     """Right-hand side of S-L2b for k = 1..L-1.
 
     ``1 - (D + ||W_{k+1}(0)||_2^2 + ||W_k(0)||_2^2) / ||W_{k+1}||_2^2``, a lower
@@ -111,11 +113,21 @@ def l2b_lower_bounds(initial: Weights, weights: Weights, d_value: float | None =
     dv = D(initial) if d_value is None else d_value
     s0 = np.array([singular_values(W)[0] for W in initial])
     s = np.array([singular_values(W)[0] for W in weights])
-    return 1.0 - (dv + s0[1:] ** 2 + s0[:-1] ** 2) / s[1:] ** 2
+    num = dv + s0[1:] ** 2 + s0[:-1] ** 2
+    den = s[1:] ** 2
+    # A zero layer makes the bound vacuous (-inf), not a division warning.
+    return 1.0 - np.divide(num, den, out=np.full(num.shape, np.inf), where=den > 0)
+
+
+def has_zero_layer(weights: Weights) -> bool:
+    """Whether some ``W_k = 0``; the normalised quantities of Lemma 2 are then undefined."""
+    return bool(np.any(frobenius_sq(weights) == 0))
 
 
 def product_alignment(weights: Weights) -> float:
-    """``|<w_prod / prod_k ||W_k||_F, v_1>|`` (S-L2c, S-C1, S-T1)."""
+    """``|<w_prod / prod_k ||W_k||_F, v_1>|`` (S-L2c, S-C1, S-T1); NaN if a layer is zero."""
+    if has_zero_layer(weights):
+        return float("nan")
     w = end_to_end(weights)
     f = np.sqrt(frobenius_sq(weights))
     _, v1, _ = top_singular_vectors(weights[0])

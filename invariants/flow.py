@@ -42,8 +42,9 @@ Statements served: S-EQ1, S-EQ2, S-EQ3, S-L2a/b/c, S-C1, S-INV, S-L1, S-T1.
 
 from __future__ import annotations
 
-import itertools
+import copy
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -166,6 +167,7 @@ class StepLog:
     s: np.ndarray
     log_risk: np.ndarray
     log_rate: np.ndarray
+    log_dtds: np.ndarray
     risk_allowance: np.ndarray
 
 
@@ -198,6 +200,10 @@ class Trajectory:
     work: Work
     stop_reason: str
     max_drift_rel: float  # measured max relative eq. 2 drift over every step
+    escalations: tuple[tuple[int, float], ...] = ()  # (step, rtol) when the tolerance rose
+    failures: tuple[
+        tuple[float, str, float, str], ...
+    ] = ()  # intervals redone: (s, solver, rtol, why)
 
     @property
     def final(self) -> Checkpoint:
@@ -292,6 +298,8 @@ def gradient_flow(
     max_wprod: float = 1e12,
     s_max: float = 1e6,
     max_steps: int = 50_000,
+    max_rtol: float = 1e-6,
+    floor_wprod: float = 1e11,
     check_a2: bool = True,
 ) -> Trajectory:
     """Integrate gradient flow from ``initial`` under ``clock`` (S-EQ1, S-EQ2, S-INV).
@@ -300,6 +308,12 @@ def gradient_flow(
     given ``checkpoints`` clock values, each reached by integrating to it, never
     by interpolation) until ``max_k ||W_k||_F >= max_frobenius``,
     ``||w_prod|| >= max_wprod`` or ``s >= s_max``.
+
+    If the solver fails once ``||w_prod|| >= floor_wprod``, the path so far is
+    returned with ``stop_reason = "float64_floor"``: there the part of
+    ``w_prod`` orthogonal to ubar (of order one) is within a few hundred ulps
+    of ``||w_prod||``, the field is rounding noise amplified by the stiffness,
+    and no tolerance can be met (NUMERICS.md, the floor of double precision).
 
     Raises :class:`~invariants.errors.AssumptionError` if A2 fails (unless
     ``check_a2=False``, for negative controls), and a
@@ -320,7 +334,8 @@ def gradient_flow(
     y = net.flatten(W0)
     records = [guard.checkpoint(0.0, y)]
     targets = None if checkpoints is None else [float(c) for c in checkpoints]
-    s, j, reason = 0.0, 0, "s_max"
+    j, reason = 0, "s_max"
+    s = 0.0
 
     def partial(why: str) -> Trajectory:
         return guard.trajectory(method, records, field_, why, time.process_time() - cpu0)
@@ -335,23 +350,18 @@ def gradient_flow(
             s_next = s + ds
         if s_next > s_max:
             break
-        solver = SOLVERS[method](field_, s, y, s_next, rtol=rtol, atol=atol, jac=field_.jac)
-        while solver.status == "running":
-            y_old, s_old = solver.y.copy(), float(solver.t)
-            msg = solver.step()
-            if solver.status == "failed" or not np.all(np.isfinite(solver.y)):
-                raise SolverDegradedError(
-                    f"{method} failed at s={solver.t:.6g}: {msg or 'non-finite state'}",
-                    partial(f"failed: {msg}"),
-                )
-            guard.step(s_old, float(solver.t), y_old, solver.y.copy(), partial)
-            if guard.n_steps > max_steps:
-                raise SolverDegradedError(
-                    f"step budget {max_steps} exhausted at s={solver.t:.6g}: the solver stalled "
-                    "(typically at the float64 floor, ||w_prod|| ~ 1e13)",
-                    partial("max_steps"),
-                )
-        s, y = float(solver.t), solver.y.copy()
+        try:
+            at_floor = np.linalg.norm(net.end_to_end(records[-1].weights)) >= floor_wprod
+            y = _segment(
+                field_, guard, method, s, y, s_next, max_steps, max_rtol, partial, at_floor
+            )
+            method = guard.method
+        except SolverDegradedError:
+            if np.linalg.norm(net.end_to_end(records[-1].weights)) < floor_wprod:
+                raise
+            reason = "float64_floor"
+            break
+        s = s_next
         records.append(guard.checkpoint(s, y))
         j += 1
         Wn = records[-1].weights
@@ -364,12 +374,85 @@ def gradient_flow(
     return partial(reason)
 
 
+FALLBACKS = ("LSODA", "BDF", "Radau")
+
+
+def _segment(
+    field_, guard, method, s0, y0, s1, max_steps, max_rtol, partial, at_floor
+) -> np.ndarray:
+    """Integrate one checkpoint interval; on failure switch solver, then loosen tolerance.
+
+    Two failure modes are seen on this problem.  (1) LSODA's stiffness
+    detection can miss a switch and crawl in its explicit Adams mode at the
+    stability limit ``h ~ 1/|lambda|`` (a stall: more than ``SEGMENT_STEPS``
+    steps in one interval), where BDF or Radau pass in tens of steps; the
+    reverse also happens.  So a stalled or failed interval is redone from its
+    start with the next solver of :data:`FALLBACKS`.  (2) Near the float64
+    floor the field itself is noisy: margins of size ``||w_prod||`` carry
+    absolute rounding ``~eps ||w_prod||``, which the stiff Jacobian (``~||w_prod||
+    / gamma``) turns into relative noise in ``f`` above a tight ``rtol``.  When
+    every solver has failed, the interval is redone at ten times the
+    tolerance, up to ``max_rtol``.  The error budget follows the tolerance
+    actually used, so every guard and bound stays valid.  The first solver that
+    succeeds is kept for the following intervals.  ``at_floor``: the interval
+    starts at the float64 floor, where no retry can succeed, so the first
+    failure raises.
+    """
+    order = [method] + [m for m in FALLBACKS if m != method]
+    while True:
+        for name in order:
+            snapshot = copy.deepcopy(guard)
+            y, failure = _try_segment(field_, guard, name, s0, y0, s1, max_steps, partial)
+            if failure is None:
+                guard.method = name
+                return y
+            guard.__dict__.update(snapshot.__dict__)
+            guard.failures.append((s0, name, guard.rtol, failure))
+            if at_floor:
+                break
+        if at_floor or guard.rtol * 10 > max_rtol:
+            raise SolverDegradedError(
+                f"every solver failed on [{s0:.6g}, {s1:.6g}] even at rtol={guard.rtol:.0e}: "
+                f"{guard.failures[-1][3]}",
+                partial(f"failed: {guard.failures[-1][3]}"),
+            )
+        guard.escalate()
+
+
+SEGMENT_STEPS = 1000
+
+
+def _try_segment(field_, guard, name, s0, y0, s1, max_steps, partial):
+    solver = SOLVERS[name](field_, s0, y0, s1, rtol=guard.rtol, atol=guard.atol, jac=field_.jac)
+    start = guard.n_steps
+    while solver.status == "running":
+        y_old, s_old = solver.y.copy(), float(solver.t)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            msg = solver.step()
+        if solver.status == "failed" or caught or not np.all(np.isfinite(solver.y)):
+            return None, msg or (str(caught[0].message) if caught else "non-finite state")
+        guard.step(s_old, float(solver.t), y_old, solver.y.copy(), partial)
+        if guard.n_steps - start > SEGMENT_STEPS:
+            return None, f"stalled: {SEGMENT_STEPS} steps without reaching s={s1:.6g}"
+        if guard.n_steps > max_steps:
+            raise SolverDegradedError(
+                f"step budget {max_steps} exhausted at s={solver.t:.6g}: the solver stalled "
+                "(typically at the float64 floor, ||w_prod|| ~ 1e12-1e13)",
+                partial("max_steps"),
+            )
+    return solver.y.copy(), None
+
+
 class _Guard:
     """Running error budget, the per-step guards and the step log (module docstring)."""
 
     def __init__(self, W0, z, loss, clock, rtol, atol) -> None:
         self.W0, self.z, self.loss, self.clock = W0, z, loss, clock
         self.rtol, self.atol = rtol, atol
+        self.escalations: list[tuple[int, float]] = []  # (step, new rtol)
+        self.failures: list[tuple[float, str, float, str]] = []  # (s, solver, rtol, why)
+        self.method = ""
         self.shapes = [W.shape for W in W0]
         self.local_error = 0.0
         self.drift_budget = np.zeros(len(W0) - 1)
@@ -378,8 +461,19 @@ class _Guard:
         self.last = evaluate(W0, z, loss, clock)
         self.last_rounding = log_risk_rounding(W0, z, self.last.log_risk)
         self.log_time = -np.inf
-        self.log = {"s": [0.0], "log_risk": [self.last.log_risk], "log_rate": [self._rate(self.last)],
-                    "risk_allowance": [self.last_rounding]}
+        self.log = {
+            "s": [0.0],
+            "log_risk": [self.last.log_risk],
+            "log_rate": [self._rate(self.last)],
+            "log_dtds": [self.last.log_rho - self.last.log_grad_norm],
+            "risk_allowance": [self.last_rounding],
+        }
+
+    def escalate(self) -> None:
+        """Loosen the tolerance tenfold (see :func:`_segment`)."""
+        self.rtol *= 10
+        self.atol *= 10
+        self.escalations.append((self.n_steps, self.rtol))
 
     @staticmethod
     def _rate(fe: FieldEval) -> float:
@@ -398,8 +492,10 @@ class _Guard:
         rounding = log_risk_rounding(W, self.z, fe.log_risk)
         # S-EQ1 guard: log R may rise across a step only through the local error
         # (first order in e, with ||grad log R|| the larger of the two ends).
-        grad_log_r = max(np.exp(fe.log_grad_norm - fe.log_risk),
-                         np.exp(self.last.log_grad_norm - self.last.log_risk))
+        grad_log_r = max(
+            np.exp(fe.log_grad_norm - fe.log_risk),
+            np.exp(self.last.log_grad_norm - self.last.log_risk),
+        )
         allowance = grad_log_r * e + rounding + self.last_rounding
         rise = fe.log_risk - self.last.log_risk
         if rise > allowance:
@@ -425,6 +521,7 @@ class _Guard:
         self.log["s"].append(s_new)
         self.log["log_risk"].append(fe.log_risk)
         self.log["log_rate"].append(self._rate(fe))
+        self.log["log_dtds"].append(fe.log_rho - fe.log_grad_norm)
         self.log["risk_allowance"].append(grad_log_r * e + rounding)
         self.last, self.last_rounding = fe, rounding
 
@@ -465,6 +562,8 @@ class _Guard:
             work=Work(self.n_steps, field_.nfev, field_.njev, cpu),
             stop_reason=reason,
             max_drift_rel=self.max_drift_rel,
+            escalations=tuple(self.escalations),
+            failures=tuple(self.failures),
         )
 
 
@@ -478,20 +577,63 @@ def log_exp_trapezoid(h: float, a: float, b: float) -> float:
     return float(hi + np.log(h) + np.log(-np.expm1(-delta)) - np.log(delta))
 
 
-def risk_decrease_integral(steps: StepLog, stride: int = 1) -> np.ndarray:
-    """``Lambda(s_j) = int_0^{s_j} rho ||grad R|| / R ds`` at every logged step (S-EQ1).
+def _monotone_bound(h: float, a: float, b: float) -> float:
+    """``log(h |exp(b) - exp(a)|)``: the rule's error on a step where the integrand is monotone.
 
-    Composite exponential-trapezoid rule over the accepted steps, taking every
-    ``stride``-th step; comparing ``stride=1`` and ``stride=2`` gives the
-    Richardson estimate of its error.  Returned in linear scale (it is
-    ``-(log R(s) - log R(0))``, of the order of the margins).
+    A monotone integrand's integral and the exponential trapezoid value both lie
+    in ``[h min, h max]`` of the endpoint values.
     """
-    idx = np.arange(0, steps.s.size, stride)
-    if idx[-1] != steps.s.size - 1:
-        idx = np.append(idx, steps.s.size - 1)
-    inc = [
-        np.exp(log_exp_trapezoid(steps.s[j] - steps.s[i], steps.log_rate[i], steps.log_rate[j]))
-        for i, j in itertools.pairwise(idx)
-    ]
-    out = np.concatenate([[0.0], np.cumsum(inc)])
-    return np.interp(np.arange(steps.s.size), idx, out)
+    hi, lo = max(a, b), min(a, b)
+    if h <= 0 or hi == lo:
+        return -np.inf
+    return float(np.log(h) + hi + np.log(-np.expm1(lo - hi)))
+
+
+def _pieces(s: np.ndarray, log_f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-step ``log`` integrals, and per step ``log`` of a bound on their error.
+
+    The exponential trapezoid rule is applied on each accepted step.  Errors:
+    for a pair of steps of comparable length (ratio <= 2) the fine rule is
+    compared with the same rule over the pair (Richardson: for a second-order
+    rule the fine error is about a third of the difference, so the difference
+    itself is a conservative bound), charged half to each step.  Richardson
+    needs comparable steps: for an unbalanced pair (the solver's first steps
+    grow a thousandfold) and for a last unpaired step, the monotone bound of
+    :func:`_monotone_bound` is used instead.
+    """
+    n = s.size - 1
+    h = np.diff(s)
+    piece = np.array([log_exp_trapezoid(h[i], log_f[i], log_f[i + 1]) for i in range(n)])
+    err = np.array([_monotone_bound(h[i], log_f[i], log_f[i + 1]) for i in range(n)])
+    for i in range(0, n - 1, 2):
+        if max(h[i], h[i + 1]) > 2 * min(h[i], h[i + 1]):
+            continue
+        fine = np.logaddexp(piece[i], piece[i + 1])
+        coarse = log_exp_trapezoid(h[i] + h[i + 1], log_f[i], log_f[i + 2])
+        hi, lo = max(fine, coarse), min(fine, coarse)
+        e = hi + np.log(-np.expm1(lo - hi)) if hi > lo else -np.inf
+        err[i] = err[i + 1] = e - np.log(2.0)
+    return piece, err
+
+
+def log_integral(s: np.ndarray, log_f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``log int_0^{s_j} exp(log_f) ds`` at every node, and ``log`` of its error bound."""
+    piece, err = _pieces(s, log_f)
+    val = np.concatenate([[-np.inf], np.logaddexp.accumulate(piece)]) if piece.size else [-np.inf]
+    bnd = np.concatenate([[-np.inf], np.logaddexp.accumulate(err)]) if err.size else [-np.inf]
+    return np.asarray(val), np.asarray(bnd)
+
+
+def log_time_integral(steps: StepLog) -> tuple[np.ndarray, np.ndarray]:
+    """``log t`` at every logged step, ``t = int rho / ||grad R|| ds``, and its error (S-INV)."""
+    return log_integral(steps.s, steps.log_dtds)
+
+
+def risk_decrease_integral(steps: StepLog) -> tuple[np.ndarray, np.ndarray]:
+    """``Lambda(s_j) = int_0^{s_j} rho ||grad R|| / R ds`` at every step, and its error (S-EQ1).
+
+    Linear scale: ``Lambda = -(log R(s) - log R(0))`` for the exact flow, of
+    the order of the margins (up to ~1e12), always finite.
+    """
+    val, err = log_integral(steps.s, steps.log_rate)
+    return np.exp(val), np.exp(err)

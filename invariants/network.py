@@ -227,7 +227,9 @@ def scaled_hessian(weights: Weights, z: np.ndarray, loss: Loss, log_scale: float
         for l in range(k + 1, L):
             if l > k + 1:
                 M = weights[l - 1] @ M
-            block = np.einsum("a,bc,e->abce", s[l], M, Pg[k]).reshape(weights[l].size, weights[k].size)
+            block = np.einsum("a,bc,e->abce", s[l], M, Pg[k]).reshape(
+                weights[l].size, weights[k].size
+            )
             H[offsets[l] : offsets[l + 1], offsets[k] : offsets[k + 1]] += block
             H[offsets[k] : offsets[k + 1], offsets[l] : offsets[l + 1]] += block.T
     return H
