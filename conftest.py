@@ -31,6 +31,11 @@ import pytest  # noqa: E402
 from hypothesis import HealthCheck, Phase, Verbosity, settings  # noqa: E402
 from hypothesis.database import DirectoryBasedExampleDatabase  # noqa: E402
 
+from invariants.reporting import TestRecord, format_table, summarize, write_summary  # noqa: E402
+from invariants.statements import named_in  # noqa: E402
+
+_RECORDS: dict[str, TestRecord] = {}
+
 _BASE = settings.get_profile("default")
 # ``record_slack`` is function-scoped on purpose: it accumulates the worst slack
 # over every example of one test, so it must *not* be reset between examples.
@@ -85,11 +90,58 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="Hypothesis profile of the suite (default: $INVARIANTS_PROFILE or dev).",
     )
 
+    parser.addoption(
+        "--invariants-report",
+        default=None,
+        help="Directory to write the run summary (summary.json) into.",
+    )
+
 
 def pytest_configure(config: pytest.Config) -> None:
     profile = config.getoption("--invariants-profile")
     settings.load_profile(profile)
     config.invariants_profile = profile  # type: ignore[attr-defined]
+    config.invariants_records = []  # type: ignore[attr-defined]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Attach the statement IDs each test's docstring names (shipped with its reports)."""
+    for item in items:
+        doc = getattr(getattr(item, "function", None), "__doc__", None)
+        item.user_properties.append(("statements", named_in(doc)))
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Collect each test's outcome and slack records (runs on the xdist controller too).
+
+    The slack records arrive with the teardown report (the fixture that holds
+    them is finalised after the call), the outcome with the call report.
+    """
+    rec = _RECORDS.setdefault(report.nodeid, TestRecord(report.nodeid, "not run", 0.0, [], [], ""))
+    for key, value in report.user_properties:
+        if key == "statements":
+            rec.statements = list(value)
+        elif key == "slack" and value not in rec.slacks:
+            rec.slacks.append(value)
+    if report.when == "call" or (report.when == "setup" and not report.passed):
+        rec.outcome = report.outcome
+        rec.duration += report.duration
+        if report.failed:
+            rec.longrepr = str(report.longrepr)
+    elif report.when == "teardown" and report.failed and rec.outcome == "passed":
+        rec.outcome, rec.longrepr = "failed", str(report.longrepr)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
+    if hasattr(config, "workerinput"):
+        return
+    summary = summarize(_RECORDS.values(), config.invariants_profile)  # type: ignore[attr-defined]
+    terminalreporter.section("statement summary")
+    terminalreporter.write_line(format_table(summary))
+    directory = config.getoption("--invariants-report")
+    if directory:
+        path = write_summary(summary, directory)
+        terminalreporter.write_line(f"summary written to {path}")
 
 
 def pytest_report_header(config: pytest.Config) -> str:

@@ -1,0 +1,33 @@
+# The two commands of the README, each doing its own set-up on a fresh machine.
+#   make report   the main job: the property suite (report profile, all cores) and its summary
+#   make test     the tests (deterministic CI profile)
+# Other targets: make bench (benchmarks, own job), make lint.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: test report bench lint clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test,dev]'
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n 2 --dist loadfile --invariants-profile ci
+
+report: $(STAMP)
+	$(BIN)/python -m pytest -n auto --dist loadfile --invariants-profile report \
+		--invariants-report reports/runs/latest
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.bench_flow
+
+lint: $(STAMP)
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+clean:
+	rm -rf $(VENV) reports/runs .hypothesis .pytest_cache

@@ -1,0 +1,1 @@
+"""Benchmarks of the invariants library (scripts, run with ``python -m benchmarks.<name>``)."""
