@@ -109,6 +109,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         doc = getattr(getattr(item, "function", None), "__doc__", None)
         item.user_properties.append(("statements", named_in(doc)))
+        if item.get_closest_marker("meta") is not None:
+            item.user_properties.append(("meta", True))
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
@@ -121,6 +123,8 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     for key, value in report.user_properties:
         if key == "statements":
             rec.statements = list(value)
+        elif key == "meta":
+            rec.meta = True
         elif key == "slack" and value not in rec.slacks:
             rec.slacks.append(value)
     if report.when == "call" or (report.when == "setup" and not report.passed):

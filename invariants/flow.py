@@ -301,6 +301,7 @@ def gradient_flow(
     max_rtol: float = 1e-6,
     floor_wprod: float = 1e11,
     check_a2: bool = True,
+    enforce_guards: bool = True,
 ) -> Trajectory:
     """Integrate gradient flow from ``initial`` under ``clock`` (S-EQ1, S-EQ2, S-INV).
 
@@ -318,7 +319,9 @@ def gradient_flow(
     Raises :class:`~invariants.errors.AssumptionError` if A2 fails (unless
     ``check_a2=False``, for negative controls), and a
     :class:`~invariants.errors.TrajectoryError` subclass, carrying the path
-    so far, if a guard trips.
+    so far, if a guard trips.  ``enforce_guards=False`` records the budgets but
+    lets a wrong path through: only for negative controls, which must show the
+    property checks catching what the guards would have stopped.
     """
     if clock not in CLOCKS:
         raise ValueError(f"unknown clock {clock!r}; choose one of {CLOCKS}")
@@ -330,7 +333,7 @@ def gradient_flow(
         net.require_a2(W0, z, loss)
     cpu0 = time.process_time()
     field_ = _Field([W.shape for W in W0], z, loss, clock)
-    guard = _Guard(W0, z, loss, clock, rtol, atol)
+    guard = _Guard(W0, z, loss, clock, rtol, atol, enforce_guards)
     y = net.flatten(W0)
     records = [guard.checkpoint(0.0, y)]
     targets = None if checkpoints is None else [float(c) for c in checkpoints]
@@ -447,7 +450,8 @@ def _try_segment(field_, guard, name, s0, y0, s1, max_steps, partial):
 class _Guard:
     """Running error budget, the per-step guards and the step log (module docstring)."""
 
-    def __init__(self, W0, z, loss, clock, rtol, atol) -> None:
+    def __init__(self, W0, z, loss, clock, rtol, atol, enforce=True) -> None:
+        self.enforce = enforce
         self.W0, self.z, self.loss, self.clock = W0, z, loss, clock
         self.rtol, self.atol = rtol, atol
         self.escalations: list[tuple[int, float]] = []  # (step, new rtol)
@@ -498,7 +502,7 @@ class _Guard:
         )
         allowance = grad_log_r * e + rounding + self.last_rounding
         rise = fe.log_risk - self.last.log_risk
-        if rise > allowance:
+        if rise > allowance and self.enforce:
             raise RiskIncreaseError(
                 f"log R rose by {rise:.3e} in one step (allowed {allowance:.3e} by the local error "
                 f"bound) at step {self.n_steps}, s={s_new:.6g}: the path is wrong (S-EQ1)",
@@ -507,7 +511,7 @@ class _Guard:
         # S-EQ2 guard.
         drift = eq2_drift(self.W0, W)
         bound = self.drift_budget + eq2_rounding(self.W0, W)
-        if np.any(drift > bound):
+        if np.any(drift > bound) and self.enforce:
             k = int(np.argmax(drift - bound))
             raise InvariantDriftError(
                 f"eq. 2 invariant I_{k + 1} drifted by {drift[k]:.3e} > bound {bound[k]:.3e} at "

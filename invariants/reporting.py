@@ -31,6 +31,7 @@ class TestRecord:
     statements: list[str]
     slacks: list[dict] = field(default_factory=list)
     longrepr: str = ""
+    meta: bool = False  # a negative control / meta-test: it must fail a broken suite
 
 
 def summarize(records: Iterable[TestRecord], profile: str) -> dict:
@@ -62,6 +63,10 @@ def summarize(records: Iterable[TestRecord], profile: str) -> dict:
         )
         for sid in r.statements:
             row = rows[sid]
+            if r.meta:
+                row["controls"].append(r.nodeid)
+                row["controls_failed"] += r.outcome != "passed"
+                continue
             row["tests"].append(r.nodeid)
             row[r.outcome if r.outcome in ("passed", "failed", "skipped") else "failed"] += 1
             if r.outcome == "failed":
@@ -76,6 +81,7 @@ def summarize(records: Iterable[TestRecord], profile: str) -> dict:
                 row["worst_slack"] = ratio
     for row in rows.values():
         row["tests"].sort()
+        row["controls"].sort()
         if row["failed"]:
             row["status"] = "violated"
         elif row["passed"]:
@@ -95,7 +101,10 @@ def summarize(records: Iterable[TestRecord], profile: str) -> dict:
 
 def format_table(summary: dict) -> str:
     """A plain-text statement table for the terminal."""
-    lines = [f"{'statement':9} {'status':12} {'tests':>5} {'examples':>8} {'worst slack':>11}"]
+    lines = [
+        f"{'statement':9} {'status':12} {'tests':>5} {'examples':>8} {'worst slack':>11} "
+        f"{'controls':>8}"
+    ]
     for row in summary["statements"]:
         ws = "-" if row["worst_slack"] is None else f"{row['worst_slack']:.3g}"
         lines.append(

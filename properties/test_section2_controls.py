@@ -1,0 +1,259 @@
+"""Negative controls for Section 2: each property must fail on a planted bug.
+
+Every meta-test plants one realistic bug (in the integrator's gradient, in a
+bound's formula, in a measured quantity, or in the clock) and asserts that the
+*same* check function the property suite runs raises.  A property that no
+planted bug can break would be a property that cannot fail.
+
+The fixed problems are small and deterministic; where a bug makes the
+integrator's own guards trip, the control also shows that, and then reruns
+with ``enforce_guards=False`` so the property check itself is exercised.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from invariants import bounds, flow
+from invariants import network as net
+from invariants.data import make_dataset
+from invariants.errors import InvariantDriftError, RiskIncreaseError
+from invariants.losses import LOGISTIC
+from properties import flow_checks as fc
+
+pytestmark = pytest.mark.meta
+
+
+def _data(seed: int = 0, n: int = 12, d: int = 3):
+    rng = np.random.default_rng(seed)
+    u = rng.normal(size=d)
+    u /= np.linalg.norm(u)
+    x = rng.normal(size=(n, d))
+    x /= np.linalg.norm(x, axis=1, keepdims=True) * rng.uniform(1.0, 2.0, size=(n, 1))
+    y = np.where(x @ u >= 0, 1.0, -1.0)
+    x = x + 0.2 * y[:, None] * u
+    x /= np.maximum(1.0, np.linalg.norm(x, axis=1))[:, None] * (1 + 1e-12)
+    return make_dataset(x, y)
+
+
+def _equal_frobenius_init(d: int, widths, seed: int = 1, norm: float = 0.8):
+    """Random layers rescaled to one Frobenius norm, oriented so A2 holds (Fig. 2b)."""
+    rng = np.random.default_rng(seed)
+    W = [rng.normal(size=s) for s in net.layer_shapes(d, widths)]
+    W = [norm * M / np.linalg.norm(M) for M in W]
+    return W
+
+
+@pytest.fixture(scope="module")
+def problem():
+    data = _data()
+    W0 = _equal_frobenius_init(data.d, [3, 3])
+    if not net.satisfies_a2(tuple(W0), data.z, LOGISTIC):
+        W0[-1] = -W0[-1]
+    assert net.satisfies_a2(tuple(W0), data.z, LOGISTIC)
+    return data, W0
+
+
+@pytest.fixture(scope="module")
+def honest(problem):
+    data, W0 = problem
+    return flow.gradient_flow(data.z, W0, LOGISTIC, max_frobenius=100.0)
+
+
+def test_honest_trajectory_passes_every_check(honest):
+    """The controls below are meaningful only if the unbroken run passes everything."""
+    for check in (
+        fc.check_s_eq1,
+        fc.check_s_eq2,
+        fc.check_s_eq3,
+        fc.check_s_l2a,
+        fc.check_s_l2b,
+        fc.check_s_c1,
+        fc.check_s_l2c,
+    ):
+        check(honest)
+
+
+def _mis_scaled_layer(monkeypatch, layer: int = 0, factor: float = 2.0):
+    """Plant: the integrator's gradient of one layer is scaled by ``factor``."""
+    real = net.layer_gradients
+
+    def buggy(weights, z, loss):
+        g = real(weights, z, loss)
+        layers = list(g.layers)
+        layers[layer] = factor * layers[layer]
+        sq = sum(float(np.vdot(G, G)) for G in layers)
+        return net.ScaledGradient(g.log_scale, g.g, tuple(layers), g.log_scale + 0.5 * np.log(sq))
+
+    monkeypatch.setattr(net, "layer_gradients", buggy)
+
+
+def _buggy_run(problem, monkeypatch):
+    data, W0 = problem
+    _mis_scaled_layer(monkeypatch)
+    return flow.gradient_flow(data.z, W0, LOGISTIC, max_frobenius=30.0, enforce_guards=False)
+
+
+def test_guards_stop_a_mis_scaled_layer_gradient(problem, monkeypatch):
+    """The integrator's own S-EQ1/S-EQ2 guards refuse the wrong path."""
+    data, W0 = problem
+    _mis_scaled_layer(monkeypatch)
+    with pytest.raises((InvariantDriftError, RiskIncreaseError)) as info:
+        flow.gradient_flow(data.z, W0, LOGISTIC, max_frobenius=30.0)
+    assert info.value.partial is not None and len(info.value.partial.checkpoints) >= 1
+
+
+def test_s_eq1_fails_on_mis_scaled_layer_gradient(problem, monkeypatch):
+    """S-EQ1: the flow no longer follows -grad R, so log R falls at the wrong rate."""
+    tr = _buggy_run(problem, monkeypatch)
+    monkeypatch.undo()
+    with pytest.raises(AssertionError, match="S-EQ1"):
+        fc.check_s_eq1(tr)
+
+
+def test_s_eq2_fails_on_mis_scaled_layer_gradient(problem, monkeypatch):
+    """S-EQ2: a layer gradient scaled by 2 breaks the conservation law."""
+    tr = _buggy_run(problem, monkeypatch)
+    with pytest.raises(AssertionError, match="S-EQ2"):
+        fc.check_s_eq2(tr)
+
+
+def test_s_eq3_fails_on_mis_scaled_layer_gradient(problem, monkeypatch):
+    """S-EQ3: the Frobenius differences move when one layer's gradient is wrong."""
+    tr = _buggy_run(problem, monkeypatch)
+    with pytest.raises(AssertionError, match="S-EQ3"):
+        fc.check_s_eq3(tr)
+
+
+def test_s_eq2_fails_when_the_last_layer_is_frozen(problem, monkeypatch):
+    """S-EQ2: an integrator that silently skips the last layer's update."""
+    _mis_scaled_layer(monkeypatch, layer=-1, factor=0.0)
+    data, W0 = problem
+    tr = flow.gradient_flow(data.z, W0, LOGISTIC, max_frobenius=30.0, enforce_guards=False)
+    with pytest.raises(AssertionError, match="S-EQ2"):
+        fc.check_s_eq2(tr)
+
+
+def test_s_l2a_fails_on_eq8_sum_starting_one_layer_late(honest, monkeypatch):
+    """S-L2a (eq. 8): the sum over ||A_{j,j+1}|| started at j = k + 1 instead of k."""
+
+    def late(initial):
+        f = bounds.frobenius_sq(initial)
+        a = np.array([float(np.linalg.norm(A, 2)) for A in bounds.balance_matrices(initial)])
+        a = np.concatenate([a, [0.0]])
+        tail = np.concatenate([np.cumsum(a[::-1])[::-1][1:], [0.0]])
+        return f - f[-1] + tail
+
+    monkeypatch.setattr(bounds, "eq8_bounds", late)
+    with pytest.raises(AssertionError, match="S-L2a"):
+        fc.check_s_l2a(honest)
+
+
+def test_s_l2a_fails_on_d_without_the_balance_terms(honest, monkeypatch):
+    """S-L2a: D computed without sum_k ||A_{k,k+1}||_2 (and eq. 8 alike)."""
+
+    def no_a(initial):
+        f = bounds.frobenius_sq(initial)
+        return float(np.max(f) - f[-1])
+
+    monkeypatch.setattr(bounds, "D", no_a)
+    monkeypatch.setattr(bounds, "eq8_bounds", lambda W0: np.full(len(W0), no_a(W0)))
+    with pytest.raises(AssertionError, match="S-L2a"):
+        fc.check_s_l2a(honest)
+
+
+def test_s_l2b_fails_on_off_by_one_singular_vectors(honest, monkeypatch):
+    """S-L2b: alignment computed as <v_k, u_k> (same layer) instead of <v_{k+1}, u_k>."""
+
+    def off_by_one(weights):
+        uv = [bounds.top_singular_vectors(W) for W in weights]
+        out = []
+        for k in range(len(weights) - 1):
+            u, v = uv[k][0], uv[k][1]
+            m = min(u.size, v.size)
+            out.append(abs(float(u[:m] @ v[:m])))
+        return np.array(out)
+
+    monkeypatch.setattr(bounds, "alignment", off_by_one)
+    with pytest.raises(AssertionError, match="S-L2b"):
+        fc.check_s_l2b(honest)
+
+
+def _second_singular_vector(monkeypatch):
+    """Plant: v_1 taken as the *second* right singular vector of W_1 (index bug)."""
+
+    def wrong(weights):
+        w = net.end_to_end(weights)
+        f = np.sqrt(bounds.frobenius_sq(weights))
+        _, _, Vt = np.linalg.svd(weights[0])
+        return abs(float(w @ Vt[1])) / float(np.prod(f))
+
+    monkeypatch.setattr(bounds, "product_alignment", wrong)
+
+
+def test_s_c1_fails_on_wrong_singular_vector(honest, monkeypatch):
+    """S-C1: the quantitative alignment bound catches an index bug in v_1."""
+    _second_singular_vector(monkeypatch)
+    with pytest.raises(AssertionError, match="S-C1"):
+        fc.check_s_c1(honest)
+
+
+def test_s_l2c_fails_on_wrong_singular_vector(honest, monkeypatch):
+    """S-L2c: the same index bug leaves the gap at ~1 instead of shrinking."""
+    _second_singular_vector(monkeypatch)
+    with pytest.raises(AssertionError, match="S-L2c"):
+        fc.check_s_l2c(honest)
+
+
+def test_s_l2c_fails_when_the_norms_never_grow(problem):
+    """S-L2c: a run that stops at max ||W_k||_F ~ 3 cannot witness the limit."""
+    data, W0 = problem
+    short = flow.gradient_flow(data.z, W0, LOGISTIC, max_frobenius=3.0)
+    with pytest.raises(AssertionError, match="S-L2c"):
+        fc.check_s_l2c(short, min_frobenius=100.0)
+
+
+def _clock_off_by_constant(factor: float):
+    """Plant: the second clock's physical time is off by a constant factor."""
+
+    def runner(*args, **kw):
+        tr = flow.gradient_flow(*args, **kw)
+        if kw.get("clock") != "risk":
+            return tr
+        shifted = tuple(
+            flow.Checkpoint(**{**c.__dict__, "log_time": c.log_time + np.log(factor)})
+            for c in tr.checkpoints
+        )
+        return flow.Trajectory(**{**tr.__dict__, "checkpoints": shifted})
+
+    return runner
+
+
+def test_s_inv_fails_on_clock_off_by_constant_factor(problem):
+    """S-INV: physical time recovered from the risk clock is 2x too large."""
+    data, W0 = problem
+    with pytest.raises(AssertionError, match="S-INV: physical time"):
+        fc.check_s_inv(data.z, W0, LOGISTIC, runner=_clock_off_by_constant(2.0))
+
+
+def test_s_inv_fails_on_a_path_changing_clock(problem, monkeypatch):
+    """S-INV: a 'clock' that also rescales one layer's velocity changes the path."""
+    data, W0 = problem
+    real = flow._Field.__call__
+
+    def warped(self, s, y):
+        out = real(self, s, y)
+        if self.clock == "risk":
+            n0 = self.shapes[0][0] * self.shapes[0][1]
+            out[:n0] *= 1.5
+        return out
+
+    monkeypatch.setattr(flow._Field, "__call__", warped)
+    with pytest.raises(AssertionError, match="S-INV"):
+        fc.check_s_inv(
+            data.z,
+            W0,
+            LOGISTIC,
+            runner=lambda *a, **k: flow.gradient_flow(*a, enforce_guards=False, **k),
+        )
