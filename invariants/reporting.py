@@ -48,6 +48,8 @@ def summarize(records: Iterable[TestRecord], profile: str) -> dict:
             "examples": 0,
             "worst_slack": None,
             "failures": [],
+            "controls": [],
+            "controls_failed": 0,
         }
         for sid, t, a in STATEMENTS
     }
@@ -108,7 +110,8 @@ def format_table(summary: dict) -> str:
     for row in summary["statements"]:
         ws = "-" if row["worst_slack"] is None else f"{row['worst_slack']:.3g}"
         lines.append(
-            f"{row['id']:9} {row['status']:12} {len(row['tests']):5d} {row['examples']:8d} {ws:>11}"
+            f"{row['id']:9} {row['status']:12} {len(row['tests']):5d} {row['examples']:8d} "
+            f"{ws:>11} {len(row['controls']):8d}"
         )
     return "\n".join(lines)
 
