@@ -383,6 +383,10 @@ def print_report(problems: list[dict], targets: list[dict], budget: float) -> No
         n = len(p["seeds"])
         print(f"\n== depth {p['depth']}  ({n} seeds; medians unless marked max) ==")
         print(
+            "  (CPU s: median over all seeds of the run's CPU, to its target or to its stop;"
+            " reached: seeds with max_k|W_k|F >= target)"
+        )
+        print(
             f"{'ours: target F':>15} {'reached':>8} {'CPU s':>8} {'max_k|W_k|F':>12} "
             f"{'|w_prod|':>10} {'max drift':>10} {'steps':>7} {'fallbk':>6}  stop"
         )
@@ -424,7 +428,8 @@ def print_report(problems: list[dict], targets: list[dict], budget: float) -> No
     print("\n== project issue targets ==")
     for t in targets:
         verdict = "PASS" if t["pass"] else "MISS"
-        print(f"{verdict}  {t['name']}: {fmt(t['value'])}  ({t['detail']})")
+        value = "inf (unreached seeds count as inf)" if t["value"] is None else fmt(t["value"])
+        print(f"{verdict}  {t['name']}: {value}  ({t['detail']})")
 
 
 def profile_run(seed: int = 0, depth: int = 4, top: int = 10) -> str:
@@ -444,8 +449,27 @@ def profile_run(seed: int = 0, depth: int = 4, top: int = 10) -> str:
     return buf.getvalue()
 
 
+def library_hashes() -> dict:
+    """sha256 (first 16 hex digits) of each library source file, read at import time.
+
+    The library is edited concurrently; this pins the version that was timed.
+    """
+    import hashlib
+
+    import invariants
+
+    root = Path(invariants.__file__).parent
+    return {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest()[:16] for p in sorted(root.glob("*.py"))
+    }
+
+
+LIBRARY = library_hashes()
+
+
 def environment() -> dict:
     return {
+        "library_sha256": LIBRARY,
         "python": sys.version.split()[0],
         "numpy": np.__version__,
         "scipy": scipy.__version__,

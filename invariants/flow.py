@@ -42,7 +42,6 @@ Statements served: S-EQ1, S-EQ2, S-EQ3, S-L2a/b/c, S-C1, S-INV, S-L1, S-T1.
 
 from __future__ import annotations
 
-import copy
 import time
 import warnings
 from collections.abc import Sequence
@@ -175,10 +174,11 @@ class StepLog:
 class Work:
     """Work done by the integrator."""
 
-    steps: int
+    steps: int  # accepted steps on the returned path
     nfev: int
     njev: int
     cpu_seconds: float
+    discarded_steps: int = 0  # steps of intervals redone after a solver failure
 
 
 @dataclass(frozen=True)
@@ -338,10 +338,11 @@ def gradient_flow(
     records = [guard.checkpoint(0.0, y)]
     targets = None if checkpoints is None else [float(c) for c in checkpoints]
     j, reason = 0, "s_max"
-    s = 0.0
+    s = grid = 0.0
+    live: dict = {"solver": None, "method": method}
 
     def partial(why: str) -> Trajectory:
-        return guard.trajectory(method, records, field_, why, time.process_time() - cpu0)
+        return guard.trajectory(live["method"], records, field_, why, time.process_time() - cpu0)
 
     while True:
         if targets is not None:
@@ -350,21 +351,23 @@ def gradient_flow(
                 break
             s_next = targets[j]
         else:
-            s_next = s + ds
+            s_next = grid + ds
         if s_next > s_max:
             break
+        s_bound = s_next if targets is not None else s_max
+        if targets is not None:
+            live["solver"] = None  # land on each explicit checkpoint exactly
         try:
             at_floor = np.linalg.norm(net.end_to_end(records[-1].weights)) >= floor_wprod
-            y = _segment(
-                field_, guard, method, s, y, s_next, max_steps, max_rtol, partial, at_floor
+            s, y = _segment(
+                field_, guard, live, s, y, s_next, s_bound, max_steps, max_rtol, partial, at_floor
             )
-            method = guard.method
         except SolverDegradedError:
             if np.linalg.norm(net.end_to_end(records[-1].weights)) < floor_wprod:
                 raise
             reason = "float64_floor"
             break
-        s = s_next
+        grid = s_next
         records.append(guard.checkpoint(s, y))
         j += 1
         Wn = records[-1].weights
@@ -380,10 +383,13 @@ def gradient_flow(
 FALLBACKS = ("LSODA", "BDF", "Radau")
 
 
-def _segment(
-    field_, guard, method, s0, y0, s1, max_steps, max_rtol, partial, at_floor
-) -> np.ndarray:
+def _segment(field_, guard, live, s0, y0, s1, s_bound, max_steps, max_rtol, partial, at_floor):
     """Integrate one checkpoint interval; on failure switch solver, then loosen tolerance.
+
+    Returns ``(s_end, y_end)``.  With ``s_bound > s1`` (uniform grid) the live
+    solver of ``live`` keeps running across checkpoints, and the checkpoint is
+    its first accepted step at or beyond ``s1``: no restart, no interpolation.
+    With ``s_bound == s1`` (explicit checkpoints) it lands on ``s1`` exactly.
 
     Two failure modes are seen on this problem.  (1) LSODA's stiffness
     detection can miss a switch and crawl in its explicit Adams mode at the
@@ -398,21 +404,24 @@ def _segment(
     tolerance, up to ``max_rtol``.  The error budget follows the tolerance
     actually used, so every guard and bound stays valid.  The first solver that
     succeeds is kept for the following intervals.  ``at_floor``: the interval
-    starts at the float64 floor, where no retry can succeed, so the first
-    failure raises.
+    starts at the float64 floor: every solver is tried once, but the tolerance
+    is not loosened (that only buys noise), and the failure raises.
     """
-    order = [method] + [m for m in FALLBACKS if m != method]
+    order = [live["method"]] + [m for m in FALLBACKS if m != live["method"]]
     while True:
         for name in order:
-            snapshot = copy.deepcopy(guard)
-            y, failure = _try_segment(field_, guard, name, s0, y0, s1, max_steps, partial)
+            snapshot = guard.snapshot()
+            if live.get("solver") is None or live["method"] != name:
+                live["solver"] = SOLVERS[name](
+                    field_, s0, y0, s_bound, rtol=guard.rtol, atol=guard.atol, jac=field_.jac
+                )
+                live["method"] = name
+            failure = _advance(live["solver"], guard, s1, max_steps, partial)
             if failure is None:
-                guard.method = name
-                return y
-            guard.__dict__.update(snapshot.__dict__)
+                return float(live["solver"].t), live["solver"].y.copy()
+            live["solver"] = None
+            guard.restore(snapshot)
             guard.failures.append((s0, name, guard.rtol, failure))
-            if at_floor:
-                break
         if at_floor or guard.rtol * 10 > max_rtol:
             raise SolverDegradedError(
                 f"every solver failed on [{s0:.6g}, {s1:.6g}] even at rtol={guard.rtol:.0e}: "
@@ -425,26 +434,28 @@ def _segment(
 SEGMENT_STEPS = 1000
 
 
-def _try_segment(field_, guard, name, s0, y0, s1, max_steps, partial):
-    solver = SOLVERS[name](field_, s0, y0, s1, rtol=guard.rtol, atol=guard.atol, jac=field_.jac)
+def _advance(solver, guard, s1, max_steps, partial) -> str | None:
+    """Step ``solver`` until it reaches ``s1``; return why it failed, or None."""
     start = guard.n_steps
-    while solver.status == "running":
+    while solver.t < s1:
+        if solver.status != "running":
+            return f"solver {solver.status} at s={solver.t:.6g} before s={s1:.6g}"
         y_old, s_old = solver.y.copy(), float(solver.t)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             msg = solver.step()
         if solver.status == "failed" or caught or not np.all(np.isfinite(solver.y)):
-            return None, msg or (str(caught[0].message) if caught else "non-finite state")
+            return msg or (str(caught[0].message) if caught else "non-finite state")
         guard.step(s_old, float(solver.t), y_old, solver.y.copy(), partial)
         if guard.n_steps - start > SEGMENT_STEPS:
-            return None, f"stalled: {SEGMENT_STEPS} steps without reaching s={s1:.6g}"
+            return f"stalled: {SEGMENT_STEPS} steps without reaching s={s1:.6g}"
         if guard.n_steps > max_steps:
             raise SolverDegradedError(
                 f"step budget {max_steps} exhausted at s={solver.t:.6g}: the solver stalled "
                 "(typically at the float64 floor, ||w_prod|| ~ 1e12-1e13)",
                 partial("max_steps"),
             )
-    return solver.y.copy(), None
+    return None
 
 
 class _Guard:
@@ -456,7 +467,7 @@ class _Guard:
         self.rtol, self.atol = rtol, atol
         self.escalations: list[tuple[int, float]] = []  # (step, new rtol)
         self.failures: list[tuple[float, str, float, str]] = []  # (s, solver, rtol, why)
-        self.method = ""
+        self.discarded_steps = 0  # accepted steps of intervals that were redone
         self.shapes = [W.shape for W in W0]
         self.local_error = 0.0
         self.drift_budget = np.zeros(len(W0) - 1)
@@ -472,6 +483,22 @@ class _Guard:
             "log_dtds": [self.last.log_rho - self.last.log_grad_norm],
             "risk_allowance": [self.last_rounding],
         }
+
+    _SCALARS = ("local_error", "n_steps", "max_drift_rel", "last", "last_rounding", "log_time")
+
+    def snapshot(self) -> tuple:
+        """Cheap state copy for rolling back a failed interval (logs are only appended to)."""
+        scalars = {k: getattr(self, k) for k in self._SCALARS}
+        return scalars, self.drift_budget.copy(), {k: len(v) for k, v in self.log.items()}
+
+    def restore(self, snap: tuple) -> None:
+        scalars, drift_budget, lengths = snap
+        self.discarded_steps += self.n_steps - scalars["n_steps"]
+        for k, v in scalars.items():
+            setattr(self, k, v)
+        self.drift_budget = drift_budget
+        for k, n in lengths.items():
+            del self.log[k][n:]
 
     def escalate(self) -> None:
         """Loosen the tolerance tenfold (see :func:`_segment`)."""
@@ -563,7 +590,7 @@ class _Guard:
             initial=self.W0,
             checkpoints=tuple(records),
             steps=StepLog(**{k: np.array(v) for k, v in self.log.items()}),
-            work=Work(self.n_steps, field_.nfev, field_.njev, cpu),
+            work=Work(self.n_steps, field_.nfev, field_.njev, cpu, self.discarded_steps),
             stop_reason=reason,
             max_drift_rel=self.max_drift_rel,
             escalations=tuple(self.escalations),

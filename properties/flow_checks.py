@@ -341,6 +341,10 @@ def check_s_l2c(tr: flow.Trajectory, min_frobenius: float = 100.0) -> Slack:
 
 def path_distance(a: flow.Trajectory, b: flow.Trajectory) -> np.ndarray:
     """``||W_a - W_b|| / ||W_a||`` at corresponding checkpoints (flattened 2-norm)."""
+    assert len(a.checkpoints) == len(b.checkpoints), (
+        f"S-INV: runs stopped at different checkpoints ({len(a.checkpoints)} with "
+        f"{a.clock}/{a.stop_reason}, {len(b.checkpoints)} with {b.clock}/{b.stop_reason})"
+    )
     out = []
     for ca, cb in zip(a.checkpoints, b.checkpoints, strict=True):
         wa, wb = net.flatten(ca.weights), net.flatten(cb.weights)
@@ -357,7 +361,9 @@ def time_quadrature_error(tr: flow.Trajectory) -> np.ndarray:
     """
     val, err = flow.log_time_integral(tr.steps)
     idx = np.array([c.steps for c in tr.checkpoints[1:]])
-    return np.exp(err[idx] - val[idx])
+    # Where the bound exceeds t by e^700 the time comparison is vacuous; cap it
+    # there instead of overflowing (it stays astronomically large).
+    return np.exp(np.minimum(err[idx] - val[idx], 700.0))
 
 
 def _time_gap(a: flow.Trajectory, b: flow.Trajectory) -> np.ndarray:

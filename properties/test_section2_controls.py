@@ -89,10 +89,13 @@ def _mis_scaled_layer(monkeypatch, layer: int = 0, factor: float = 2.0):
     monkeypatch.setattr(net, "layer_gradients", buggy)
 
 
-def _buggy_run(problem, monkeypatch):
+@pytest.fixture(scope="module")
+def mis_scaled(problem):
+    """One run with layer 1's gradient doubled, guards off, shared by three controls."""
     data, W0 = problem
-    _mis_scaled_layer(monkeypatch)
-    return flow.gradient_flow(data.z, W0, LOGISTIC, max_frobenius=30.0, enforce_guards=False)
+    with pytest.MonkeyPatch.context() as mp:
+        _mis_scaled_layer(mp)
+        return flow.gradient_flow(data.z, W0, LOGISTIC, max_frobenius=10.0, enforce_guards=False)
 
 
 def test_guards_stop_a_mis_scaled_layer_gradient(problem, monkeypatch):
@@ -100,37 +103,33 @@ def test_guards_stop_a_mis_scaled_layer_gradient(problem, monkeypatch):
     data, W0 = problem
     _mis_scaled_layer(monkeypatch)
     with pytest.raises((InvariantDriftError, RiskIncreaseError)) as info:
-        flow.gradient_flow(data.z, W0, LOGISTIC, max_frobenius=30.0)
+        flow.gradient_flow(data.z, W0, LOGISTIC, max_frobenius=10.0)
     assert info.value.partial is not None and len(info.value.partial.checkpoints) >= 1
 
 
-def test_s_eq1_fails_on_mis_scaled_layer_gradient(problem, monkeypatch):
+def test_s_eq1_fails_on_mis_scaled_layer_gradient(mis_scaled):
     """S-EQ1: the flow no longer follows -grad R, so log R falls at the wrong rate."""
-    tr = _buggy_run(problem, monkeypatch)
-    monkeypatch.undo()
     with pytest.raises(AssertionError, match="S-EQ1"):
-        fc.check_s_eq1(tr)
+        fc.check_s_eq1(mis_scaled)
 
 
-def test_s_eq2_fails_on_mis_scaled_layer_gradient(problem, monkeypatch):
+def test_s_eq2_fails_on_mis_scaled_layer_gradient(mis_scaled):
     """S-EQ2: a layer gradient scaled by 2 breaks the conservation law."""
-    tr = _buggy_run(problem, monkeypatch)
     with pytest.raises(AssertionError, match="S-EQ2"):
-        fc.check_s_eq2(tr)
+        fc.check_s_eq2(mis_scaled)
 
 
-def test_s_eq3_fails_on_mis_scaled_layer_gradient(problem, monkeypatch):
+def test_s_eq3_fails_on_mis_scaled_layer_gradient(mis_scaled):
     """S-EQ3: the Frobenius differences move when one layer's gradient is wrong."""
-    tr = _buggy_run(problem, monkeypatch)
     with pytest.raises(AssertionError, match="S-EQ3"):
-        fc.check_s_eq3(tr)
+        fc.check_s_eq3(mis_scaled)
 
 
 def test_s_eq2_fails_when_the_last_layer_is_frozen(problem, monkeypatch):
     """S-EQ2: an integrator that silently skips the last layer's update."""
     _mis_scaled_layer(monkeypatch, layer=-1, factor=0.0)
     data, W0 = problem
-    tr = flow.gradient_flow(data.z, W0, LOGISTIC, max_frobenius=30.0, enforce_guards=False)
+    tr = flow.gradient_flow(data.z, W0, LOGISTIC, max_frobenius=10.0, enforce_guards=False)
     with pytest.raises(AssertionError, match="S-EQ2"):
         fc.check_s_eq2(tr)
 
