@@ -123,6 +123,8 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     for key, value in report.user_properties:
         if key == "statements":
             rec.statements = list(value)
+        elif key == "erratum" and value not in rec.errata:
+            rec.errata.append(value)
         elif key == "meta":
             rec.meta = True
         elif key == "slack" and value not in rec.slacks:
@@ -166,6 +168,26 @@ class SlackRecorder:
         if float(slack.ratio) > entry["ratio"]:
             entry["ratio"] = float(slack.ratio)
             entry["detail"] = slack.detail
+
+
+@pytest.fixture
+def record_erratum(request: pytest.FixtureRequest):
+    """Record an erratum (S-ERR): where the printed paper and a derivation disagree."""
+
+    def _record(statement: str, printed: str, derived: str, witness: dict) -> None:
+        request.node.user_properties.append(
+            (
+                "erratum",
+                {
+                    "statement": statement,
+                    "printed": printed,
+                    "derived": derived,
+                    "witness": witness,
+                },
+            )
+        )
+
+    return _record
 
 
 @pytest.fixture

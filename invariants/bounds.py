@@ -145,6 +145,8 @@ def c1_lower_bound(weights: Weights, d_value: float, align: np.ndarray | None = 
     use (measured ones, or the S-L2b lower bounds); by default the measured
     ones.
     """
+    if has_zero_layer(weights):
+        return float("-inf")  # a zero layer makes the bound vacuous (S-A2a starts)
     a = alignment(weights) if align is None else np.asarray(align)
     f = np.sqrt(frobenius_sq(weights))
     e = np.sqrt(2.0 * max(d_value, 0.0)) / f

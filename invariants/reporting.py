@@ -32,10 +32,12 @@ class TestRecord:
     slacks: list[dict] = field(default_factory=list)
     longrepr: str = ""
     meta: bool = False  # a negative control / meta-test: it must fail a broken suite
+    errata: list[dict] = field(default_factory=list)
 
 
 def summarize(records: Iterable[TestRecord], profile: str) -> dict:
     """Aggregate test records into the per-statement summary (every ID of the paper)."""
+    records = list(records)
     rows = {
         sid: {
             "id": sid,
@@ -93,11 +95,15 @@ def summarize(records: Iterable[TestRecord], profile: str) -> dict:
         else:
             row["status"] = "not checked"
     tests.sort(key=lambda t: t["nodeid"])
+    errata = sorted(
+        (e for r in records for e in r.errata), key=lambda e: (e["statement"], e["printed"])
+    )
     return {
         "schema": SCHEMA,
         "profile": profile,
         "statements": [rows[i] for i in IDS],
         "tests": tests,
+        "errata": errata,
     }
 
 

@@ -1,10 +1,10 @@
 """Properties of :mod:`invariants.network`: shapes, risk, closed-form gradients, Hessian.
 
 Statements served: S-EQ1 (the risk and its gradient ``dR/dW_k``, the rank-one
-matrix of the Notation section), S-EQ2/S-EQ3 (the gradient's structure), A2
-and S-A2a (``require_a2``), and the asymptotic regime every later statement
-lives in (``||w_prod|| ~ 1e12``).  The time-changed field of :mod:`invariants.flow`
-(S-INV) is checked here too, through its Jacobian.
+matrix of the Notation section), A2 and S-A2a (``require_a2``), and the
+asymptotic regime every later statement lives in (``||w_prod|| ~ 1e12``).  The
+Hessian and the Jacobian of the time-changed field of :mod:`invariants.flow`
+(the implicit integrator behind every trajectory statement) are checked too.
 
 Every comparison has a derived tolerance, written next to it.  Shared notation:
 

@@ -1,0 +1,318 @@
+"""Assertions of the Section 3 / Appendix C statements along one GD trajectory.
+
+Each ``check_*`` takes a :class:`~invariants.gd.GDTrajectory`, asserts its
+statement at every step with a tolerance derived from rounding, and returns
+the worst slack ``observed / allowed``.  The properties and the negative
+controls call the same functions.
+
+**S-EQ29, derived.**  Expanding one step ``W' = W - eta G`` and using the
+structural identity ``W_{k+1}^T G_{k+1} = G_k W_k^T`` (both equal
+``s_k (W_k P_k g)^T``, with the notation of :mod:`invariants.network`), the
+first-order terms cancel and only the second-order ones remain:
+
+    W_{k+1}(t)^T W_{k+1}(t) - W_{k+1}(0)^T W_{k+1}(0)
+        = W_k(t) W_k(t)^T - W_k(0) W_k(0)^T + Q_{k+1}(t) - P_k(t).
+
+The extracted paper prints ``+ P_k(t) - Q_{k+1}(t)``: that form is an
+erratum (S-ERR), shown failing by :func:`eq29_residuals` on a minimal witness.
+
+**Rounding of the identity.**  Each step rounds ``W - eta G`` entrywise
+(relative ``eps``) and forms four Gram products of inner dimension ``m``
+(error ``gamma_m`` times the squared Frobenius norms), so step ``tau`` adds at
+most ``c eps (||W_k||_F^2 + ||W_{k+1}||_F^2 + eta^2 (||G_k||_F^2 + ||G_{k+1}||_F^2))``
+with ``c = 2 (m + 4)``; the final measurement adds the same at t and at 0.
+Summed over the steps this is the allowed residual (worst case, linear in t).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from invariants import bounds, gd
+from invariants import network as net
+from properties.flow_checks import Slack, _ratio, deficit_rounding, wedin
+
+EPS = float(np.finfo(float).eps)
+
+
+def _fro2(W: np.ndarray) -> float:
+    return float(np.vdot(W, W))
+
+
+def eq29_residuals(tr: gd.GDTrajectory, printed: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """``(residual, allowed)``, shape (T+1, L-1): the S-EQ29 identity at every step.
+
+    ``printed=True`` evaluates the extracted paper's signs instead.
+    """
+    L = len(tr.initial)
+    T = tr.steps
+    res = np.zeros((T + 1, L - 1))
+    allowed = np.zeros((T + 1, L - 1))
+    W0 = tr.initial
+    sign = -1.0 if printed else 1.0
+    for k in range(L - 1):
+        m = max(W0[k].shape[1], W0[k + 1].shape[0]) + 4
+        c = 2 * m * EPS
+        acc = c * (_fro2(W0[k]) + _fro2(W0[k + 1]))
+        base = W0[k + 1].T @ W0[k + 1] - W0[k] @ W0[k].T
+        for t in range(T + 1):
+            W = tr.weights[t]
+            lhs = W[k + 1].T @ W[k + 1] - W[k] @ W[k].T - base
+            corr = tr.Q[t][k + 1] - tr.P[t][k]
+            res[t, k] = float(np.linalg.norm(lhs - sign * corr))
+            step_terms = c * (_fro2(W[k]) + _fro2(W[k + 1]))
+            if t > 0:
+                g2 = tr.eta[t - 1] ** 2 * (
+                    tr.grad_sq_layers[t - 1, k] + tr.grad_sq_layers[t - 1, k + 1]
+                )
+                acc += step_terms + c * g2
+            allowed[t, k] = acc + step_terms
+    return res, allowed
+
+
+def check_s_eq29(tr: gd.GDTrajectory) -> Slack:
+    """S-EQ29: the exact discrete balancedness identity, derived signs, to rounding."""
+    res, allowed = eq29_residuals(tr)
+    if res.size == 0:
+        return Slack("S-EQ29", 0.0, "depth 1: no layer pairs")
+    t, k = np.unravel_index(np.argmax(res / allowed), res.shape)
+    assert res[t, k] <= allowed[t, k], (
+        f"S-EQ29: residual {res[t, k]:.3e} > rounding bound {allowed[t, k]:.3e} for pair "
+        f"({k + 1}, {k + 2}) at step {t}"
+    )
+    scale = max(_fro2(tr.weights[-1][k]) + _fro2(tr.weights[-1][k + 1]), 1e-300)
+    return Slack(
+        "S-EQ29", float(res[t, k] / allowed[t, k]), f"max relative residual {res.max() / scale:.2e}"
+    )
+
+
+def _risk(log_r: np.ndarray) -> np.ndarray:
+    return np.exp(log_r)
+
+
+def risk_rounding(tr: gd.GDTrajectory) -> np.ndarray:
+    """Rounding bound of each ``R(W(t))``: margins to ``(L+1) m eps ||w||``, sum to ``n eps``.
+
+    ``|d log R / d m_i| <= 1`` for both losses, so an absolute margin error
+    ``delta`` changes ``R`` by at most a relative ``delta``.
+    """
+    L = len(tr.initial)
+    m = max(max(W.shape) for W in tr.initial)
+    n = tr.z.shape[0]
+    zmax = float(np.max(np.linalg.norm(tr.z, axis=1)))
+    out = []
+    for W, lr in zip(tr.weights, tr.log_risk, strict=True):
+        scale = float(np.prod([np.linalg.norm(M) for M in W])) * zmax
+        out.append(np.exp(lr) * ((L + 1) * m * EPS * scale + (n + 4) * EPS))
+    return np.array(out)
+
+
+def check_s_eq4(tr: gd.GDTrajectory) -> Slack:
+    """S-EQ4: ``R(W(t+1)) - R(W(t)) <= -(eta_t / 2) ||grad R(W(t))||^2`` at every step."""
+    R = _risk(tr.log_risk)
+    tol = risk_rounding(tr)
+    drop = R[1:] - R[:-1]
+    bound = -0.5 * tr.eta * tr.grad_norm**2
+    excess = drop - bound - (tol[1:] + tol[:-1])
+    t = int(np.argmax(excess))
+    assert excess[t] <= 0, (
+        f"S-EQ4: at step {t}, R fell by {-drop[t]:.6e} < (eta/2)||grad R||^2 = {-bound[t]:.6e} "
+        f"(eta = {tr.eta[t]:.3e}, R_t = {tr.radius[t]:.3g})"
+    )
+    # Slack: promised decrease / actual decrease (<= 1 when eq. 4 holds).
+    ok = drop < 0
+    worst = float(np.max(bound[ok] / drop[ok])) if ok.any() else 0.0
+    return Slack("S-EQ4", worst, "promised / actual decrease")
+
+
+def check_s_eq27(tr: gd.GDTrajectory) -> Slack:
+    """S-EQ27: under A5, ``||W_k(t+1)||_F <= ||W_k(t)||_F + 1`` for every layer and step."""
+    F = np.array([[np.linalg.norm(M) for M in W] for W in tr.weights])
+    grow = F[1:] - F[:-1]
+    tol = 4 * EPS * (F[1:] + F[:-1] + 1)
+    excess = grow - 1 - tol
+    t, k = np.unravel_index(np.argmax(excess), excess.shape)
+    assert excess[t, k] <= 0, (
+        f"S-EQ27: ||W_{k + 1}||_F grew by {grow[t, k]:.6f} > 1 at step {t} "
+        f"(eta = {tr.eta[t]:.3e}, R_t = {tr.radius[t]:.3g})"
+    )
+    return Slack("S-EQ27", float(np.max(grow)), "largest one-step growth")
+
+
+def check_s_eq30(tr: gd.GDTrajectory) -> Slack:
+    """S-EQ30: ``sum eta^2 ||g||^2 <= sum eta ||g||^2 <= 2 R(W(0)) - 2 R(W(t))`` for every t."""
+    R = _risk(tr.log_risk)
+    g2 = tr.grad_norm**2
+    a = np.concatenate([[0.0], np.cumsum(tr.eta**2 * g2)])
+    b = np.concatenate([[0.0], np.cumsum(tr.eta * g2)])
+    c = 2 * R[0] - 2 * R
+    tol_sum = (np.arange(a.size) + 2) * EPS * b
+    tol = tol_sum + 2 * risk_rounding(tr)[0] + 2 * risk_rounding(tr)
+    i = int(np.argmax(a - b - tol_sum))
+    assert a[i] <= b[i] + tol_sum[i], (
+        f"S-EQ30: sum eta^2 g^2 = {a[i]:.6e} > sum eta g^2 = {b[i]:.6e}"
+    )
+    j = int(np.argmax(b - c - tol))
+    assert b[j] <= c[j] + tol[j], (
+        f"S-EQ30: sum eta ||g||^2 = {b[j]:.6e} > 2R(0) - 2R(t) = {c[j]:.6e} at step {j}"
+    )
+    ok = c > 0
+    return Slack("S-EQ30", float(np.max(b[ok] / c[ok])) if ok.any() else 0.0)
+
+
+def check_s_eq37(tr: gd.GDTrajectory) -> Slack:
+    """S-EQ37: ``|(||W_k||^2 - ||W_j||^2)(t) - (same)(0)| <= 2 R(W(0))`` for all k, j, t."""
+    F2 = np.array([[_fro2(M) for M in W] for W in tr.weights])
+    R0 = float(np.exp(tr.log_risk[0]))
+    worst = 0.0
+    L = F2.shape[1]
+    for k in range(L):
+        for j in range(k + 1, L):
+            dev = np.abs((F2[:, k] - F2[:, j]) - (F2[0, k] - F2[0, j]))
+            tol = 8 * EPS * (F2[:, k] + F2[:, j] + F2[0, k] + F2[0, j])
+            t = int(np.argmax(dev - tol))
+            assert dev[t] <= 2 * R0 + tol[t], (
+                f"S-EQ37: layers {k + 1},{j + 1}: drift {dev[t]:.6e} > 2 R(W(0)) = {2 * R0:.6e} "
+                f"at step {t}"
+            )
+            worst = max(worst, float(np.max(dev / (2 * R0))))
+    return Slack("S-EQ37", worst)
+
+
+def _gd_d(tr: gd.GDTrajectory) -> float:
+    return bounds.D(tr.initial) + 2 * float(np.exp(tr.log_risk[0]))
+
+
+def _sampled(tr: gd.GDTrajectory, every: int):
+    idx = list(range(0, tr.steps + 1, every))
+    if idx[-1] != tr.steps:
+        idx.append(tr.steps)
+    return idx
+
+
+def check_s_l8a(tr: gd.GDTrajectory, every: int = 1) -> Slack:
+    """S-L8a: ``||W_k||_F^2 - ||W_k||_2^2 <= D + 2 R(W(0))`` (rounding: the SVD's)."""
+    Dg = _gd_d(tr)
+    worst = 0.0
+    for t in _sampled(tr, every):
+        for k, W in enumerate(tr.weights[t]):
+            deficit = bounds.rank_deficit(W)
+            tol = deficit_rounding(W)
+            assert deficit <= Dg + tol, (
+                f"S-L8a: layer {k + 1} deficit {deficit:.6e} > D + 2R(W(0)) = {Dg:.6e} at step {t}"
+            )
+            worst = max(worst, _ratio(deficit, Dg + tol))
+    return Slack("S-L8a", worst, f"D + 2R(0) = {Dg:.4g}")
+
+
+def l8b_bound(tr: gd.GDTrajectory, t: int, constant: float = 3.0) -> np.ndarray:
+    """Right-hand side of S-L8b with ``D + constant R(W(0))`` in place of D."""
+    R0 = float(np.exp(tr.log_risk[0]))
+    return bounds.l2b_lower_bounds(
+        tr.initial, tr.weights[t], d_value=bounds.D(tr.initial) + constant * R0
+    )
+
+
+def check_s_l8b(tr: gd.GDTrajectory, every: int = 1, constant: float = 3.0) -> Slack:
+    """S-L8b: the GD alignment bound, with the printed constant 3 by default.
+
+    Rounding: the two Wedin sines of the computed singular vectors, doubled for
+    the square.  Reports the worst ``(1 - observed) / (1 - bound)``.
+    """
+    worst = 0.0
+    for t in _sampled(tr, every):
+        W = tr.weights[t]
+        if bounds.has_zero_layer(W):
+            continue
+        lb = l8b_bound(tr, t, constant)
+        al = bounds.alignment(W)
+        for k in range(al.size):
+            tol = 2 * (wedin(W[k]) + wedin(W[k + 1]))
+            assert al[k] ** 2 >= lb[k] - tol, (
+                f"S-L8b (constant {constant:g}): <v_{k + 2}, u_{k + 1}>^2 = {al[k] ** 2:.10f} < "
+                f"{lb[k]:.10f} at step {t}"
+            )
+            if lb[k] > 0:
+                worst = max(worst, _ratio(1 - al[k] ** 2, 1 - lb[k] + tol))
+    return Slack("S-L8b", worst)
+
+
+def check_s_l8c(tr: gd.GDTrajectory, every: int = 1) -> Slack:
+    """S-L8c: S-C1's quantitative form for GD, with ``D + 2 R(W(0))`` in place of D.
+
+    ``|<w_prod / prod ||W_k||_F, v_1>| >= prod |<v_{k+1}, u_k>| - (prod (1 + e_k) - 1)``,
+    ``e_k = sqrt(2 (D + 2R(0))) / ||W_k||_F``; rounding as in S-C1.
+    """
+    Dg = _gd_d(tr)
+    worst = 0.0
+    for t in _sampled(tr, every):
+        W = tr.weights[t]
+        if bounds.has_zero_layer(W):
+            continue
+        obs = bounds.product_alignment(W)
+        b = bounds.c1_lower_bound(W, Dg)
+        m = max(max(M.shape) for M in W)
+        tol = (len(W) + 2) * m * EPS + sum(2 * wedin(M) for M in W)
+        assert obs >= b - tol, f"S-L8c: {obs:.12f} < bound {b:.12f} at step {t}"
+        if b > 0:
+            worst = max(worst, _ratio(1 - obs, 1 - b + tol))
+    return Slack("S-L8c", worst)
+
+
+def check_s_l7(tr: gd.GDTrajectory) -> Slack:
+    """S-L7 as a finite-run trend: ``sum eta_t`` keeps growing and ``max_k ||W_k||_F`` grows.
+
+    A limit (unbounded norms, a divergent sum) cannot be observed in finite
+    time; asserted is the trend over this run: every eta_t > 0, so the partial
+    sums strictly increase, and ``max_k ||W_k||_F`` at the end exceeds its
+    value at the start and at the run's midpoint.
+    """
+    assert np.all(tr.eta > 0), "S-L7: a non-positive step"
+    F = np.array([gd.max_frobenius(W) for W in tr.weights])
+    mid = F[F.size // 2]
+    assert F[-1] > F[0] and F[-1] > mid, (
+        f"S-L7: max ||W_k||_F did not grow over the run ({F[0]:.6g} -> {mid:.6g} -> {F[-1]:.6g})"
+    )
+    return Slack(
+        "S-L7", float(F[0] / F[-1]), f"sum eta = {tr.eta.sum():.4g}, max F {F[0]:.3g}->{F[-1]:.3g}"
+    )
+
+
+def check_s_t3(tr: gd.GDTrajectory) -> Slack:
+    """S-T3 along the reachable run: risk decreasing, norms growing, alignment improving.
+
+    Under A5 the step collapses for L >= 3 (NUMERICS.md), so the limit is not
+    reachable; asserted are its finite-run consequences: log R strictly
+    decreasing at every step (within rounding), every ``||W_k||_F`` larger at
+    the end than at the start, and the S-L8c gap ``1 - |<w_prod/prod F, v_1>|``
+    at the end no larger than at the start (when both are defined).
+    """
+    R = _risk(tr.log_risk)
+    tol = risk_rounding(tr)
+    rise = R[1:] - R[:-1] - (tol[1:] + tol[:-1])
+    assert np.all(rise <= 0), f"S-T3: risk rose at step {int(np.argmax(rise))}"
+    F0 = np.array([np.linalg.norm(M) for M in tr.weights[0]])
+    F1 = np.array([np.linalg.norm(M) for M in tr.weights[-1]])
+    assert np.all(F1 > F0), f"S-T3: some ||W_k||_F did not grow: {F0} -> {F1}"
+    W0, W1 = tr.weights[0], tr.weights[-1]
+    if not bounds.has_zero_layer(W0):
+        g0, g1 = 1 - bounds.product_alignment(W0), 1 - bounds.product_alignment(W1)
+        tol_a = sum(2 * wedin(M) for M in W1) + sum(2 * wedin(M) for M in W0)
+        assert g1 <= g0 + tol_a, f"S-T3: alignment gap grew {g0:.3e} -> {g1:.3e}"
+    return Slack(
+        "S-T3",
+        float(np.exp(tr.log_risk[-1] - tr.log_risk[0])),
+        f"reached after {tr.steps} steps: log R {tr.log_risk[-1]:.4g}, max F {F1.max():.4g}",
+    )
+
+
+def a5_radius_consistent(tr: gd.GDTrajectory) -> None:
+    """A5's bookkeeping: R_t never shrinks, W(t) and W(t+1) lie in B(R_t)."""
+    assert np.all(np.diff(tr.radius) >= 0), "A5: R_t shrank"
+    for t in range(tr.steps):
+        assert gd.in_ball(tr.weights[t], tr.radius[t]), f"A5: W({t}) outside B(R_{t})"
+        assert gd.in_ball(tr.weights[t + 1], tr.radius[t]), f"A5: W({t + 1}) outside B(R_{t})"
+
+
+def product_norms(W: net.Weights) -> float:
+    return float(np.linalg.norm(net.end_to_end(W)))
