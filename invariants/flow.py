@@ -160,7 +160,11 @@ class StepLog:
     ``log_rate = log(rho ||grad R|| / R)`` is ``-d log R / ds`` of the exact flow;
     ``risk_allowance`` is the per-step bound on how far the computed ``log R``
     may sit from the exact one (local error times ``||grad log R||`` plus
-    rounding).
+    rounding); ``rate_allowance`` bounds, per step, how much the S-EQ1 rate
+    integrated at the computed points may differ from the rate along the exact
+    flow line through the step's start: the step's integral times
+    ``expm1(kappa e)`` with ``kappa`` a bound on ``||grad log rate||``
+    (:func:`rate_sensitivity`) and ``e`` the local error bound.
     """
 
     s: np.ndarray
@@ -168,6 +172,7 @@ class StepLog:
     log_rate: np.ndarray
     log_dtds: np.ndarray
     risk_allowance: np.ndarray
+    rate_allowance: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -254,6 +259,23 @@ def eq2_rounding(initial: net.Weights, weights: net.Weights) -> np.ndarray:
     return np.array(out)
 
 
+def rate_sensitivity(weights: net.Weights, z: np.ndarray, loss: Loss, clock: str, fe) -> float:
+    """A bound on ``||grad_W log(rho ||grad R|| / R)||``, the S-EQ1 rate's log-gradient.
+
+    ``grad log ||grad R|| = Hess R grad R / ||grad R||^2``, at most
+    ``||Hess R||_2 / ||grad R||`` (:func:`invariants.network.hessian_norm_bound`);
+    ``||grad log R|| = ||grad R|| / R``; ``||grad log rho|| = ||W|| / rho^2 <= 1``
+    for the lognorm clock, 0 for arc length.  For the risk clock the rate is
+    identically 1, so the bound is 0.
+    """
+    if clock == "risk":
+        return 0.0
+    g = fe.grad
+    gn_scaled = np.exp(fe.log_grad_norm - g.log_scale)
+    h = net.hessian_norm_bound(weights, z, loss, g.log_scale) / gn_scaled
+    return (1.0 if clock == "lognorm" else 0.0) + h + float(np.exp(fe.log_grad_norm - fe.log_risk))
+
+
 def log_risk_rounding(weights: net.Weights, z: np.ndarray, log_risk: float) -> float:
     """Rounding bound on one evaluation of ``log R(W)``.
 
@@ -331,6 +353,8 @@ def gradient_flow(
     W0 = net.as_weights(initial, d=z.shape[1])
     if check_a2:
         net.require_a2(W0, z, loss)
+    if checkpoints is not None:
+        s_max = np.inf  # explicit checkpoints are the stopping rule
     cpu0 = time.process_time()
     field_ = _Field([W.shape for W in W0], z, loss, clock)
     guard = _Guard(W0, z, loss, clock, rtol, atol, enforce_guards)
@@ -482,9 +506,19 @@ class _Guard:
             "log_rate": [self._rate(self.last)],
             "log_dtds": [self.last.log_rho - self.last.log_grad_norm],
             "risk_allowance": [self.last_rounding],
+            "rate_allowance": [0.0],
         }
+        self.last_kappa = rate_sensitivity(W0, z, loss, clock, self.last)
 
-    _SCALARS = ("local_error", "n_steps", "max_drift_rel", "last", "last_rounding", "log_time")
+    _SCALARS = (
+        "local_error",
+        "n_steps",
+        "max_drift_rel",
+        "last",
+        "last_rounding",
+        "log_time",
+        "last_kappa",
+    )
 
     def snapshot(self) -> tuple:
         """Cheap state copy for rolling back a failed interval (logs are only appended to)."""
@@ -554,7 +588,18 @@ class _Guard:
         self.log["log_rate"].append(self._rate(fe))
         self.log["log_dtds"].append(fe.log_rho - fe.log_grad_norm)
         self.log["risk_allowance"].append(grad_log_r * e + rounding)
-        self.last, self.last_rounding = fe, rounding
+        kappa = rate_sensitivity(W, self.z, self.loss, self.clock, fe)
+        log_piece = log_exp_trapezoid(s_new - s_old, self._rate(self.last), self._rate(fe))
+        # Where kappa e is large the bound is vacuous (inf): the rate is too
+        # sensitive there for the solver's certified accuracy to pin it down.
+        x = max(kappa, self.last_kappa) * e
+        log_allow = log_piece + np.log(np.expm1(x)) if 0 < x < 700 else -np.inf
+        if x >= 700 or log_allow > 700:
+            allow = np.inf
+        else:
+            allow = float(np.exp(log_allow))
+        self.log["rate_allowance"].append(allow)
+        self.last, self.last_rounding, self.last_kappa = fe, rounding, kappa
 
     def _advance_time(self, s_old: float, s_new: float, fe: FieldEval) -> None:
         """Physical time, ``dt/ds = rho / ||grad R||``, by the exponential trapezoid rule.

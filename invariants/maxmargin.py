@@ -381,7 +381,10 @@ def _wolfe(
                 w, x = alpha, y
                 break
             neg = np.flatnonzero(alpha <= 0)
-            ratios = w[neg] / (w[neg] - alpha[neg])
+            # A point with zero weight in both w and alpha (duplicated support
+            # vectors) has denominator 0: it leaves the corral at theta = 0.
+            denom = w[neg] - alpha[neg]
+            ratios = np.where(denom > 0, w[neg] / np.where(denom > 0, denom, 1.0), 0.0)
             kill = neg[int(np.argmin(ratios))]
             theta = float(ratios.min())
             w = (1.0 - theta) * w + theta * alpha
@@ -510,7 +513,11 @@ def max_margin(data: Dataset | np.ndarray, *, tol: float = 1e-12) -> MaxMargin:
     ubar, gamma_s, dual = _best_candidate(zs, corral, w, p)
     gamma = float(np.ldexp(gamma_s, k_scale))
 
-    cert = check_certificate(z, ubar, gamma, dual, tol)
+    # The certificate is asked for ``tol`` (1e-12 by default) wherever float64
+    # can deliver it, and otherwise for the derived rounding floor: below it
+    # no answer, however exact, could pass (see :func:`rounding_floor`).
+    # (The floor is scale-free: evaluate it on the power-of-two-scaled data.)
+    cert = check_certificate(z, ubar, gamma, dual, max(tol, rounding_floor(zs, gamma_s)))
     margins = z @ ubar
     margins_s = zs @ ubar
     s_tol = max(tol * gamma_s, 4.0 * (d + 2) * EPS * rmax_s)

@@ -235,6 +235,34 @@ def scaled_hessian(weights: Weights, z: np.ndarray, loss: Loss, log_scale: float
     return H
 
 
+def hessian_norm_bound(weights: Weights, z: np.ndarray, loss: Loss, log_scale: float) -> float:
+    """An upper bound on ``||Hess R||_2 * exp(-log_scale)``, without forming the Hessian.
+
+    With the structure of :func:`scaled_hessian`: ``||J^T Hr J||_2 <= tr(Hr)
+    ||J||_F^2`` (Hr is positive semidefinite) with ``||J||_F^2 = sum_k
+    ||s_k||^2 ||P_k||_F^2``, and each cross block (l, k) has norm at most
+    ``||s_l|| ||M_lk||_F ||P_k g||`` and appears twice.  Serves the S-EQ1
+    error budget of the flow (the sensitivity of its rate to local errors).
+    """
+    L = len(weights)
+    P = prefix_products(weights)
+    s = suffix_vectors(weights)
+    w = weights[-1][0] @ P[-1]
+    _, g = _gradient_at_scale(w, z, loss, log_scale)
+    b = loss.log_d2(z @ w) - np.log(z.shape[0]) - log_scale
+    tr_hr = float(np.exp(b) @ np.einsum("ij,ij->i", z, z))
+    jf2 = sum(float(s[k] @ s[k]) * float(np.vdot(P[k], P[k])) for k in range(L))
+    total = tr_hr * jf2
+    for k in range(L):
+        pg = float(np.linalg.norm(P[k] @ g))
+        M = np.eye(weights[k].shape[0])
+        for l in range(k + 1, L):
+            if l > k + 1:
+                M = weights[l - 1] @ M
+            total += 2 * float(np.linalg.norm(s[l])) * float(np.linalg.norm(M)) * pg
+    return total
+
+
 def _gradient_at_scale(w: np.ndarray, z: np.ndarray, loss: Loss, log_scale: float):
     a = loss.log_neg_d1(z @ w) - np.log(z.shape[0]) - log_scale
     return log_scale, -(np.exp(a) @ z)

@@ -284,8 +284,7 @@ def check_s_t3(tr: gd.GDTrajectory) -> Slack:
     Under A5 the step collapses for L >= 3 (NUMERICS.md), so the limit is not
     reachable; asserted are its finite-run consequences: log R strictly
     decreasing at every step (within rounding), every ``||W_k||_F`` larger at
-    the end than at the start, and the S-L8c gap ``1 - |<w_prod/prod F, v_1>|``
-    at the end no larger than at the start (when both are defined).
+    the end than at the start, and the end point's alignment obeying S-L8c.
     """
     R = _risk(tr.log_risk)
     tol = risk_rounding(tr)
@@ -294,11 +293,14 @@ def check_s_t3(tr: gd.GDTrajectory) -> Slack:
     F0 = np.array([np.linalg.norm(M) for M in tr.weights[0]])
     F1 = np.array([np.linalg.norm(M) for M in tr.weights[-1]])
     assert np.all(F1 > F0), f"S-T3: some ||W_k||_F did not grow: {F0} -> {F1}"
-    W0, W1 = tr.weights[0], tr.weights[-1]
-    if not bounds.has_zero_layer(W0):
-        g0, g1 = 1 - bounds.product_alignment(W0), 1 - bounds.product_alignment(W1)
-        tol_a = sum(2 * wedin(M) for M in W1) + sum(2 * wedin(M) for M in W0)
-        assert g1 <= g0 + tol_a, f"S-T3: alignment gap grew {g0:.3e} -> {g1:.3e}"
+    W1 = tr.weights[-1]
+    if not bounds.has_zero_layer(W1):
+        # "Alignment as S-L8 predicts": the end point obeys the S-L8c bound,
+        # which improves as the norms grow.  (The observed gap itself need
+        # not shrink monotonically over a finite run; it can grow early.)
+        obs, b = bounds.product_alignment(W1), bounds.c1_lower_bound(W1, _gd_d(tr))
+        tol_a = (len(W1) + 2) * max(max(M.shape) for M in W1) * EPS + sum(2 * wedin(M) for M in W1)
+        assert obs >= b - tol_a, f"S-T3: alignment {obs:.6f} below the S-L8c bound {b:.6f}"
     return Slack(
         "S-T3",
         float(np.exp(tr.log_risk[-1] - tr.log_risk[0])),
