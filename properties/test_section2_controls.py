@@ -21,6 +21,7 @@ from invariants.data import make_dataset
 from invariants.errors import InvariantDriftError, RiskIncreaseError
 from invariants.losses import LOGISTIC
 from properties import flow_checks as fc
+from properties import planted
 
 pytestmark = pytest.mark.meta
 
@@ -165,30 +166,14 @@ def test_s_l2a_fails_on_d_without_the_balance_terms(honest, monkeypatch):
 def test_s_l2b_fails_on_off_by_one_singular_vectors(honest, monkeypatch):
     """S-L2b: alignment computed as <v_k, u_k> (same layer) instead of <v_{k+1}, u_k>."""
 
-    def off_by_one(weights):
-        uv = [bounds.top_singular_vectors(W) for W in weights]
-        out = []
-        for k in range(len(weights) - 1):
-            u, v = uv[k][0], uv[k][1]
-            m = min(u.size, v.size)
-            out.append(abs(float(u[:m] @ v[:m])))
-        return np.array(out)
-
-    monkeypatch.setattr(bounds, "alignment", off_by_one)
+    monkeypatch.setattr(bounds, "alignment", planted.off_by_one_alignment)
     with pytest.raises(AssertionError, match="S-L2b"):
         fc.check_s_l2b(honest)
 
 
 def _second_singular_vector(monkeypatch):
     """Plant: v_1 taken as the *second* right singular vector of W_1 (index bug)."""
-
-    def wrong(weights):
-        w = net.end_to_end(weights)
-        f = np.sqrt(bounds.frobenius_sq(weights))
-        _, _, Vt = np.linalg.svd(weights[0])
-        return abs(float(w @ Vt[1])) / float(np.prod(f))
-
-    monkeypatch.setattr(bounds, "product_alignment", wrong)
+    monkeypatch.setattr(bounds, "product_alignment", planted.second_singular_vector_alignment)
 
 
 def test_s_c1_fails_on_wrong_singular_vector(honest, monkeypatch):

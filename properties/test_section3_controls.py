@@ -13,6 +13,7 @@ from invariants import bounds, gd
 from invariants import network as net
 from invariants.losses import LOGISTIC
 from properties import gd_checks as gc
+from properties import planted
 from properties.test_section2_controls import _data, _equal_frobenius_init
 
 pytestmark = pytest.mark.meta
@@ -173,17 +174,8 @@ def test_s_l8b_fails_on_off_by_one_singular_vectors(problem, monkeypatch):
     """S-L8b: alignment taken as <v_k, u_k> instead of <v_{k+1}, u_k>, on a grown network."""
     big = _grown(problem[0])
 
-    def off_by_one(weights):
-        uv = [bounds.top_singular_vectors(W) for W in weights]
-        out = []
-        for k in range(len(weights) - 1):
-            u, v = uv[k][0], uv[k][1]
-            m = min(u.size, v.size)
-            out.append(abs(float(u[:m] @ v[:m])))
-        return np.array(out)
-
     gc.check_s_l8b(big, every=100)
-    monkeypatch.setattr(bounds, "alignment", off_by_one)
+    monkeypatch.setattr(bounds, "alignment", planted.off_by_one_alignment)
     with pytest.raises(AssertionError, match="S-L8b"):
         gc.check_s_l8b(big, every=100)
 
@@ -193,13 +185,7 @@ def test_s_l8c_fails_on_wrong_singular_vector(problem, monkeypatch):
     big = _grown(problem[0])
     gc.check_s_l8c(big, every=100)
 
-    def wrong(weights):
-        w = net.end_to_end(weights)
-        f = np.sqrt(bounds.frobenius_sq(weights))
-        _, _, Vt = np.linalg.svd(weights[0])
-        return abs(float(w @ Vt[1])) / float(np.prod(f))
-
-    monkeypatch.setattr(bounds, "product_alignment", wrong)
+    monkeypatch.setattr(bounds, "product_alignment", planted.second_singular_vector_alignment)
     with pytest.raises(AssertionError, match="S-L8c"):
         gc.check_s_l8c(big, every=100)
 
