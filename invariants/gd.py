@@ -30,6 +30,10 @@ from .losses import Loss
 
 def beta_of_radius(radius: float, depth: int, loss: Loss) -> float:
     """``beta(R) = 2 L^2 R^(2L-2) (beta + G)``, Lemma 5's smoothness on ``B(R)``, R >= 1 (S-L5)."""
+    if radius < 1:
+        raise ValueError(
+            f"Lemma 5's beta(R) holds for R >= 1 only (got R = {radius:g}); use max(1, R)"
+        )
     if loss.beta is None or loss.G is None:
         raise AssumptionError(
             f"the {loss.name} loss does not satisfy A4 (loss' is not Lipschitz and bounded), so "
@@ -134,7 +138,8 @@ def gradient_descent(
             beta_of_radius(1.0, L, loss)  # raises the explanatory AssumptionError
         step_loss = Loss(**{**loss.__dict__, "beta": 0.25, "G": 1.0})
     grad_fn = gradient or _gradient
-    R = max(1.0, max_frobenius(W)) if radius0 is None else max(radius0, max_frobenius(W))
+    # Lemma 5 needs R >= 1: the radius is clamped at 1 whatever radius0 says.
+    R = max(1.0, max_frobenius(W), radius0 or 0.0)
     Ws, etas, radii, logr, gnorm, gsq = [W], [], [], [net.log_risk(W, z, loss)], [], []
     P = [tuple(np.zeros((M.shape[0], M.shape[0])) for M in W)]
     Q = [tuple(np.zeros((M.shape[1], M.shape[1])) for M in W)]
