@@ -388,7 +388,7 @@ def gradient_flow(
             s, y = _segment(
                 field_, guard, live, s, y, s_next, s_bound, max_steps, max_rtol, partial, at_floor
             )
-        except SolverDegradedError:
+        except (SolverDegradedError, RiskIncreaseError, InvariantDriftError):
             if not at_float64_floor(records[-1].weights, z, floor_wprod, floor_stiffness):
                 raise
             reason = "float64_floor"
@@ -469,7 +469,9 @@ def _segment(field_, guard, live, s0, y0, s1, s_bound, max_steps, max_rtol, part
             guard.failures.append((s0, name, guard.rtol, failure))
         if at_floor or guard.rtol * 10 > max_rtol:
             wnorm = float(np.linalg.norm(net.end_to_end(field_.weights(y0))))
-            raise SolverDegradedError(
+            last = guard.failures[-1][3]
+            kind = type(guard.guard_error) if last.startswith("guard:") else SolverDegradedError
+            raise kind(
                 f"every solver failed on [{s0:.6g}, {s1:.6g}] (||w_prod|| = {wnorm:.3g} at its "
                 f"start) even at rtol={guard.rtol:.0e}: "
                 f"{guard.failures[-1][3]}",
@@ -500,6 +502,7 @@ def _advance(solver, guard, s1, max_steps, partial) -> str | None:
             # (seen near the float64 floor, where the field is noise).  The
             # interval is redone like any other failure; if every solver and
             # tolerance fails, the guard's verdict is what is raised.
+            guard.guard_error = exc
             return f"guard: {exc}"
         if guard.n_steps - start > SEGMENT_STEPS:
             return f"stalled: {SEGMENT_STEPS} steps without reaching s={s1:.6g}"
@@ -522,6 +525,7 @@ class _Guard:
         self.escalations: list[tuple[int, float]] = []  # (step, new rtol)
         self.failures: list[tuple[float, str, float, str]] = []  # (s, solver, rtol, why)
         self.discarded_steps = 0  # accepted steps of intervals that were redone
+        self.guard_error: Exception | None = None
         self.shapes = [W.shape for W in W0]
         self.local_error = 0.0
         self.drift_budget = np.zeros(len(W0) - 1)
