@@ -98,6 +98,10 @@ def summarize(records: Iterable[TestRecord], profile: str) -> dict:
     errata = sorted(
         (e for r in records for e in r.errata), key=lambda e: (e["statement"], e["printed"])
     )
+    for e in errata:
+        rows[e["statement"]]["errata"] = rows[e["statement"]].get("errata", 0) + 1
+    if errata and rows["S-ERR"]["status"] != "violated":
+        rows["S-ERR"]["status"] = "erratum"
     return {
         "schema": SCHEMA,
         "profile": profile,
