@@ -25,6 +25,7 @@ report: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.bench_flow
+	$(BIN)/python -m benchmarks.bench_gd
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
