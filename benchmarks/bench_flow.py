@@ -36,36 +36,26 @@ Results are printed and written to ``benchmarks/results/flow.json``
 
 from __future__ import annotations
 
+import argparse
+import cProfile
+import io
+import json
 import os
+import platform
+import pstats
+import sys
+import time
+from pathlib import Path
 
-for _var in (
-    "OPENBLAS_NUM_THREADS",
-    "OMP_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "VECLIB_MAXIMUM_THREADS",
-    "NUMEXPR_NUM_THREADS",
-):
-    os.environ[_var] = "1"
+import numpy as np
+import scipy
+from scipy.integrate import solve_ivp
 
-import argparse  # noqa: E402
-import cProfile  # noqa: E402
-import io  # noqa: E402
-import json  # noqa: E402
-import platform  # noqa: E402
-import pstats  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import numpy as np  # noqa: E402
-import scipy  # noqa: E402
-from scipy.integrate import solve_ivp  # noqa: E402
-
-from invariants import flow  # noqa: E402
-from invariants import network as net  # noqa: E402
-from invariants.data import make_dataset  # noqa: E402
-from invariants.errors import TrajectoryError  # noqa: E402
-from invariants.losses import LOGISTIC  # noqa: E402
+from invariants import flow
+from invariants import network as net
+from invariants.data import make_dataset
+from invariants.errors import TrajectoryError
+from invariants.losses import LOGISTIC
 
 SCHEMA = "invariants.bench.flow/1"
 N, D, WIDTH = 20, 5, 5

@@ -29,30 +29,19 @@ Results are printed and written to ``benchmarks/results/gd.json``
 
 from __future__ import annotations
 
-import os
+import argparse
+import cProfile
+import io
+import json
+import pstats
+import time
+from pathlib import Path
 
-for _var in (
-    "OPENBLAS_NUM_THREADS",
-    "OMP_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "VECLIB_MAXIMUM_THREADS",
-    "NUMEXPR_NUM_THREADS",
-):
-    os.environ[_var] = "1"
+import numpy as np
 
-import argparse  # noqa: E402
-import cProfile  # noqa: E402
-import io  # noqa: E402
-import json  # noqa: E402
-import pstats  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import numpy as np  # noqa: E402
-
-from benchmarks.bench_flow import WIDTH, D, N, environment, make_data, make_init  # noqa: E402
-from invariants import gd  # noqa: E402
-from invariants.losses import LOGISTIC  # noqa: E402
+from benchmarks.bench_flow import WIDTH, D, N, environment, make_data, make_init
+from invariants import gd
+from invariants.losses import LOGISTIC
 
 SCHEMA = "invariants.bench.gd/1"
 DEPTH = 4
