@@ -129,6 +129,8 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
             rec.meta = True
         elif key == "slack" and value not in rec.slacks:
             rec.slacks.append(value)
+        elif key == "observation" and value not in rec.observations:
+            rec.observations.append(value)
     if report.when == "call" or (report.when == "setup" and not report.passed):
         rec.outcome = report.outcome
         rec.duration += report.duration
@@ -186,6 +188,30 @@ def record_erratum(request: pytest.FixtureRequest):
                 },
             )
         )
+
+    return _record
+
+
+@pytest.fixture
+def record_observation(request: pytest.FixtureRequest):
+    """Record a measurement that is not a pass/fail bound: a law, a threshold, a series.
+
+    ``record_observation(name, statement, values, series=None)``: ``values`` is
+    a flat dict of numbers measured on one example (e.g. a fitted slope);
+    ``series`` optionally holds named lists of floats (the data of a figure).
+    Observations travel in ``user_properties`` like slacks, so xdist loses none;
+    the report aggregates ``values`` per name over examples (median, range).
+    """
+
+    def _record(name: str, statement: str, values: dict, series: dict | None = None) -> None:
+        entry = {
+            "name": name,
+            "statement": statement,
+            "values": {k: float(v) for k, v in values.items()},
+        }
+        if series is not None:
+            entry["series"] = {k: [float(x) for x in v] for k, v in series.items()}
+        request.node.user_properties.append(("observation", entry))
 
     return _record
 

@@ -33,6 +33,7 @@ class TestRecord:
     longrepr: str = ""
     meta: bool = False  # a negative control / meta-test: it must fail a broken suite
     errata: list[dict] = field(default_factory=list)
+    observations: list[dict] = field(default_factory=list)
 
 
 def summarize(records: Iterable[TestRecord], profile: str) -> dict:
@@ -102,8 +103,20 @@ def summarize(records: Iterable[TestRecord], profile: str) -> dict:
         rows[e["statement"]]["errata"] = rows[e["statement"]].get("errata", 0) + 1
     if errata and rows["S-ERR"]["status"] != "violated":
         rows["S-ERR"]["status"] = "erratum"
+    observations: dict[str, dict] = {}
+    for r in sorted(records, key=lambda r: r.nodeid):
+        for o in r.observations:
+            agg = observations.setdefault(
+                o["name"], {"statement": o["statement"], "tests": [], "examples": [], "series": []}
+            )
+            if r.nodeid not in agg["tests"]:
+                agg["tests"].append(r.nodeid)
+            agg["examples"].append(o["values"])
+            if "series" in o:
+                agg["series"].append(o["series"])
     return {
         "schema": SCHEMA,
+        "observations": observations,
         "profile": profile,
         "statements": [rows[i] for i in IDS],
         "tests": tests,
