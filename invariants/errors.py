@@ -89,3 +89,11 @@ class InvariantDriftError(TrajectoryError):
 
 class SolverDegradedError(TrajectoryError):
     """The ODE solver failed, stalled, or returned non-finite values."""
+
+
+class CriticalPointError(TrajectoryError):
+    """The path ran into a zero of grad R, where the time change ``ds = c dt`` is singular.
+
+    The exact flow approaches such a point only as ``t -> inf`` (typically when
+    A2 fails, S-A2b); a normalised field would step across it onto another path.
+    """

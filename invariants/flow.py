@@ -51,7 +51,12 @@ import numpy as np
 from scipy.integrate import BDF, LSODA, Radau
 
 from . import network as net
-from .errors import InvariantDriftError, RiskIncreaseError, SolverDegradedError
+from .errors import (
+    CriticalPointError,
+    InvariantDriftError,
+    RiskIncreaseError,
+    SolverDegradedError,
+)
 from .losses import Loss
 
 EPS = float(np.finfo(float).eps)
@@ -273,7 +278,10 @@ def rate_sensitivity(weights: net.Weights, z: np.ndarray, loss: Loss, clock: str
     g = fe.grad
     gn_scaled = np.exp(fe.log_grad_norm - g.log_scale)
     h = net.hessian_norm_bound(weights, z, loss, g.log_scale) / gn_scaled
-    return (1.0 if clock == "lognorm" else 0.0) + h + float(np.exp(fe.log_grad_norm - fe.log_risk))
+    # ||grad log R|| = exp(log ||grad R|| - log R); above exp(709) the bound is vacuous (inf).
+    x = fe.log_grad_norm - fe.log_risk
+    grad_log_r = float(np.exp(x)) if x < 709.0 else np.inf
+    return (1.0 if clock == "lognorm" else 0.0) + h + grad_log_r
 
 
 def log_risk_rounding(weights: net.Weights, z: np.ndarray, log_risk: float) -> float:
@@ -388,7 +396,7 @@ def gradient_flow(
             s, y = _segment(
                 field_, guard, live, s, y, s_next, s_bound, max_steps, max_rtol, partial, at_floor
             )
-        except (SolverDegradedError, RiskIncreaseError, InvariantDriftError):
+        except (SolverDegradedError, RiskIncreaseError, InvariantDriftError, CriticalPointError):
             if not at_float64_floor(records[-1].weights, z, floor_wprod, floor_stiffness):
                 raise
             reason = "float64_floor"
@@ -497,7 +505,7 @@ def _advance(solver, guard, s1, max_steps, partial) -> str | None:
             return msg or (str(caught[0].message) if caught else "non-finite state")
         try:
             guard.step(s_old, float(solver.t), y_old, solver.y.copy(), partial)
-        except (RiskIncreaseError, InvariantDriftError) as exc:
+        except (RiskIncreaseError, InvariantDriftError, CriticalPointError) as exc:
             # The solver accepted a step its own error estimate did not cover
             # (seen near the float64 floor, where the field is noise).  The
             # interval is redone like any other failure; if every solver and
@@ -588,12 +596,32 @@ class _Guard:
         self.drift_budget += 2 * (norms[:-1] + norms[1:]) * e + 2 * e * e
 
         fe = evaluate(W, self.z, self.loss, self.clock)
+        # Critical-point guard.  Under a valid time change the unit field g_hat
+        # varies continuously along the path; a reversal (<g_old, g_new> < 0)
+        # within one accepted step means the step crossed a zero of grad R,
+        # which the exact flow reaches only as t -> inf (S-A2b): beyond it the
+        # normalised field traces a different path, so stop here.
+        if float(self.last.direction @ fe.direction) < 0:
+            raise CriticalPointError(
+                f"the gradient direction reversed within step {self.n_steps} at s={s_new:.6g} "
+                f"(log R = {fe.log_risk:.6g}): the path reached a critical point of R, where "
+                "the flow needs infinite time. Check A2 (grad R(W(0)) != 0, R(W(0)) <= R(0)).",
+                partial("critical point"),
+            )
         rounding = log_risk_rounding(W, self.z, fe.log_risk)
         # S-EQ1 guard: log R may rise across a step only through the local error
         # (first order in e, with ||grad log R|| the larger of the two ends).
-        grad_log_r = max(
-            np.exp(fe.log_grad_norm - fe.log_risk),
-            np.exp(self.last.log_grad_norm - self.last.log_risk),
+        # (Capped at exp(709): beyond it the allowance is vacuous anyway -- only
+        # a broken field, as in the negative controls, gets there.)
+        grad_log_r = float(
+            np.exp(
+                min(
+                    max(
+                        fe.log_grad_norm - fe.log_risk, self.last.log_grad_norm - self.last.log_risk
+                    ),
+                    709.0,
+                )
+            )
         )
         allowance = grad_log_r * e + rounding + self.last_rounding
         rise = fe.log_risk - self.last.log_risk

@@ -1,0 +1,400 @@
+"""Assertions of the limit statements along one long gradient-flow trajectory.
+
+Statements: S-T1, S-T2, S-FIG1a, S-FIG1b, S-L1 (and the Soudry offset, an
+observation).  Each ``check_*`` takes trajectories that ran far into the
+asymptotic regime (``||w_prod||`` to 1e12 or the float64 floor), asserts its
+statement, and returns a :class:`~properties.flow_checks.Slack` (<= 1: held).
+
+Theorems 1 and 2 are limits without rates.  A finite run shows them in two
+ways, both falsifiable:
+
+1. **Certified decay.**  The Lemma 2 quantities are bounded at every point by
+   functions of ``||W_k||_F`` that go to 0 (eq. 8 over ``F_k (F_k + sigma_k)``,
+   S-L2b, S-C1); they are asserted along the whole run, which reaches
+   ``||w_prod|| >= 1e8``.
+2. **Decay over the last decade.**  The direction statements (``sin
+   angle(w_prod, ubar) -> 0``, ``|<v_1, ubar>| -> 1``, depth 1 and depth L
+   agreeing) have no certified rate.  The check asks for a decay that no
+   *fixed wrong limit* can produce: over the last tenfold growth of
+   ``||w_prod||`` the sine must shrink at least ``sqrt(10)``-fold, a log-log
+   slope of at most ``-1/2``.  Towards a wrong direction at angle alpha the
+   sine tends to ``sin alpha > 0`` and the slope to 0; the law measured on
+   every run (recorded, NUMERICS.md) is -1.  The threshold -1/2 is the
+   midpoint, half a unit from either.  Rounding is far below it: at
+   ``||w_prod|| = 1e12`` the perpendicular part (order one) is resolved to
+   ``eps ||w_prod|| ~ 2e-4`` relative, so a sine ratio is accurate to 1e-3.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from invariants import bounds, flow, limits
+from invariants import network as net
+from invariants.data import Dataset, make_dataset
+from invariants.maxmargin import MaxMargin
+from properties import flow_checks as fc
+from properties.flow_checks import Slack
+
+EPS = float(np.finfo(float).eps)
+
+#: "The risk goes to 0": log R below this at the end of the run (the issue's level).
+MAX_FINAL_LOG_RISK = -1e3
+#: "Far into the asymptotic regime": ``||w_prod||`` at least this at the end.
+MIN_FINAL_WPROD = 1e8
+#: Over the last decade of ``||w_prod||``, a converging sine shrinks at least this much.
+DECADE_SHRINK = 10.0**-0.5
+
+
+#: Run until ``||w_prod||`` reaches this (or the float64 floor stops the run first).
+MAX_WPROD = 1e12
+#: Checkpoint spacing of the lognorm clock: about 6 checkpoints per decade of
+#: ``||w_prod||`` at depth 4 (one decade is ``ln(10)/L`` of s).
+DS = 0.1
+
+
+def long_flow(z: np.ndarray, weights, loss) -> flow.Trajectory:
+    """One flow far into the asymptotic regime (no Frobenius cap; ``||w_prod||`` to 1e12)."""
+    return flow.gradient_flow(z, weights, loss, max_frobenius=np.inf, max_wprod=MAX_WPROD, ds=DS)
+
+
+def figure1_data() -> Dataset:
+    """The 2-D data of the Fig. 1 runs: 12 points, A3 holds (two support vectors span R^2)."""
+    rng = np.random.default_rng(2019)
+    u = np.array([np.cos(0.6), np.sin(0.6)])
+    perp = np.array([-u[1], u[0]])
+    gamma = 0.2
+    support = np.array([gamma * u + 0.5 * perp, gamma * u - 0.3 * perp])
+    g = rng.uniform(gamma + 0.1, 0.8, size=10)
+    r = rng.uniform(-1.0, 1.0, size=10) * np.sqrt(1 - g**2) * 0.9
+    z = np.vstack([support, g[:, None] * u + r[:, None] * perp])
+    y = np.where(rng.random(12) < 0.5, -1.0, 1.0)
+    return make_dataset(y[:, None] * z, y)
+
+
+@dataclass(frozen=True)
+class Decay:
+    """A sine at the end of the run and one decade of ``||w_prod||`` earlier."""
+
+    start: float
+    end: float
+    slope: float  # least-squares log-log slope over the last decade (an observation)
+
+    @property
+    def ratio(self) -> float:
+        """``(end / start) / 10^{-1/2}``: <= 1 iff the log-log slope is <= -1/2."""
+        if self.start == 0:
+            return 0.0 if self.end == 0 else math.inf
+        return (self.end / self.start) / DECADE_SHRINK
+
+
+def _norms(tr: flow.Trajectory) -> np.ndarray:
+    return np.linalg.norm(limits.wprod_path([c.weights for c in tr.checkpoints]), axis=1)
+
+
+def _last_decade(tr: flow.Trajectory, statement: str) -> int:
+    nw = _norms(tr)
+    j = limits.decade_before(nw)
+    assert nw[j] <= nw[-1] / 10, (
+        f"{statement}: the run grew ||w_prod|| from {nw[0]:.3g} to {nw[-1]:.3g}, less than "
+        "one decade; nothing can be said about a limit"
+    )
+    return j
+
+
+def _decay(norms: np.ndarray, sines: np.ndarray, j: int) -> Decay:
+    slope, _ = limits.decay_slope(norms[j:], sines[j:])
+    start, end = float(sines[j]), float(sines[-1])
+    if not (np.isfinite(start) and np.isfinite(end)):
+        raise AssertionError(f"undefined direction at the decade's ends (sines {start}, {end})")
+    return Decay(start, end, slope)
+
+
+# --- S-T1 -------------------------------------------------------------------------------------
+
+
+def reach_ratios(final_log_risk: float, final_wprod: float) -> dict[str, float]:
+    """Slack of S-T1's reach: ``-1e3 / log R`` and ``8 / log10 ||w_prod||`` (<= 1: reached)."""
+    return {
+        "log R": MAX_FINAL_LOG_RISK / final_log_risk if final_log_risk < 0 else math.inf,
+        "||w_prod||": math.log10(MIN_FINAL_WPROD) / math.log10(max(final_wprod, 1.0 + 1e-15)),
+    }
+
+
+def check_reach(final_log_risk: float, final_wprod: float) -> dict[str, float]:
+    """S-T1's limits in a finite run: ``log R <= -1e3`` and ``||w_prod|| >= 1e8`` at the end.
+
+    Takes plain numbers so that flow and GD runs (and the S-A2b control) share it.
+    """
+    problems = []
+    if not final_log_risk <= MAX_FINAL_LOG_RISK:
+        problems.append(f"the risk did not go to 0: log R = {final_log_risk:.6g} > -1e3 at the end")
+    if not final_wprod >= MIN_FINAL_WPROD:
+        problems.append(f"||w_prod|| = {final_wprod:.3g} < 1e8 at the end: the run did not go far")
+    assert not problems, "S-T1: " + "; ".join(problems)
+    return reach_ratios(final_log_risk, final_wprod)
+
+
+def check_s_t1(tr: flow.Trajectory) -> Slack:
+    """S-T1: risk -> 0, every ``||W_k||_F -> inf``, the layers align, ``||w_prod|| -> inf``.
+
+    * risk: ``log R <= -1e3`` at the end;
+    * ``||w_prod|| >= 1e8`` at the end (the run reached the asymptotic regime);
+    * every layer grows: ``||W_k||_F`` rose over the last decade of
+      ``||w_prod||``, and quantitatively ``min_k ||W_k||_F^2 >= ||w_prod||^{2/L}
+      - Delta - charge``, because ``||w_prod|| <= prod_k ||W_k||_F <=
+      max_k ||W_k||_F^L`` and, by S-EQ3, the squared norms keep their initial
+      differences (spread ``Delta``) up to the eq. 2 drift charge
+      ``sum_k (1 + sqrt(d_k)) drift_bound_k``; the computed powers and norms
+      carry a relative rounding below ``(L + 2 d_max) eps``, charged too (the
+      inequality becomes an equality in the limit, so it is not counted as slack);
+    * alignment: the S-L2a, S-L2b and S-C1 bounds hold at every checkpoint of
+      this long run (their right-hand sides decay like ``||W_k||_F^{-2}``,
+      which is what makes them limit statements).
+    """
+    cps = tr.checkpoints
+    final = cps[-1]
+    nw = _norms(tr)
+    L = len(final.weights)
+    problems: list[str] = []
+    ratios = reach_ratios(final.log_risk, nw[-1])
+    try:
+        check_reach(final.log_risk, nw[-1])
+    except AssertionError as exc:
+        problems.append(str(exc).removeprefix("S-T1: "))
+    f2 = np.array([bounds.frobenius_sq(c.weights) for c in cps])
+    j = limits.decade_before(nw)
+    if not np.all(f2[-1] > f2[j]):
+        problems.append(
+            f"some ||W_k||_F did not grow over the last decade: {np.sqrt(f2[j])} -> "
+            f"{np.sqrt(f2[-1])}"
+        )
+    shapes = [W.shape for W in final.weights]
+    charge = float(np.sum(fc._eq2_charge(final, shapes))) if L > 1 else 0.0
+    delta = float(np.ptp(f2[0]))
+    dmax = max(max(s) for s in shapes)
+    lower = nw[-1] ** (2.0 / L) * (1 - (L + 2 * dmax) * EPS) - delta - charge
+    # Not a slack: ||w_prod|| <= prod_k ||W_k||_F is attained in the limit (that is the
+    # alignment), so this ratio tends to 1 by design and says nothing about the margin.
+    if np.min(f2[-1]) < lower:
+        problems.append(
+            f"min_k ||W_k||_F^2 = {np.min(f2[-1]):.6g} < ||w_prod||^(2/L) - Delta - charge = "
+            f"{lower:.6g}"
+        )
+    for check in (fc.check_s_l2a, fc.check_s_l2b, fc.check_s_c1):
+        try:
+            s = check(tr)
+            ratios[s.statement] = s.ratio
+        except AssertionError as exc:
+            problems.append(str(exc))
+    worst = max(ratios, key=lambda k: ratios[k])
+    assert not problems, "S-T1: " + "; ".join(problems)
+    return Slack("S-T1", ratios[worst], f"worst part: {worst}")
+
+
+# --- S-T2 -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class T2Measure:
+    """What S-T2 measured on one run (the decays feed the 'measured laws' of the report)."""
+
+    slack: Slack
+    wprod: Decay
+    v1: Decay
+    norms: np.ndarray
+    sines: np.ndarray
+
+
+def check_s_t2(tr: flow.Trajectory, mm: MaxMargin) -> T2Measure:
+    """S-T2: ``w_prod / ||w_prod|| -> ubar`` with the right sign, and ``|<v_1, ubar>| -> 1``.
+
+    * sign: at the end ``<w_prod, ubar> > 0`` and every margin ``<w_prod, z_i> > 0``
+      (the sign that classifies the data correctly);
+    * ``sin angle(w_prod, ubar)`` shrinks at least ``sqrt(10)``-fold over the
+      last decade of ``||w_prod||`` (module docstring), measured with the sine,
+      never ``1 - cos``;
+    * the same for ``sin angle(v_1, ubar)``, i.e. ``|<v_1, ubar>| -> 1``.
+    """
+    j = _last_decade(tr, "S-T2")
+    W = [c.weights for c in tr.checkpoints]
+    wp = limits.wprod_path(W)
+    nw = np.linalg.norm(wp, axis=1)
+    sines = limits.path_sines(wp, mm.ubar)
+    v1 = np.array([limits.top_right_singular_vector(w[0]) for w in W])
+    sines_v1 = limits.path_sines(v1, mm.ubar)
+    dw, dv = _decay(nw, sines, j), _decay(nw, sines_v1, j)
+    problems = []
+    margins = tr.z @ wp[-1]
+    if not (wp[-1] @ mm.ubar > 0 and np.min(margins) > 0):
+        problems.append(
+            f"wrong sign: <w_prod, ubar> = {wp[-1] @ mm.ubar:.3g}, min margin {np.min(margins):.3g}"
+        )
+    for name, dec in (("sin(w_prod, ubar)", dw), ("sin(v_1, ubar)", dv)):
+        if dec.ratio > 1:
+            problems.append(
+                f"{name} fell only from {dec.start:.3e} to {dec.end:.3e} over the last decade "
+                f"of ||w_prod|| ({nw[j]:.3g} -> {nw[-1]:.3g}; log-log slope {dec.slope:.3f}, "
+                "needs <= -1/2)"
+            )
+    assert not problems, "S-T2: " + "; ".join(problems)
+    ratio = max(dw.ratio, dv.ratio)
+    slack = Slack("S-T2", ratio, f"slope w_prod {dw.slope:.3f}, v_1 {dv.slope:.3f}")
+    return T2Measure(slack, dw, dv, nw, sines)
+
+
+# --- S-FIG1a ------------------------------------------------------------------------------------
+
+
+def check_s_fig1a(shallow: flow.Trajectory, deep: flow.Trajectory) -> Decay:
+    """S-FIG1a: depth 1 and depth L on the same data converge to the same direction.
+
+    ``sin angle(w_1, w_L)`` between the two runs' ``w_prod``, at their ends and
+    one decade of ``||w_prod||`` earlier on each, must shrink at least
+    ``sqrt(10)``-fold (module docstring).  The direction both converge to is
+    ubar: that is S-T2, asserted on each run separately.
+    """
+    i, j = _last_decade(shallow, "S-FIG1a"), _last_decade(deep, "S-FIG1a")
+    a = limits.wprod_path([c.weights for c in shallow.checkpoints])
+    b = limits.wprod_path([c.weights for c in deep.checkpoints])
+    start = limits.direction_sine(a[i], b[j])
+    end = limits.direction_sine(a[-1], b[-1])
+    dec = Decay(start, end, float("nan"))
+    assert dec.ratio <= 1, (
+        f"S-FIG1a: depth 1 and depth {len(deep.final.weights)} do not converge to one "
+        f"direction: sin angle between them {start:.3e} -> {end:.3e} over the last decade"
+    )
+    return dec
+
+
+# --- S-FIG1b ------------------------------------------------------------------------------------
+
+
+def alignment_gaps(weights: net.Weights) -> np.ndarray:
+    """``1 - ||W_k||_2 / ||W_k||_F`` per layer, as ``deficit / (F (F + sigma))`` (S-FIG1b).
+
+    The rank deficit ``F^2 - sigma^2`` is the tail sum of squared singular
+    values, so the gap keeps full relative accuracy when it is far below eps.
+    """
+    out = []
+    for W in weights:
+        f = float(np.linalg.norm(W))
+        s = bounds.singular_values(W)[0]
+        out.append(bounds.rank_deficit(W) / (f * (f + s)) if f > 0 else 1.0)
+    return np.array(out)
+
+
+def check_s_fig1b(tr: flow.Trajectory) -> Slack:
+    """S-FIG1b: ``||W_k||_2 / ||W_k||_F -> 1`` for each layer while the risk goes to 0.
+
+    At every checkpoint where ``log R <= -1e3`` (the risk has gone to 0 for
+    every practical purpose), each layer's gap ``1 - sigma_k/F_k`` is at most
+    ``(eq8_k + charge_k + rounding_k) / (F_k (F_k + sigma_k))`` -- eq. 8 of
+    S-L2a divided through, with the eq. 2 drift and SVD rounding charges of
+    :func:`properties.flow_checks.check_s_l2a` -- a bound that decays like
+    ``F_k^{-2}``.  There must be such checkpoints.
+    """
+    eq8 = bounds.eq8_bounds(tr.initial)
+    shapes = [W.shape for W in tr.initial]
+    tail = [c for c in tr.checkpoints if c.log_risk <= MAX_FINAL_LOG_RISK]
+    assert tail, (
+        f"S-FIG1b: the risk never went below exp(-1e3) (final log R = {tr.final.log_risk:.6g})"
+    )
+    worst = 0.0
+    for c in tail:
+        gaps = alignment_gaps(c.weights)
+        charge = np.zeros(len(shapes))
+        if len(shapes) > 1:
+            ch = fc._eq2_charge(c, shapes)
+            charge[:-1] += ch
+            charge[1:] += ch
+        for k, W in enumerate(c.weights):
+            f = float(np.linalg.norm(W))
+            s = bounds.singular_values(W)[0]
+            allowed = (max(eq8[k], 0.0) + charge[k] + fc.deficit_rounding(W)) / (f * (f + s))
+            r = fc._ratio(gaps[k], allowed)
+            assert r <= 1, (
+                f"S-FIG1b: layer {k + 1} at log R = {c.log_risk:.4g}: 1 - sigma/F = {gaps[k]:.3e} "
+                f"> {allowed:.3e} (eq. 8 / F(F + sigma))"
+            )
+            worst = max(worst, r)
+    return Slack("S-FIG1b", worst, f"{len(tail)} checkpoints with log R <= -1e3")
+
+
+# --- S-L1 -----------------------------------------------------------------------------------------
+
+
+def check_s_l1(tr: flow.Trajectory, mm: MaxMargin) -> tuple[Slack, float]:
+    """S-L1: after t = 1, inside B(R), ``||dR/dW_1||_F >= eps(R) > 0``; max_k ||W_k||_F unbounded.
+
+    Let ``t_a`` be the first checkpoint with physical time ``t >= 1``.  Lemma 1's
+    proof needs ``R(W(t_a)) < R(0) = loss(0)``: A2 makes the gradient nonzero
+    at the start, so S-EQ1 lowers the risk strictly.  That is asserted first
+    (it fails when A2 does, S-A2b).  Then at every checkpoint from ``t_a`` on,
+    with ``R = max_k ||W_k||_F`` there (the smallest ball holding it), the
+    measured ``log ||dR/dW_1||_F`` (:func:`invariants.limits.layer1_gradient_log_norm`)
+    must be at least ``log eps(R)`` of :func:`invariants.limits.l1_gradient_floor`
+    with ``R(W(t_a))`` in place of ``R(W(1))`` (the proof holds from any
+    ``t_a > 0``; the risk only falls after it).
+    Tolerance: the log-domain evaluation sums n terms of size up to
+    ``|log scale|`` (the largest ``log |loss'|``), so its absolute error is
+    below ``(n + d + 2) eps (|log R| + |log ||dR/dW_1|||| + log n + 1)``; charged in log space.
+    Unboundedness: ``max_k ||W_k||_F`` rose over the last decade of the run (S-T1
+    asserts the reach).
+
+    Returns the slack and the smallest ``log ||dR/dW_1||_F`` seen after t = 1.
+    """
+    cps = tr.checkpoints
+    n, d = tr.z.shape
+    L = len(tr.initial)
+    after = [c for c in cps if c.log_time >= 0]
+    assert after, "S-L1: the run never reached t = 1"
+    log_r0 = float(np.log(tr.loss.value(0.0)))
+    log_ra = after[0].log_risk
+    assert log_ra < log_r0, (
+        f"S-L1: at t = exp({after[0].log_time:.4g}) >= 1 the risk is not below R(0): log R = "
+        f"{log_ra:.6g} >= log loss(0) = {log_r0:.6g}; without that there is no eps(R) > 0 "
+        "(A2 fails?)"
+    )
+    worst, smallest = 0.0, math.inf
+    for c in after:
+        radius = float(np.sqrt(np.max(bounds.frobenius_sq(c.weights))))
+        log_eps = limits.l1_gradient_floor(tr.loss, n, mm.gamma, radius, L, log_ra)
+        obs = limits.layer1_gradient_log_norm(c.weights, tr.z, tr.loss)
+        tol = (n + d + 2) * EPS * (abs(c.log_risk) + abs(obs) + math.log(n) + 1)
+        assert obs >= log_eps - tol, (
+            f"S-L1: at t = exp({c.log_time:.4g}), R = {radius:.4g}: log ||dR/dW_1||_F = {obs:.6g} "
+            f"< log eps(R) = {log_eps:.6g}"
+        )
+        worst = max(worst, math.exp(min(log_eps - obs, 700.0)))
+        smallest = min(smallest, obs)
+    mf = tr.max_frobenius()
+    j = limits.decade_before(_norms(tr))
+    assert mf[-1] > mf[j], f"S-L1: max_k ||W_k||_F stopped growing ({mf[j]:.4g} -> {mf[-1]:.4g})"
+    return Slack("S-L1", worst, f"min log ||dR/dW_1||_F after t=1: {smallest:.4g}"), smallest
+
+
+# --- beyond the paper: Soudry et al.'s offset ----------------------------------------------
+
+
+def soudry_measure(tr: flow.Trajectory, mm: MaxMargin) -> dict[str, float]:
+    """Distance of ``w_prod``'s perpendicular part from Soudry's predicted offset (observation).
+
+    Returns the relative error at the end, its minimum over the run and the
+    ``log10 ||w_prod||`` where the minimum occurred (rounding grows like
+    ``eps ||w_prod||``, so the minimum sits before the end).
+    """
+    p = limits.soudry_offset(tr.z, mm)
+    wp = limits.wprod_path([c.weights for c in tr.checkpoints])
+    nw = np.linalg.norm(wp, axis=1)
+    errs = np.array([limits.offset_error(w, mm.ubar, p) for w in wp])
+    k = int(np.argmin(errs))
+    return {
+        "rel_error_end": float(errs[-1]),
+        "rel_error_min": float(errs[k]),
+        "log10_wprod_at_min": float(np.log10(nw[k])),
+        "depth": float(len(tr.initial)),
+    }

@@ -1,0 +1,156 @@
+"""Appendix A: A2 from a zero first layer (S-A2a) and A2 is needed (S-A2b).
+
+S-A2b is also the suite's negative control for S-T1: on the ``w1 = -w2``
+counterexample the same checks that pass on every A2 run must fail
+(``properties/test_limits_controls.py``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, note
+from hypothesis import strategies as st
+
+from invariants import flow, gd, limits, strategies
+from invariants import network as net
+from invariants.losses import EXPONENTIAL
+from invariants.maxmargin import max_margin
+from properties.flow_checks import Slack
+
+EPS = float(np.finfo(float).eps)
+
+
+@given(data=st.data())
+def test_s_a2a_zero_first_layer_satisfies_a2(data, record_slack):
+    """S-A2a: ``W_1(0) = 0`` with ``W_L(0)...W_2(0) != 0`` satisfies A2, with a quantitative margin.
+
+    ``R(W(0)) = R(0)`` exactly (``w_prod = 0``), and
+    ``||dR/dW_1||_F = ||W_L...W_2|| ||grad R(0)||`` with ``grad R(0) = loss'(0)
+    mean_i z_i``; ``<mean z, ubar> >= gamma`` gives the lower bound
+    ``||dR/dW_1||_F >= |loss'(0)| gamma ||W_L...W_2||`` > 0.  Rounding: the
+    computed norm errs relatively by at most ``(n + d + 2 L w) eps``.
+    """
+    drawn = data.draw(strategies.datasets(n=(1, 30), d=(1, 6)), label="data")
+    loss = data.draw(strategies.losses(), label="loss")
+    widths = data.draw(
+        strategies.architectures(drawn.d, depth=(2, 5), width=(1, 6)), label="hidden widths"
+    )
+    seed = data.draw(strategies.seeds(), label="layer seed")
+    rng = np.random.default_rng(seed)
+    shapes = net.layer_shapes(drawn.d, widths)
+    rest = [rng.standard_normal(s) for s in shapes[1:]]
+    a = net.suffix_vectors((np.zeros(shapes[0]), *rest))[0]
+    if not np.linalg.norm(a) > 0:  # the hypothesis of S-A2a: W_L ... W_2 != 0
+        rest[-1] = np.abs(rest[-1]) + 1.0
+        rest[:-1] = [np.eye(*s) + 0.0 for s in shapes[1:-1]]
+        a = net.suffix_vectors((np.zeros(shapes[0]), *rest))[0]
+    weights = (np.zeros(shapes[0]), *rest)
+    z = drawn.data.z
+    assert net.satisfies_a2(weights, z, loss), "S-A2a: A2 failed at W_1 = 0"
+    assert net.log_risk(weights, z, loss) == float(np.log(loss.value(0.0))) or math.isclose(
+        net.log_risk(weights, z, loss), float(np.log(loss.value(0.0))), abs_tol=8 * EPS
+    ), "S-A2a: R(W(0)) != R(0)"
+    gamma = max_margin(drawn.data).gamma
+    log_obs = limits.layer1_gradient_log_norm(weights, z, loss)
+    bound = abs(float(loss.d1(0.0))) * gamma * float(np.linalg.norm(a))
+    n, d = z.shape
+    tol = (n + d + 2 * len(shapes) * max(max(s) for s in shapes)) * EPS
+    note(f"||dR/dW_1|| = {math.exp(log_obs):.6g}, bound {bound:.6g}")
+    assert math.exp(log_obs) >= bound * (1 - tol), (
+        f"S-A2a: ||dR/dW_1||_F = {math.exp(log_obs):.6g} < |loss'(0)| gamma ||W_L...W_2|| = "
+        f"{bound:.6g}"
+    )
+    record_slack(Slack("S-A2a", bound / math.exp(log_obs), "lower bound / ||dR/dW_1||_F"))
+
+
+# --- S-A2b ---------------------------------------------------------------------------------
+
+#: The counterexample: L = 2, scalar input z = 1, exponential loss, R = exp(-w1 w2).
+A2B_Z = np.array([[1.0]])
+
+
+def a2b_weights(c: float) -> tuple[np.ndarray, np.ndarray]:
+    """``w1(0) = c``, ``w2(0) = -c`` (S-A2b)."""
+    return np.array([[c]]), np.array([[-c]])
+
+
+def a2b_gd(c: float, eta: float, steps: int) -> gd.GDTrajectory:
+    """GD on the counterexample (A2 is violated on purpose: ``check_a2=False``)."""
+    return gd.gradient_descent(
+        A2B_Z, a2b_weights(c), EXPONENTIAL, steps, rule="fixed", eta=eta, check_a2=False
+    )
+
+
+def a2b_saddle_clock(c: float) -> float:
+    """Clock value s* at which the lognorm-clock path of S-A2b reaches the saddle W = 0.
+
+    On the line ``w1 = -w2 = w`` the unit field points straight at 0 and
+    ``rho = sqrt(1 + ||W||^2)``, so ``d||W||/ds = -sqrt(1 + ||W||^2)``:
+    ``asinh ||W(s)|| = asinh ||W(0)|| - s``, with ``||W(0)|| = sqrt(2) |c|``.
+    The exact flow needs infinite physical time to get there.
+    """
+    return math.asinh(math.sqrt(2.0) * abs(c))
+
+
+def a2b_flow(c: float, fraction: float = 0.95, points: int = 40) -> flow.Trajectory:
+    """The S-A2b flow up to ``fraction`` of the way (in s) to the saddle."""
+    s_star = a2b_saddle_clock(c)
+    marks = np.linspace(0.0, fraction * s_star, points + 1)[1:]
+    return flow.gradient_flow(A2B_Z, a2b_weights(c), EXPONENTIAL, checkpoints=marks, check_a2=False)
+
+
+@st.composite
+def _a2b_start(draw) -> tuple[float, float]:
+    """``(c, eta)`` with ``eta R(W(0)) = eta exp(c^2) <= 1/2``: each step shrinks |w|.
+
+    With ``eta R > 2`` GD on this problem diverges (``|1 - eta R| > 1``), which
+    is a step-size failure, not the statement.
+    """
+    c = draw(st.floats(0.05, 1.5) | st.floats(-1.5, -0.05), label="c = w1(0) = -w2(0)")
+    eta = draw(st.floats(1e-3, 0.5 * math.exp(-c * c)), label="eta")
+    return c, eta
+
+
+@given(start=_a2b_start())
+def test_s_a2b_gd_never_lowers_the_risk_below_one(start, record_slack):
+    """S-A2b (GD): ``w1 = -w2`` is kept exactly and ``R >= 1`` at every step.
+
+    One GD step maps ``(w, -w)`` to ``((1 - eta R) w, -(1 - eta R) w)``: the
+    two coordinates are computed by the same operations up to sign, so the
+    symmetry holds bit for bit and ``log R = w^2 >= 0`` exactly.
+    """
+    c, eta = start
+    tr = a2b_gd(c, eta, 300)
+    w1 = np.array([W[0][0, 0] for W in tr.weights])
+    w2 = np.array([W[1][0, 0] for W in tr.weights])
+    assert np.array_equal(w1, -w2), "S-A2b: GD broke the symmetry w1 = -w2"
+    assert np.min(tr.log_risk) >= 0.0, f"S-A2b: log R fell to {np.min(tr.log_risk):.3g} < 0"
+    record_slack(Slack("S-A2b", 0.0, f"min log R = {np.min(tr.log_risk):.3g} (>= 0 exactly)"))
+
+
+@pytest.mark.parametrize("c", [0.3, 0.7, -1.2])
+def test_s_a2b_flow_heads_to_the_saddle(c, record_slack):
+    """S-A2b (flow): the path stays on ``w1 = -w2``, follows the closed form and keeps ``R >= 1``.
+
+    Closed form (lognorm clock): ``||W(s)|| = sinh(s* - s)`` (see
+    :func:`a2b_saddle_clock`).  The computed path may deviate by its own
+    accumulated local-error bound ``Checkpoint.local_error`` plus the final
+    rounding; ``w1 + w2`` is held to the same bound, and ``log R = -w1 w2``
+    must be ``>= 0`` up to its rounding (a few eps of ``w^2``).
+    """
+    tr = a2b_flow(c)
+    s_star = a2b_saddle_clock(c)
+    worst = 0.0
+    for cp in tr.checkpoints:
+        w1, w2 = float(cp.weights[0][0, 0]), float(cp.weights[1][0, 0])
+        allowed = cp.local_error + 4 * EPS * (abs(w1) + abs(w2) + 1)
+        norm_err = abs(math.hypot(w1, w2) - math.sinh(s_star - cp.s))
+        assert abs(w1 + w2) <= allowed, f"S-A2b: w1 + w2 = {w1 + w2:.3e} at s = {cp.s:.4g}"
+        assert norm_err <= allowed, f"S-A2b: ||W|| off the closed form by {norm_err:.3e}"
+        assert cp.log_risk >= -4 * EPS * w1 * w1, f"S-A2b: log R = {cp.log_risk:.3e} < 0"
+        worst = max(worst, abs(w1 + w2) / allowed, norm_err / allowed)
+    assert tr.final.log_time > 0, "the run should pass t = 1 on its way to the saddle"
+    record_slack(Slack("S-A2b", worst, f"to s = 0.95 s*, t = exp({tr.final.log_time:.3g})"))
