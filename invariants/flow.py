@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -333,6 +333,7 @@ def gradient_flow(
     floor_stiffness: float = 1e12,
     check_a2: bool = True,
     enforce_guards: bool = True,
+    stop_when: Callable[[Checkpoint], bool] | None = None,
 ) -> Trajectory:
     """Integrate gradient flow from ``initial`` under ``clock`` (S-EQ1, S-EQ2, S-INV).
 
@@ -354,6 +355,8 @@ def gradient_flow(
     so far, if a guard trips.  ``enforce_guards=False`` records the budgets but
     lets a wrong path through: only for negative controls, which must show the
     property checks catching what the guards would have stopped.
+    ``stop_when(checkpoint)`` returning True ends the run there
+    (``stop_reason = "stop_when"``), e.g. once a direction is certified.
     """
     if clock not in CLOCKS:
         raise ValueError(f"unknown clock {clock!r}; choose one of {CLOCKS}")
@@ -410,6 +413,9 @@ def gradient_flow(
             break
         if np.linalg.norm(net.end_to_end(Wn)) >= max_wprod:
             reason = "max_wprod"
+            break
+        if stop_when is not None and stop_when(records[-1]):
+            reason = "stop_when"
             break
     return partial(reason)
 
@@ -771,7 +777,14 @@ def risk_decrease_integral(steps: StepLog) -> tuple[np.ndarray, np.ndarray]:
     """``Lambda(s_j) = int_0^{s_j} rho ||grad R|| / R ds`` at every step, and its error (S-EQ1).
 
     Linear scale: ``Lambda = -(log R(s) - log R(0))`` for the exact flow, of
-    the order of the margins (up to ~1e12), always finite.
+    the order of the margins (up to ~1e12).  Only a broken field (a negative
+    control) pushes it past the float range; it is then +inf, with no warning.
     """
     val, err = log_integral(steps.s, steps.log_rate)
-    return np.exp(val), np.exp(err)
+    return _exp_or_inf(val), _exp_or_inf(err)
+
+
+def _exp_or_inf(x: np.ndarray) -> np.ndarray:
+    """``exp(x)``, +inf above the float range instead of an overflow warning."""
+    x = np.asarray(x, dtype=float)
+    return np.where(x > 709.0, np.inf, np.exp(np.minimum(x, 709.0)))

@@ -124,7 +124,12 @@ def check_s_eq1(tr: flow.Trajectory) -> Slack:
         + 4 * EPS * np.abs(lam)
     )
     finite = np.isfinite(allowed)
-    ratios = np.where(finite, residual / np.maximum(allowed, np.finfo(float).tiny), 0.0)
+    ratios = np.divide(
+        residual,
+        np.maximum(allowed, np.finfo(float).tiny),
+        out=np.zeros_like(residual),
+        where=finite,
+    )
     j = int(np.argmax(ratios))
     assert residual[j] <= allowed[j], (
         f"S-EQ1: log R(s) - log R(0) = {st.log_risk[j] - st.log_risk[0]:.6e} but "

@@ -309,11 +309,21 @@ def check_s_t3(tr: gd.GDTrajectory) -> Slack:
 
 
 def a5_radius_consistent(tr: gd.GDTrajectory) -> None:
-    """A5's bookkeeping: R_t never shrinks, W(t) and W(t+1) lie in B(R_t)."""
+    """A5's bookkeeping: R_t never shrinks, W(t) and W(t+1) lie in B(R_t).
+
+    Membership is recomputed here (``max_k ||W_k||_F <= R_t``), not taken from
+    :func:`invariants.gd.in_ball`, so that a bug in the step rule's own test
+    cannot vouch for itself.  Rounding: a Frobenius norm is computed with
+    relative error below ``(p + 2) eps`` for p entries.
+    """
     assert np.all(np.diff(tr.radius) >= 0), "A5: R_t shrank"
     for t in range(tr.steps):
-        assert gd.in_ball(tr.weights[t], tr.radius[t]), f"A5: W({t}) outside B(R_{t})"
-        assert gd.in_ball(tr.weights[t + 1], tr.radius[t]), f"A5: W({t + 1}) outside B(R_{t})"
+        for label, W in ((t, tr.weights[t]), (t + 1, tr.weights[t + 1])):
+            p = max(M.size for M in W)
+            F = max(float(np.linalg.norm(M)) for M in W)
+            assert F <= tr.radius[t] * (1 + (p + 2) * EPS), (
+                f"A5: W({label}) outside B(R_{t}): max_k ||W_k||_F = {F:.6g} > {tr.radius[t]:.6g}"
+            )
 
 
 def product_norms(W: net.Weights) -> float:
