@@ -1,14 +1,17 @@
 # The two commands of the README, each doing its own set-up on a fresh machine.
-#   make report   the main job: the property suite (report profile, all cores) and its summary
+#   make report   the main job: the property suite (report profile, all cores), its report
+#                 folder (reports/runs/latest) and the comparison with reports/baseline.json
 #   make test     the tests (deterministic CI profile)
-# Other targets: make bench (benchmarks, own job), make lint.
+# Other targets: make baseline (the one way to update reports/baseline.json, from the latest
+# report; ACCEPT_FAILURES=1 records failing tests as known), make bench (benchmarks, own
+# job), make lint.
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: test report bench lint clean
+.PHONY: test report baseline bench lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +24,11 @@ test: $(STAMP)
 
 report: $(STAMP)
 	$(BIN)/python -m pytest -n auto --dist loadfile --invariants-profile report \
-		--invariants-report reports/runs/latest
+		--invariants-report reports/runs/latest --invariants-baseline reports/baseline.json
+
+baseline: $(STAMP)
+	$(BIN)/python -m invariants.baseline update reports/runs/latest/report.json \
+		reports/baseline.json --profile report $(if $(ACCEPT_FAILURES),--accept-failures)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.bench_flow

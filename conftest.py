@@ -19,6 +19,10 @@ loaded explicitly below.
 from __future__ import annotations
 
 import os
+import platform
+import sys
+import time
+from pathlib import Path
 
 # One BLAS thread per process: xdist runs one worker per core, and
 # oversubscribed BLAS threads make runs slower and timing noisy. Must happen
@@ -31,10 +35,23 @@ import pytest  # noqa: E402
 from hypothesis import HealthCheck, Phase, Verbosity, settings  # noqa: E402
 from hypothesis.database import DirectoryBasedExampleDatabase  # noqa: E402
 
-from invariants.reporting import TestRecord, format_table, summarize, write_summary  # noqa: E402
+from invariants import baseline  # noqa: E402
+from invariants.report import PARTIAL_JSON, clear_folder, timings_of, write_folder, write_json  # noqa: E402
+from invariants.reporting import (  # noqa: E402
+    MAX_RATIOS,
+    ReportFormatError,
+    RunState,
+    benchmark_metrics,
+    build_report,
+    format_table,
+    parse_shard,
+    selection_of,
+    shard_files,
+)
 from invariants.statements import named_in  # noqa: E402
 
-_RECORDS: dict[str, TestRecord] = {}
+_STATE = RunState()  # what this process saw of the run (the controller sees everything)
+_CONFIG: list[pytest.Config] = []  # the session's config, for hooks that are not given it
 
 _BASE = settings.get_profile("default")
 # ``record_slack`` is function-scoped on purpose: it accumulates the worst slack
@@ -93,7 +110,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--invariants-report",
         default=None,
-        help="Directory to write the run summary (summary.json) into.",
+        help="Write the report folder (report.json, report.md, figures/) into this directory; "
+        "report.partial.json is kept up to date while the run goes on.",
+    )
+    parser.addoption(
+        "--invariants-baseline",
+        default=None,
+        help="Compare the report with this baseline (reports/baseline.json) at the end; "
+        "a regression fails the run.",
+    )
+    parser.addoption(
+        "--invariants-shard",
+        default=None,
+        help="Run shard I/N of the test files (sorted by path, every N-th); merge the shards' "
+        "reports with 'python -m invariants.report merge'.",
     )
 
 
@@ -102,54 +132,166 @@ def pytest_configure(config: pytest.Config) -> None:
     settings.load_profile(profile)
     config.invariants_profile = profile  # type: ignore[attr-defined]
     config.invariants_records = []  # type: ignore[attr-defined]
+    _CONFIG.append(config)
+    shard = config.getoption("--invariants-shard")
+    if shard:
+        try:
+            parse_shard(shard)
+        except ValueError as exc:
+            raise pytest.UsageError(str(exc)) from None
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def _is_controller(config: pytest.Config) -> bool:
+    """The process that sees every report: the xdist controller, or a serial run."""
+    return not hasattr(config, "workerinput")
+
+
+def _report_dir(config: pytest.Config) -> Path | None:
+    directory = config.getoption("--invariants-report")
+    if not directory or config.option.collectonly or not _is_controller(config):
+        return None
+    return Path(directory)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Attach the statement IDs each test's docstring names (shipped with its reports)."""
     for item in items:
         doc = getattr(getattr(item, "function", None), "__doc__", None)
         item.user_properties.append(("statements", named_in(doc)))
         if item.get_closest_marker("meta") is not None:
             item.user_properties.append(("meta", True))
+    shard = config.getoption("--invariants-shard")
+    if shard:
+        index, count = parse_shard(shard)
+        keep_files = shard_files((i.nodeid.split("::")[0] for i in items), index, count)
+        kept = [i for i in items if i.nodeid.split("::")[0] in keep_files]
+        dropped = [i for i in items if i.nodeid.split("::")[0] not in keep_files]
+        if dropped:
+            config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    session.config.invariants_started = time.monotonic()  # type: ignore[attr-defined]
+    directory = _report_dir(session.config)
+    if directory is not None:
+        clear_folder(directory)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """The collected set of a serial run (under xdist the workers report it, below)."""
+    if not _is_controller(session.config) or not session.items:
+        return
+    info = {}
+    for item in session.items:
+        props = dict(item.user_properties)
+        info[item.nodeid] = (list(props.get("statements", [])), bool(props.get("meta", False)))
+    _STATE.on_collected([i.nodeid for i in session.items], info)
+    _write_partial(session.config)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node, ids: list[str]) -> None:
+    """The collected set of an xdist run: every worker collects the same IDs."""
+    _STATE.on_collected(ids)
+    _write_partial(node.config)
+
+
+def pytest_runtest_logstart(nodeid: str, location) -> None:
+    _STATE.on_start(nodeid)
+    _write_partial(_CONFIG[-1] if _CONFIG else None)
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    """Collect each test's outcome and slack records (runs on the xdist controller too).
+    """Collect each test's outcome and records (runs on the xdist controller too).
 
     The slack records arrive with the teardown report (the fixture that holds
-    them is finalised after the call), the outcome with the call report.
+    them is finalised after the call), the outcome with the call report, and
+    xdist's "worker crashed" report with ``when == "???"``.
     """
-    rec = _RECORDS.setdefault(report.nodeid, TestRecord(report.nodeid, "not run", 0.0, [], [], ""))
-    for key, value in report.user_properties:
-        if key == "statements":
-            rec.statements = list(value)
-        elif key == "erratum" and value not in rec.errata:
-            rec.errata.append(value)
-        elif key == "meta":
-            rec.meta = True
-        elif key == "slack" and value not in rec.slacks:
-            rec.slacks.append(value)
-        elif key == "observation" and value not in rec.observations:
-            rec.observations.append(value)
-    if report.when == "call" or (report.when == "setup" and not report.passed):
-        rec.outcome = report.outcome
-        rec.duration += report.duration
-        if report.failed:
-            rec.longrepr = str(report.longrepr)
-    elif report.when == "teardown" and report.failed and rec.outcome == "passed":
-        rec.outcome, rec.longrepr = "failed", str(report.longrepr)
+    _STATE.on_report(report)
+    if report.when in ("teardown", "???") or report.failed:
+        _write_partial(_CONFIG[-1] if _CONFIG else None)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Write the report folder, compare with the baseline; a run problem fails the run."""
+    config = session.config
+    directory = _report_dir(config)
+    if directory is None:
+        return
+    report = _build(config, final=True)
+    report["timings"] = timings_of(
+        report,
+        _STATE.entries(config.rootpath, final=True)[1],
+        time.monotonic() - getattr(config, "invariants_started", time.monotonic()),
+    )
+    write_folder(report, directory)
+    config.invariants_report = report  # type: ignore[attr-defined]
+    failed = not report["ok"]
+    baseline_path = config.getoption("--invariants-baseline")
+    if baseline_path:
+        try:
+            result = baseline.compare(baseline.load_any(baseline_path), report)
+            text = baseline.format_comparison(result, baseline_path, str(directory))
+            (directory / "comparison.md").write_text(
+                baseline.format_comparison(result, baseline_path, str(directory), markdown=True)
+            )
+            failed = failed or bool(result["regressions"])
+        except ReportFormatError as exc:
+            text = (
+                f"baseline comparison impossible: {exc}\n"
+                "(make a baseline from a whole-suite report with `make baseline`)"
+            )
+            failed = True
+        config.invariants_comparison = text  # type: ignore[attr-defined]
+    if failed and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def _build(config: pytest.Config, final: bool) -> dict:
+    # The partial report stays small: no series, no per-example slacks.
+    entries, _ = _STATE.entries(config.rootpath, final=final, light=not final)
+    run = {
+        "profile": config.invariants_profile,  # type: ignore[attr-defined]
+        "selection": selection_of(config),
+        "partial": not final,
+    }
+    report = build_report(entries, run, benchmark_metrics(config.rootpath / "benchmarks/results"))
+    report["execution"] = {
+        "workers": int(getattr(config.option, "numprocesses", 0) or 0),
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+    }
+    return report
+
+
+def _write_partial(config: pytest.Config | None) -> None:
+    if config is None:
+        return
+    directory = _report_dir(config)
+    if directory is None:
+        return
+    report = _build(config, final=False)
+    write_json(directory / PARTIAL_JSON, report)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
-    if hasattr(config, "workerinput"):
+    if not _is_controller(config):
         return
-    summary = summarize(_RECORDS.values(), config.invariants_profile)  # type: ignore[attr-defined]
+    report = getattr(config, "invariants_report", None)
+    if report is None:
+        report = _build(config, final=True)
     terminalreporter.section("statement summary")
-    terminalreporter.write_line(format_table(summary))
-    directory = config.getoption("--invariants-report")
-    if directory:
-        path = write_summary(summary, directory)
-        terminalreporter.write_line(f"summary written to {path}")
+    terminalreporter.write_line(format_table(report))
+    directory = _report_dir(config)
+    if directory is not None:
+        terminalreporter.write_line(f"report written to {directory / 'report.md'} (and .json)")
+    comparison = getattr(config, "invariants_comparison", None)
+    if comparison:
+        terminalreporter.section("comparison with the baseline")
+        terminalreporter.write_line(comparison)
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -157,18 +299,26 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 
 class SlackRecorder:
-    """Collects, over every example of one test, each statement's worst slack."""
+    """Collects, over every example of one test, each statement's worst slack.
+
+    It also keeps every example's ratio (up to ``MAX_RATIOS`` per statement, in
+    example order) for the report's slack histograms.
+    """
 
     def __init__(self) -> None:
         self.worst: dict[str, dict] = {}
 
     def __call__(self, slack) -> None:
         entry = self.worst.setdefault(
-            slack.statement, {"statement": slack.statement, "examples": 0, "ratio": -np.inf}
+            slack.statement,
+            {"statement": slack.statement, "examples": 0, "ratio": -np.inf, "ratios": []},
         )
         entry["examples"] += 1
-        if float(slack.ratio) > entry["ratio"]:
-            entry["ratio"] = float(slack.ratio)
+        ratio = float(slack.ratio)
+        if len(entry["ratios"]) < MAX_RATIOS:
+            entry["ratios"].append(ratio)
+        if ratio > entry["ratio"] or np.isnan(ratio):
+            entry["ratio"] = ratio
             entry["detail"] = slack.detail
 
 

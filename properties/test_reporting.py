@@ -1,0 +1,723 @@
+"""Meta-tests of the report: collection, schema checks, comparison, merge, determinism.
+
+These tests check the reporting code itself and name no statement of the paper.
+Statement IDs appear below only as data.  The subprocess runs use tiny
+temporary test files with a copy of the suite's ``conftest.py`` (a few seconds
+each), so they run in CI:
+
+- a worker killed mid-test under xdist still gives a report saying what
+  crashed, what ran after the restart and what did not;
+- a killed serial run (the controller itself dies) leaves report.partial.json;
+- an xdist run and a serial run give the same report.json, timings aside.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import shutil
+import textwrap
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from invariants import baseline, figures, reporting
+from invariants import report as rep
+from invariants.reporting import ReportFormatError, TestRecord, build_report
+from invariants.statements import IDS
+
+pytestmark = pytest.mark.meta
+
+REPO = Path(__file__).resolve().parents[1]
+COMPLETE = {"complete": True, "reason": "", "args": ["properties"], "shard": None}
+
+
+# --- synthetic records -----------------------------------------------------------
+
+
+def entry(nodeid, outcome="passed", statements=(), slacks=(), observations=(), **kw) -> dict:
+    """A test entry as collection makes it (``slacks``: (statement, [ratios]) pairs)."""
+    rec = TestRecord(
+        nodeid,
+        outcome,
+        0.1,
+        list(statements),
+        slacks=[
+            {"statement": sid, "examples": len(r), "ratio": max(r), "detail": "", "ratios": r}
+            for sid, r in slacks
+        ],
+        observations=list(observations),
+        **kw,
+    )
+    return rec.to_entry()
+
+
+def obs(name, statement, values, series=None) -> dict:
+    o = {"name": name, "statement": statement, "values": values}
+    if series is not None:
+        o["series"] = series
+    return o
+
+
+def figure_observations() -> list[dict]:
+    t = [i / 20 for i in range(21)]
+    fig1a = obs(
+        "fig1a",
+        "S-FIG1a",
+        {"depth": 4},
+        {
+            "data_x0": [0.5, 0.2, -0.4, -0.1],
+            "data_x1": [0.3, 0.6, -0.2, -0.7],
+            "data_y": [1, 1, -1, -1],
+            "ubar": [0.8, 0.6],
+            "d1_u0": [0.0 + 0.8 * x for x in t],
+            "d1_u1": [1.0 - 0.4 * x for x in t],
+            "dL_u0": [1.0 - 0.2 * x for x in t],
+            "dL_u1": [0.0 + 0.6 * x for x in t],
+        },
+    )
+    fig1b = obs(
+        "fig1b",
+        "S-FIG1b",
+        {"depth": 3},
+        {
+            "log10_wprod": [x * 10 for x in t],
+            "log_risk": [-(10**x) for x in t],
+            "ratio_1": [0.6 + 0.4 * x for x in t],
+            "ratio_2": [0.7 + 0.3 * x for x in t],
+            "ratio_3": [1.0 for _ in t],
+        },
+    )
+    decays = [
+        obs(
+            "angle_decay",
+            "S-T2",
+            {"slope": -1.0 + 0.01 * k, "depth": 1 + k % 3},
+            {"log10_wprod": [x * 12 for x in t], "log10_sin": [-x * 12 - k * 0.1 for x in t]},
+        )
+        for k in range(4)
+    ]
+    return [fig1a, fig1b, *decays]
+
+
+def full_entries() -> list[dict]:
+    """Every statement checked once (the first six with slacks), every figure's data, a
+    control, flow health, an erratum."""
+    tests = []
+    for i, sid in enumerate(IDS):
+        tests.append(
+            entry(
+                f"properties/test_x.py::test_{i:02d}",
+                statements=[sid],
+                slacks=[(sid, [0.1, 0.2, 0.4])] if i < 6 else [],
+                examples=None if i < 6 else 5,
+                observations=[
+                    obs(
+                        "flow_health",
+                        sid,
+                        {"max_drift_rel": 1e-11 * (1 + i % 3), "log10_wprod_final": 8.0 + i % 2},
+                    )
+                ],
+            )
+        )
+    tests.append(entry("properties/test_x.py::test_control", statements=[IDS[0]], meta=True))
+    tests.append(
+        entry(
+            "properties/test_x.py::test_figures",
+            observations=figure_observations(),
+            errata=[{"statement": "S-EQ29", "printed": "+P", "derived": "-P", "witness": {"z": 1}}],
+        )
+    )
+    return tests
+
+
+def make_report(tests=None, selection=None, partial=False, profile="report") -> dict:
+    return build_report(
+        full_entries() if tests is None else tests,
+        {"profile": profile, "selection": selection or COMPLETE, "partial": partial},
+        None,
+    )
+
+
+def write(tmp_path: Path, name: str, data) -> Path:
+    p = tmp_path / name
+    p.write_text(data if isinstance(data, str) else json.dumps(data))
+    return p
+
+
+# --- failure text --------------------------------------------------------------
+
+
+NEW_STYLE = """\
+    @given(st.integers())
+>   def test_fail(x):
+
+x = 10
+
+>       assert x < 10
+E       assert 10 < 10
+E       Failing test case: test_fail(
+E           x=10,
+E       )
+E
+E       You can reproduce this test case by temporarily adding \
+@reproduce_failure('6.170.17', b'AEEK') as a decorator on your test function
+
+properties/test_a.py:7: AssertionError"""
+
+OLD_STYLE = """\
+E   AssertionError: too big
+E   Falsifying example: test_big(
+E       problem=Problem(n=3,
+E           d=[1, 2]),
+E   )
+E   You can reproduce this example by temporarily adding @reproduce_failure('6.100.0', \
+b'AXicY2BgYAAAAAQAAQ==') as a decorator on your test case
+E   You can add @seed(302934307671667531413257853548643485645) to this test or run pytest \
+with --hypothesis-seed=302934307671667531413257853548643485645 to reproduce this failure."""
+
+
+def test_parse_failure_new_hypothesis_text():
+    """The failing example and the reproduce_failure blob come out of today's text."""
+    f = reporting.parse_failure(NEW_STYLE)
+    assert f["falsifying_example"] == "test_fail(\n    x=10,\n)"
+    assert f["reproduce_failure"] == "@reproduce_failure('6.170.17', b'AEEK')"
+    assert (f["reproduce_version"], f["reproduce_blob"]) == ("6.170.17", "AEEK")
+    assert f["location"] == "properties/test_a.py:7: AssertionError"
+    assert f["seed"] is None
+    assert "assert 10 < 10" in f["message"] and "reproduce" not in f["message"]
+
+
+def test_parse_failure_old_hypothesis_text_and_seed():
+    """Older Hypothesis texts ('Falsifying example', '@seed') are read too."""
+    f = reporting.parse_failure(OLD_STYLE)
+    assert f["falsifying_example"].startswith("test_big(\n")
+    assert f["falsifying_example"].endswith(")")
+    assert "d=[1, 2]" in f["falsifying_example"]
+    assert f["reproduce_blob"] == "AXicY2BgYAAAAAQAAQ=="
+    assert f["seed"] == 302934307671667531413257853548643485645
+    plain = reporting.parse_failure("worker 'gw0' crashed while running 'x.py::t'")
+    assert plain["falsifying_example"] is None and plain["reproduce_failure"] is None
+
+
+def test_hypothesis_example_count():
+    """Test cases run are read from Hypothesis's statistics, shrinking excluded."""
+    text = (
+        "x.py::t:\n\n  - during reuse phase (0.00 seconds):\n"
+        "    - 2 passing, 0 failing, and 0 invalid test cases\n"
+        "  - during generate phase (0.02 seconds):\n"
+        "    - 25 passing, 1 failing, and 3 invalid test cases\n"
+        "  - during shrink phase (0.1 seconds):\n"
+        "    - 40 passing, 9 failing, and 0 invalid test cases\n"
+    )
+    assert reporting.hypothesis_examples(text) == 28
+    assert reporting.hypothesis_examples(None) is None
+
+
+# --- the report ----------------------------------------------------------------
+
+
+def test_statement_table_lists_every_id_in_order_and_statuses():
+    """Every ID appears, in order; held / violated / reachable only / not checked / controls."""
+    tests = [
+        entry("t.py::held", statements=["S-EQ2"], slacks=[("S-EQ2", [0.1, 0.3])]),
+        entry("t.py::bad", "failed", statements=["S-EQ3"], longrepr=NEW_STYLE),
+        entry(
+            "t.py::reach",
+            statements=["S-T4"],
+            slacks=[("S-T4", [0.5])],
+            observations=[obs("S-T4_reach", "S-T4", {"log10_wprod": 3.0})],
+        ),
+        entry("t.py::ctl_ok", statements=["S-EQ2"], meta=True),
+        entry("t.py::ctl_bad", "failed", statements=["S-EQ2"], meta=True),
+        entry("t.py::over", statements=["S-L5"], slacks=[("S-L5", [0.2, 1.5])]),
+    ]
+    r = make_report(tests)
+    assert [row["id"] for row in r["statements"]] == list(IDS)
+    rows = {row["id"]: row for row in r["statements"]}
+    assert rows["S-EQ2"]["status"] == "held" and rows["S-EQ2"]["examples"] == 2
+    assert rows["S-EQ2"]["worst_slack"] == 0.3
+    assert rows["S-EQ2"]["controls"] == {
+        "tests": ["t.py::ctl_bad", "t.py::ctl_ok"],
+        "total": 2,
+        "failed_as_required": 1,
+        "all_failed_as_required": False,
+    }
+    assert rows["S-EQ3"]["status"] == "violated"
+    assert rows["S-EQ3"]["failures"][0]["reproduce_blob"] == "AEEK"
+    assert rows["S-T4"]["status"] == "reachable only"
+    assert rows["S-L5"]["status"] == "violated"  # a slack above 1 is a violation
+    assert rows["S-L1"]["status"] == "not checked"
+    kinds = {(p["kind"], p["item"]): p["gating"] for p in r["problems"]}
+    assert kinds[("not checked", "S-L1")] is True
+    assert kinds[("slack", "S-L5")] is True
+    assert not r["ok"]
+    md = rep.markdown(r)
+    assert md.index("| S-EQ1 |") < md.index("| S-EQ2 |") < md.index("| S-ERR |")
+    assert "reachable only" in md and "@reproduce_failure('6.170.17', b'AEEK')" in md
+
+
+def test_subset_run_does_not_fail_on_unchecked_statements():
+    """With -k or a path, unchecked IDs and missing figures are listed, not failures."""
+    sel = {"complete": False, "reason": "-k 'x'", "args": ["properties"], "shard": None}
+    r = make_report([entry("t.py::a", statements=["S-EQ1"], slacks=[("S-EQ1", [0.5])])], sel)
+    assert r["ok"]
+    assert any(p["kind"] == "not checked" and not p["gating"] for p in r["problems"])
+    assert any(p["kind"] == "subset" for p in r["problems"])
+    assert "a subset (-k 'x')" in rep.markdown(r)
+
+
+def test_looseness_laws_observations_and_errata():
+    """The looseness table, measured laws (per depth), the generic table, errata."""
+    tests = [
+        *full_entries(),
+        entry(
+            "t.py::k",
+            observations=[
+                obs("lemma4_threshold", "S-L4", {"K": 10.0, "K_emp": k, "ratio": 10.0 / k})
+                for k in (2.0, 5.0)
+            ],
+        ),
+    ]
+    r = make_report(tests)
+    loose = {e["statement"]: e for e in r["looseness"]}
+    assert loose["S-L2a"]["looseness"] == pytest.approx(2.5)
+    assert loose["S-L4"]["looseness"] == pytest.approx(2.0)
+    law = next(x for x in r["laws"] if x["observation"] == "angle_decay")
+    assert law["all"]["n"] == 4 and set(law["by_depth"]) == {"1", "2", "3"}
+    assert r["observations"]["flow_health"]["values"]["max_drift_rel"]["n"] == len(IDS)
+    assert r["errata"][0]["statement"] == "S-EQ29"
+    md = rep.markdown(r)
+    for heading in ("## 2. Errata", "## 3. Looseness", "## 4. Measured laws", "## 5. Observ"):
+        assert heading in md
+
+
+def test_figures_render_from_synthetic_series(tmp_path):
+    """Every planned figure is drawn as PNG and SVG; the SVG is byte-reproducible."""
+    r = make_report()
+    assert r["ok"], r["problems"]
+    rep.write_folder(r, tmp_path)
+    rendered = {f["name"]: f for f in r["figures"] if f["status"] == "rendered"}
+    assert set(rendered) == {"fig1a", "fig1b", "angle_decay", "slack_histograms"}
+    for f in rendered.values():
+        assert sorted(Path(x).suffix for x in f["files"]) == [".png", ".svg"]
+        assert all((tmp_path / x).stat().st_size > 1000 for x in f["files"])
+        assert f["caption"]
+    fig, _ = figures.fig1a(make_report())
+    figures._save(fig, tmp_path / "again", "fig1a")
+    assert (tmp_path / "again/fig1a.svg").read_bytes() == (
+        tmp_path / "figures/fig1a.svg"
+    ).read_bytes()
+    assert "![Fig. 1a" in (tmp_path / "report.md").read_text()
+
+
+def test_missing_figure_data_is_a_failure_only_of_a_complete_run():
+    tests = [entry("t.py::a", statements=["S-EQ1"], slacks=[("S-EQ1", [0.5])])]
+    r = make_report(tests)
+    fig = {f["name"]: f for f in r["figures"]}
+    assert fig["fig1a"]["status"] == "not rendered"
+    assert "no trajectory recorded" in fig["fig1a"]["reason"]
+    gating = {p["item"] for p in r["problems"] if p["kind"] == "figure" and p["gating"]}
+    assert {"fig1a", "fig1b", "angle_decay"} <= gating
+    sub = make_report(tests, {**COMPLETE, "complete": False, "reason": "path"})
+    assert not any(p["gating"] for p in sub["problems"] if p["kind"] == "figure")
+
+
+def test_report_is_deterministic_up_to_entry_order():
+    """The same entries in another order give the same JSON text."""
+    tests = full_entries()
+    a = json.dumps(make_report(tests), sort_keys=True)
+    b = json.dumps(make_report(list(reversed(copy.deepcopy(tests)))), sort_keys=True)
+    assert a == b
+
+
+def test_statements_of_an_unreported_test_are_read_from_source(tmp_path):
+    (tmp_path / "t.py").write_text(
+        textwrap.dedent(
+            '''
+            import pytest
+            class TestK:
+                @pytest.mark.meta
+                def test_m(self):
+                    """Control of S-L2a."""
+            def test_f(x):
+                """Checks S-EQ2 and S-L5."""
+            '''
+        )
+    )
+    assert reporting.statements_from_source(tmp_path, "t.py::test_f[1-2]") == (
+        ["S-EQ2", "S-L5"],
+        False,
+    )
+    assert reporting.statements_from_source(tmp_path, "t.py::TestK::test_m") == (["S-L2a"], True)
+    assert reporting.statements_from_source(tmp_path, "missing.py::t") == ([], False)
+
+
+def _config(tmp_path: Path, args, **options) -> SimpleNamespace:
+    opt = SimpleNamespace(
+        keyword="", markexpr="", deselect=None, ignore=None, ignore_glob=None, lf=False
+    )
+    opt.stepwise, opt.invariants_shard = False, None
+    for k, v in options.items():
+        setattr(opt, k, v)
+    (tmp_path / "properties").mkdir(exist_ok=True)
+    return SimpleNamespace(
+        option=opt,
+        rootpath=tmp_path,
+        invocation_params=SimpleNamespace(dir=tmp_path),
+        getini=lambda name: ["properties"],
+        args=args,
+    )
+
+
+def test_selection_detects_subsets(tmp_path):
+    sel = reporting.selection_of
+    assert sel(_config(tmp_path, ["properties"]))["complete"]
+    assert sel(_config(tmp_path, ["."]))["complete"]
+    assert not sel(_config(tmp_path, ["properties/test_a.py"]))["complete"]
+    assert not sel(_config(tmp_path, ["properties/test_a.py::test_x"]))["complete"]
+    assert "-k 'flow'" in sel(_config(tmp_path, ["properties"], keyword="flow"))["reason"]
+    assert not sel(_config(tmp_path, ["properties"], markexpr="not slow"))["complete"]
+    shard = sel(_config(tmp_path, ["properties"], invariants_shard="2/3"))
+    assert shard["shard"] == [2, 3] and not shard["complete"]
+
+
+def test_shards_partition_the_files():
+    files = [f"properties/test_{c}.py" for c in "abcdefg"]
+    parts = [reporting.shard_files(files, i, 3) for i in (1, 2, 3)]
+    assert set().union(*parts) == set(files)
+    assert sum(len(p) for p in parts) == len(files)
+    with pytest.raises(ValueError, match="I/N"):
+        reporting.parse_shard("4/3")
+
+
+# --- files: schema and version -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content", "needle"),
+    [
+        ("{not json", "not valid JSON"),
+        ("[1, 2]", "top level is a JSON list"),
+        ('{"a": 1}', "no 'schema' field"),
+        ('{"schema": "someone.else/3"}', "foreign JSON"),
+        ('{"schema": "invariants.summary/1"}', "rerun pytest with --invariants-report"),
+        ('{"schema": "invariants.bench.gd/1"}', "benchmark result"),
+        ('{"schema": "invariants.report/2"}', "newer checkout"),
+        ('{"schema": "invariants.report/0"}', "regenerate"),
+        ('{"schema": "invariants.baseline/1"}', "where an invariants.report/1 file is needed"),
+    ],
+)
+def test_load_rejects_malformed_and_foreign_files(tmp_path, content, needle):
+    p = write(tmp_path, "x.json", content)
+    with pytest.raises(ReportFormatError) as info:
+        rep.load(p)
+    assert str(p) in str(info.value)
+    assert needle in str(info.value)
+
+
+def test_load_names_the_bad_field(tmp_path):
+    r = make_report()
+    r["tests"][3]["slacks"] = "oops"
+    del r["run"]["profile"]
+    p = write(tmp_path, "report.json", r)
+    with pytest.raises(ReportFormatError, match=r"run\.profile: missing.*tests\[3\]\.slacks"):
+        rep.load(p)
+
+
+def test_command_line_errors_are_one_line_not_a_traceback(tmp_path, capsys):
+    bad = write(tmp_path, "bad.json", '{"schema": "invariants.summary/1"}')
+    assert baseline.main(["compare", str(bad), str(bad)]) == 2
+    assert rep.main(["merge", str(bad), "-o", str(tmp_path / "m")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("error: ") == 2 and "Traceback" not in err and str(bad) in err
+
+
+# --- baseline comparison -------------------------------------------------------
+
+
+def test_same_report_has_no_regression():
+    r = make_report()
+    result = baseline.compare(baseline.from_report(r), r)
+    assert result["regressions"] == 0 and result["rows"] == []
+
+
+def _regressions(base: dict, new: dict) -> set[tuple[str, str]]:
+    result = baseline.compare(baseline.from_report(base), new)
+    return {(r["kind"], r["item"]) for r in result["rows"] if r["verdict"] == "REGRESSION"}
+
+
+def test_regressions_are_found():
+    base = make_report()
+    tests = full_entries()
+    lost = [t for t in tests if t["statements"] != ["S-L3"]]  # S-L3 loses its test
+    assert ("coverage", "S-L3") in _regressions(base, make_report(lost))
+    failing = copy.deepcopy(tests)
+    failing[1]["outcome"] = "failed"
+    reg = _regressions(base, make_report(failing))
+    assert ("failure", IDS[1]) in reg and ("test", failing[1]["nodeid"]) in reg
+    over = copy.deepcopy(tests)
+    over[2]["slacks"][0]["ratio"] = 1.2
+    assert ("slack", IDS[2]) in _regressions(base, make_report(over))
+    fewer = copy.deepcopy(tests)
+    fewer[4]["slacks"][0]["examples"] = 1
+    assert ("coverage", f"{IDS[4]} examples") in _regressions(base, make_report(fewer))
+    nofig = [
+        {**t, "observations": [o for o in t["observations"] if o["name"] != "fig1a"]} for t in tests
+    ]
+    assert ("figure", "fig1a") in _regressions(base, make_report(nofig))
+
+
+def test_flow_health_noise_model():
+    """Drift may grow within the noise; beyond drift_decades (or reach falling) regresses."""
+    base = make_report()
+    factor = 10 ** (0.8 * baseline.NOISE["drift_decades"])
+
+    def scaled(drift: float, reach: float) -> dict:
+        tests = copy.deepcopy(full_entries())
+        for t in tests:
+            for o in t["observations"]:
+                if o["name"] == "flow_health":
+                    o["values"]["max_drift_rel"] *= drift
+                    o["values"]["log10_wprod_final"] += reach
+        return make_report(tests)
+
+    assert not _regressions(base, scaled(factor, 0.0))
+    assert ("flow health", "median max_drift_rel") in _regressions(base, scaled(factor**2, 0.0))
+    assert not _regressions(base, scaled(1.0, -0.8 * baseline.NOISE["reach_decades"]))
+    assert ("flow health", "all: median log10_wprod_final") in _regressions(
+        base, scaled(1.0, -2 * baseline.NOISE["reach_decades"])
+    )
+
+
+def test_benchmark_ratio_that_fell_regresses():
+    b = make_report()
+    b["benchmarks"] = {
+        "metrics": {
+            "flow.depth4.speedup_vs_rk45": {"value": 5.8, "better": "higher", "file": "f"},
+            "gd.ratio_a5_over_plain": {"value": 4.0, "better": "lower", "file": "g"},
+        }
+    }
+    n = copy.deepcopy(b)
+    n["benchmarks"]["metrics"]["flow.depth4.speedup_vs_rk45"]["value"] = 5.5
+    assert not _regressions(b, n)
+    n["benchmarks"]["metrics"]["flow.depth4.speedup_vs_rk45"]["value"] = 3.0
+    n["benchmarks"]["metrics"]["gd.ratio_a5_over_plain"]["value"] = 6.0
+    assert _regressions(b, n) == {
+        ("benchmark", "flow.depth4.speedup_vs_rk45"),
+        ("benchmark", "gd.ratio_a5_over_plain"),
+    }
+
+
+def test_benchmark_files_are_read(tmp_path):
+    write(tmp_path, "gd.json", {"schema": "invariants.bench.gd/1", "ratio_a5_over_plain": 4.0})
+    write(tmp_path, "x.json", {"schema": "other/1"})
+    m = reporting.benchmark_metrics(tmp_path)
+    assert m["metrics"]["gd.ratio_a5_over_plain"] == {
+        "value": 4.0,
+        "better": "lower",
+        "file": "gd.json",
+        "description": "GD per-step cost, A5 rule / hand-written numpy loop",
+    }
+    assert "not known" in m["notes"][0]
+    assert reporting.benchmark_metrics(tmp_path / "none") is None
+
+
+def test_altered_baseline_fails_compare_with_a_diff(tmp_path, capsys):
+    """The command exits 1 on a deliberately altered baseline and prints the diff rows."""
+    r = make_report()
+    report_path = write(tmp_path, "report.json", r)
+    base = baseline.from_report(r)
+    base["statements"]["S-L2b"]["examples"] += 5
+    base["tests"]["properties/test_x.py::test_new"] = "passed"
+    base_path = write(tmp_path, "baseline.json", base)
+    assert baseline.main(["compare", str(base_path), str(report_path)]) == 1
+    out = capsys.readouterr().out
+    assert "1 REGRESSION(S)" in out and "S-L2b examples" in out and "fewer examples" in out
+    assert baseline.main(["compare", str(report_path), str(report_path)]) == 0
+
+
+def test_profile_mismatch_is_refused():
+    with pytest.raises(ReportFormatError, match="profile"):
+        baseline.compare(baseline.from_report(make_report()), make_report(profile="ci"))
+
+
+def test_update_validates_the_report(tmp_path):
+    out = tmp_path / "baseline.json"
+    partial = write(tmp_path, "p.json", make_report(partial=True))
+    with pytest.raises(ReportFormatError, match="partial report"):
+        baseline.update(str(partial), str(out))
+    tests = full_entries()
+    tests[0]["outcome"] = "failed"
+    failing = write(tmp_path, "f.json", make_report(tests))
+    with pytest.raises(ReportFormatError, match="--accept-failures"):
+        baseline.update(str(failing), str(out))
+    baseline.update(str(failing), str(out), accept_failures=True)
+    good = write(tmp_path, "g.json", make_report())
+    assert baseline.main(["update", str(good), str(out)]) == 0
+    assert rep.load(out, kinds=("invariants.baseline",))["profile"] == "report"
+    ci = write(tmp_path, "ci.json", make_report(profile="ci"))
+    with pytest.raises(ReportFormatError, match="profile is 'ci'"):
+        baseline.update(str(ci), str(out))
+
+
+# --- merge ---------------------------------------------------------------------
+
+
+def _written(tmp_path: Path, name: str, tests, selection, partial=False) -> Path:
+    r = make_report(tests, selection, partial)
+    return rep.write_json(tmp_path / name, r)
+
+
+def test_merge_of_shards_is_the_whole_suite(tmp_path):
+    tests = full_entries()
+    shards = [
+        _written(
+            tmp_path,
+            f"s{i}.json",
+            tests[i - 1 :: 2],
+            {
+                "complete": False,
+                "reason": f"--invariants-shard {i}/2",
+                "args": ["properties"],
+                "shard": [i, 2],
+            },
+        )
+        for i in (1, 2)
+    ]
+    merged = rep.merge(shards)
+    whole = make_report(tests)
+    assert reporting.strip_volatile(merged) == reporting.strip_volatile(whole)
+    assert rep.main(["merge", *map(str, shards), "-o", str(tmp_path / "m"), "--no-figures"]) == 0
+    assert rep.load(tmp_path / "m/report.json")["run"]["selection"]["complete"]
+
+
+def test_merge_of_k_subsets_partial_and_duplicates(tmp_path):
+    tests = full_entries()
+    sel = {"complete": False, "reason": "-k a", "args": ["properties"], "shard": None}
+    part = copy.deepcopy(tests)
+    for t in part[5:]:
+        t["outcome"], t["reason"] = "not run", "not reached yet"
+    a = _written(tmp_path, "a.json", part, {**COMPLETE}, partial=True)
+    b = _written(tmp_path, "b.json", tests[3:], sel)
+    merged = rep.merge([a, b])
+    assert merged["run"]["selection"]["complete"]  # a covered the whole suite
+    assert merged["run"]["outcomes"] == {"passed": len(tests)}  # duplicates kept once
+    subsets = rep.merge([b, _written(tmp_path, "c.json", tests[:3], sel)])
+    assert not subsets["run"]["selection"]["complete"]
+    ci = _written(tmp_path, "ci.json", tests, COMPLETE)
+    data = json.loads(ci.read_text())
+    data["run"]["profile"] = "ci"
+    ci.write_text(json.dumps(data))
+    with pytest.raises(ReportFormatError, match="different profiles"):
+        rep.merge([a, ci])
+
+
+# --- real pytest runs on tiny files ------------------------------------------------
+
+TINY_A = '''
+from types import SimpleNamespace
+from hypothesis import given, strategies as st
+
+@given(x=st.floats(0, 1))
+def test_slack(x, record_slack, record_observation):
+    """S-EQ1 and S-EQ2 on a float."""
+    record_slack(SimpleNamespace(statement="S-EQ1", ratio=x / 2, detail=f"x={x}"))
+    record_slack(SimpleNamespace(statement="S-EQ2", ratio=x / 3, detail=""))
+    record_observation("flow_health", "S-EQ2", {"max_drift_rel": 1e-11 * (1 + x)},
+                       {"s": [0.0, x]})
+
+@given(n=st.integers(0, 100))
+def test_fails(n):
+    """S-L1 fails from 50 on."""
+    assert n < 50
+'''
+
+TINY_B = '''
+import pytest
+
+@pytest.mark.meta
+def test_control():
+    """Control of S-EQ1."""
+
+def test_plain():
+    """S-L4 without examples."""
+'''
+
+TINY_CRASH = '''
+import os
+
+def test_before():
+    """S-L2a first."""
+
+def test_dies():
+    """S-L3: the process running it is killed."""
+    os._exit(3)
+
+def test_after():
+    """S-L2b after the crash."""
+'''
+
+
+def tiny_suite(tmp_path: Path, **files: str) -> Path:
+    root = tmp_path / "suite"
+    (root / "properties").mkdir(parents=True)
+    shutil.copy(REPO / "conftest.py", root / "conftest.py")
+    (root / "pyproject.toml").write_text(
+        '[tool.pytest.ini_options]\ntestpaths = ["properties"]\n'
+        'addopts = "-ra --strict-markers"\nfilterwarnings = ["error"]\n'
+        'markers = ["meta: meta-tests"]\n'
+    )
+    for name, text in files.items():
+        (root / "properties" / f"{name}.py").write_text(text)
+    return root
+
+
+def tiny_env() -> dict:
+    env = rep._child_env()
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
+    return env
+
+
+def test_xdist_and_serial_runs_give_the_same_report(tmp_path):
+    """Timings aside, -n 2 and -n 0 write the same report.json."""
+    root = tiny_suite(tmp_path, test_a=TINY_A, test_b=TINY_B)
+    diffs, rcs = rep.check_determinism(["properties"], "ci", 2, cwd=root, env=tiny_env())
+    assert diffs == []
+    assert rcs == {"xdist": 1, "serial": 1}  # test_fails fails on purpose
+
+
+def test_a_crashed_worker_still_leaves_a_report(tmp_path):
+    """xdist's crash report marks the test crashed; the rest ran on a fresh worker."""
+    root = tiny_suite(tmp_path, test_crash=TINY_CRASH)
+    out = root / "out"
+    proc = rep.run_pytest(["-n", "2", "--invariants-profile", "ci"], root, out, env=tiny_env())
+    assert proc.returncode == 1, proc.stdout
+    r = rep.load(out / "report.json")
+    outcome = {t["nodeid"].split("::")[1]: t for t in r["tests"]}
+    assert outcome["test_dies"]["outcome"] == "crashed"
+    assert (
+        "crashed while running 'properties/test_crash.py::test_dies'"
+        in (outcome["test_dies"]["reason"])
+    )
+    assert outcome["test_dies"]["statements"] == ["S-L3"]  # read from the source
+    assert outcome["test_before"]["outcome"] == outcome["test_after"]["outcome"] == "passed"
+    rows = {row["id"]: row["status"] for row in r["statements"]}
+    assert rows["S-L3"] == "crashed" and rows["S-L2b"] == "held"
+    assert not (out / "report.partial.json").exists()
+    assert "crashed" in (out / "report.md").read_text()
+
+
+def test_a_killed_serial_run_leaves_a_partial_report(tmp_path):
+    """When the controller itself dies, report.partial.json says what ran and what did not."""
+    root = tiny_suite(tmp_path, test_crash=TINY_CRASH)
+    out = root / "out"
+    proc = rep.run_pytest(["-n", "0", "--invariants-profile", "ci"], root, out, env=tiny_env())
+    assert proc.returncode == 3  # the test's os._exit(3) ended pytest
+    assert not (out / "report.json").exists()
+    r = rep.load(out / "report.partial.json")
+    assert r["run"]["partial"] and not r["ok"]
+    outcome = {t["nodeid"].split("::")[1]: t["outcome"] for t in r["tests"]}
+    assert outcome == {"test_before": "passed", "test_dies": "running", "test_after": "not run"}
