@@ -24,6 +24,7 @@ from . import network as net
 from .errors import AssumptionError
 from .losses import Loss
 from .maxmargin import MaxMargin, perp, sin_angle
+from .theta import perp_basis
 
 __all__ = [
     "decade_before",
@@ -32,7 +33,6 @@ __all__ = [
     "layer1_gradient_log_norm",
     "loss_inverse_from_log",
     "path_sines",
-    "perp_basis",
     "soudry_offset",
     "top_right_singular_vector",
     "wprod_path",
@@ -88,18 +88,6 @@ def decay_slope(x: np.ndarray, y: np.ndarray, decades: float = 1.0) -> tuple[flo
         return float("nan"), int(lx.size)
     slope = np.polyfit(lx, ly, 1)[0]
     return float(slope), int(lx.size)
-
-
-def perp_basis(ubar: np.ndarray) -> np.ndarray:
-    """An orthonormal basis of ``ubar^perp`` as the columns of a (d, d-1) matrix.
-
-    From the QR factorisation of ``[ubar, I]`` (Householder, backward stable):
-    the first column spans ubar, the next d-1 columns complete it.
-    """
-    u = np.asarray(ubar, dtype=float)
-    u = u / np.linalg.norm(u)
-    q, _ = np.linalg.qr(np.column_stack([u, np.eye(u.size)]))
-    return q[:, 1 : u.size]
 
 
 def soudry_offset(z: np.ndarray, mm: MaxMargin) -> np.ndarray:

@@ -53,7 +53,7 @@ def test_honest_runs_pass(fig1):
         lc.check_s_t2(tr, mm)
         lc.check_s_fig1b(tr)
         lc.check_s_l1(tr, mm)
-    lc.check_s_fig1a(shallow, deep)
+    lc.check_s_fig1a(shallow, deep, mm.ubar)
 
 
 def test_s_t2_fails_on_a_non_optimal_separator(fig1):
@@ -97,7 +97,7 @@ def test_s_t2_and_s_fig1a_fail_on_a_clamped_loss_derivative(fig1):
     with pytest.raises(AssertionError, match="S-T2"):
         lc.check_s_t2(biased, mm)
     with pytest.raises(AssertionError, match="S-FIG1a"):
-        lc.check_s_fig1a(biased, deep)
+        lc.check_s_fig1a(biased, deep, mm.ubar)
 
 
 def _weight_decay(monkeypatch, lam: float) -> None:
