@@ -33,6 +33,7 @@ baseline: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.bench_flow
 	$(BIN)/python -m benchmarks.bench_gd
+	$(BIN)/python -m benchmarks.bench_direction
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
