@@ -88,15 +88,8 @@ def _legend(fig: Figure, layers: list[int]) -> None:
     fig.legend(handles, labels, loc="outside lower center", ncol=len(labels), fontsize=8)
 
 
-def render_fig2(entries: list[dict], out_stem: Path) -> list[Path]:
-    """Draw Fig. 2 from "fig2" observations; write ``out_stem``.png and .svg; return the paths.
-
-    ``entries``: dicts with ``values`` (``init``: 0.0 default / 1.0 equal
-    Frobenius, ``seed``) and ``series`` (``step``, ``risk``, ``ratio_k`` and
-    ``floor_k`` for each dense layer k).  Entries of another init value or
-    without those series are ignored.
-    """
-    out_stem = Path(out_stem)
+def fig2_figure(entries: list[dict]) -> Figure:
+    """The Fig. 2 figure (two panels) from "fig2" observations; see :func:`render_fig2`."""
     usable = [
         e
         for e in entries
@@ -113,6 +106,19 @@ def render_fig2(entries: list[dict], out_stem: Path) -> list[Path]:
     fig.suptitle(
         "S-FIG2: alignment of the dense layers of a bias-free ReLU net (digits, SGD)", fontsize=11
     )
+    return fig
+
+
+def render_fig2(entries: list[dict], out_stem: Path) -> list[Path]:
+    """Draw Fig. 2 from "fig2" observations; write ``out_stem``.png and .svg; return the paths.
+
+    ``entries``: dicts with ``values`` (``init``: 0.0 default / 1.0 equal
+    Frobenius, ``seed``) and ``series`` (``step``, ``risk``, ``ratio_k`` and
+    ``floor_k`` for each dense layer k).  Entries of another init value or
+    without those series are ignored.
+    """
+    out_stem = Path(out_stem)
+    fig = fig2_figure(entries)
     out_stem.parent.mkdir(parents=True, exist_ok=True)
     png = out_stem.with_name(out_stem.name + ".png")
     svg = out_stem.with_name(out_stem.name + ".svg")

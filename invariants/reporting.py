@@ -116,6 +116,13 @@ FIGURES: tuple[tuple[str, str, str | None, tuple[str, ...], bool], ...] = (
         ("log10_frobenius", "log10_gap"),
         False,
     ),
+    (
+        "fig2",
+        "Fig. 2: dense layers of a ReLU network align (digits)",
+        "fig2",
+        ("step", "risk"),
+        True,
+    ),
     ("slack_histograms", "Per-example slack, per statement", None, (), True),
 )
 
