@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from invariants import flow, limits, strategies
 from invariants.losses import LOGISTIC
 from invariants.maxmargin import max_margin
+from properties import flow_checks as fc
 from properties import limit_checks as lc
 
 
@@ -66,7 +67,16 @@ def check_run(tr, mm, record_slack, record_observation, label: str) -> None:
     if gaps.shape[1] > 1:
         k = int(np.argmax(gaps[-1]))  # the least aligned layer at the end
         slope, _ = limits.decay_slope(f[:, k], gaps[:, k])
-        if np.isfinite(slope):
+        # A law is only measured where the gap is resolved: over the last decade
+        # of ||W_k||_F it must stay 100 times above the rounding of the rank
+        # deficit divided by F^2 (balanced inits have D = 0 and a gap of pure noise).
+        j = limits.decade_before(f[:, k])
+        resolved = all(
+            gaps[i, k] > 100 * fc.deficit_rounding(c.weights[k]) / f[i, k] ** 2
+            for i, c in enumerate(tr.checkpoints)
+            if i >= j
+        )
+        if np.isfinite(slope) and resolved:
             keep = (gaps[:, k] > 0) & (f[:, k] > 0)
             record_observation(
                 "alignment_gap_decay",

@@ -99,7 +99,23 @@ def figure_observations() -> list[dict]:
         )
         for k in range(4)
     ]
-    return [fig1a, fig1b, *decays]
+    fig2 = [
+        obs(
+            "fig2",
+            "S-FIG2",
+            {"init": float(init), "seed": 0.0},
+            {
+                "step": [x * 300 for x in t],
+                "risk": [2.3 * (1 - 0.9 * x) for x in t],
+                "ratio_1": [0.2 + 0.1 * x for x in t],
+                "floor_1": [0.125 for _ in t],
+                "ratio_2": [0.15 + 0.1 * x for x in t],
+                "floor_2": [0.088 for _ in t],
+            },
+        )
+        for init in (0, 1)
+    ]
+    return [fig1a, fig1b, *decays, *fig2]
 
 
 def full_entries() -> list[dict]:
@@ -300,7 +316,7 @@ def test_figures_render_from_synthetic_series(tmp_path):
     assert r["ok"], r["problems"]
     rep.write_folder(r, tmp_path)
     rendered = {f["name"]: f for f in r["figures"] if f["status"] == "rendered"}
-    assert set(rendered) == {"fig1a", "fig1b", "angle_decay", "slack_histograms"}
+    assert set(rendered) == {"fig1a", "fig1b", "angle_decay", "fig2", "slack_histograms"}
     for f in rendered.values():
         assert sorted(Path(x).suffix for x in f["files"]) == [".png", ".svg"]
         assert all((tmp_path / x).stat().st_size > 1000 for x in f["files"])
