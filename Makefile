@@ -4,14 +4,14 @@
 #   make test     the tests (deterministic CI profile)
 # Other targets: make baseline (the one way to update reports/baseline.json, from the latest
 # report; ACCEPT_FAILURES=1 records failing tests as known), make bench (benchmarks, own
-# job), make lint.
+# job), make stress (the stress profile, database kept in .hypothesis/), make lint.
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: test report baseline bench lint clean
+.PHONY: test report baseline stress bench lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ report: $(STAMP)
 baseline: $(STAMP)
 	$(BIN)/python -m invariants.baseline update reports/runs/latest/report.json \
 		reports/baseline.json --profile report $(if $(ACCEPT_FAILURES),--accept-failures)
+
+stress: $(STAMP)
+	$(BIN)/python -m pytest -n auto --dist loadfile --invariants-profile stress \
+		--invariants-report reports/runs/stress
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.bench_flow
