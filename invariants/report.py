@@ -322,6 +322,39 @@ def _values_block(values: dict) -> list[str]:
     return lines
 
 
+def _catalogue_sections(report: dict) -> list[str]:
+    """The planted-bug catalogue and the violated assumptions, from their observations.
+
+    ``bug: <name>`` observations (``properties/test_bug_catalogue.py``) carry
+    ``caught_by`` and one ``probe: <name>`` key per probe that caught the bug;
+    ``assumption: Ak`` observations (``properties/test_assumptions.py``) carry
+    the numbers of the shrunk counterexample and name the broken statement.
+    """
+    obs = report["observations"]
+    bugs = sorted(k for k in obs if k.startswith("bug: "))
+    assumptions = sorted(k for k in obs if k.startswith("assumption: "))
+    out = ["### Planted bugs and what caught them", ""]
+    if bugs:
+        out += ["| bug | caught by | probes that caught it |", "|---|---|---|"]
+        for k in bugs:
+            vals = obs[k]["values"]
+            n = vals.get("caught_by", {}).get("median")
+            probes = ", ".join(v.removeprefix("probe: ") for v in vals if v.startswith("probe: "))
+            out.append(f"| {_esc(k.removeprefix('bug: '))} | {_fmt(n)} | {_esc(probes) or '-'} |")
+    else:
+        out.append("(no planted-bug records in this run)")
+    out += ["", "### Violated assumptions: shrunk counterexamples", ""]
+    if assumptions:
+        out += ["| assumption | statement that breaks | counterexample |", "|---|---|---|"]
+        for k in assumptions:
+            vals = obs[k]["values"]
+            ce = ", ".join(f"{_esc(v)} = {_fmt(s['median'])}" for v, s in vals.items())
+            out.append(f"| {k.removeprefix('assumption: ')} | {obs[k]['statement']} | {ce} |")
+    else:
+        out.append("(no assumption records in this run)")
+    return out
+
+
 def markdown(report: dict) -> str:
     """``report.md``: the report for a human, readable on GitHub."""
     run = report["run"]
@@ -456,6 +489,7 @@ def markdown(report: dict) -> str:
     out.append("")
     notes = {law["observation"]: law["note"] for law in report["laws"] if law["note"]}
     out += [f"- {name}: {note}" for name, note in notes.items()]
+    out += ["", *_catalogue_sections(report)]
     out += [
         "",
         "## 5. Observations",
