@@ -57,9 +57,10 @@ def check_run(tr, mm, record_slack, record_observation, label: str) -> None:
     except AssertionError as exc:
         failures.append(f"[{label}] {exc}")
     try:
-        slack, smallest = lc.check_s_l1(tr, mm)
+        slack, floors = lc.check_s_l1(tr, mm)
         record_slack(slack)
-        record_observation("s_l1_gradient_floor", "S-L1", {"min_log_grad_w1": smallest})
+        if floors:
+            record_observation("s_l1_gradient_floor", "S-L1", floors)
     except AssertionError as exc:
         failures.append(f"[{label}] {exc}")
     gaps = np.array([lc.alignment_gaps(c.weights) for c in tr.checkpoints])
