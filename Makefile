@@ -4,14 +4,15 @@
 #   make test     the tests (deterministic CI profile)
 # Other targets: make baseline (the one way to update reports/baseline.json, from the latest
 # report; ACCEPT_FAILURES=1 records failing tests as known), make bench (benchmarks, own
-# job), make stress (the stress profile, database kept in .hypothesis/), make lint.
+# job), make stress (the stress profile, database kept in .hypothesis/), make mutation
+# (mutmut over the core math, writes reports/mutation.md), make lint.
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: test report baseline stress bench lint clean
+.PHONY: test report baseline stress mutation bench lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +34,10 @@ baseline: $(STAMP)
 stress: $(STAMP)
 	$(BIN)/python -m pytest -n auto --dist loadfile --invariants-profile stress \
 		--invariants-report reports/runs/stress
+
+mutation: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[mutation]'
+	$(BIN)/python tools/mutation.py
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.bench_flow

@@ -70,19 +70,6 @@ def alignment(weights: Weights) -> np.ndarray:
     return np.array([abs(float(uv[k + 1][1] @ uv[k][0])) for k in range(len(weights) - 1)])
 
 
-def singular_gaps(weights: Weights) -> np.ndarray:
-    """``sigma_1 - sigma_2`` per layer (``sigma_1`` when the layer is a vector).
-
-    The rounding error of the top singular vectors is ``O(eps ||W|| / gap)``
-    (Wedin's theorem); the tolerances of S-L2b and S-C1 use it.
-    """
-    out = []
-    for W in weights:
-        s = singular_values(W)
-        out.append(s[0] - (s[1] if s.size > 1 else 0.0))
-    return np.array(out)
-
-
 def D(initial: Weights) -> float:
     """``D = max_k ||W_k(0)||_F^2 - ||W_L(0)||_F^2 + sum_k ||A_{k,k+1}||_2`` (S-L2a)."""
     f = frobenius_sq(initial)

@@ -548,6 +548,60 @@ def test_scaled_hessian_is_symmetric_and_scales(problem: strategies.Problem) -> 
     assert np.all(np.abs(H1 * math.e - H) <= tol * 1.01)
 
 
+def hessian_norm_bound_formula(W: net.Weights, z: np.ndarray, loss: Loss, ls: float) -> float:
+    """The documented formula of :func:`net.hessian_norm_bound`, evaluated independently.
+
+    ``tr(Hr) sum_k ||s_k||^2 ||P_k||_F^2 + 2 sum_{k<l} ||s_l|| ||M_lk||_F ||P_k g||``
+    with ``Hr = (1/n) sum_i loss''(m_i) z_i z_i^T e^{-ls}``, ``s_k`` the suffix
+    vectors, ``P_k = W_{k-1}...W_1``, ``M_lk = W_{l-1}...W_{k+1}`` and
+    ``g = grad R(w_prod) e^{-ls}``; products formed from scratch here.
+    """
+    L, d = len(W), z.shape[1]
+    P = [np.eye(d)]
+    for M in W[:-1]:
+        P.append(M @ P[-1])
+    s = [my_suffix(W, k) for k in range(L)]
+    w = my_w_prod(W)
+    m = z @ w
+    n = z.shape[0]
+    tr_hr = float(np.sum(np.exp(loss.log_d2(m) - ls) * np.sum(z * z, axis=1)) / n)
+    g = -(np.exp(loss.log_neg_d1(m) - ls) @ z) / n
+    total = tr_hr * sum(float(s[k] @ s[k]) * float(np.sum(P[k] ** 2)) for k in range(L))
+    for k in range(L):
+        for l in range(k + 1, L):
+            Mlk = np.eye(W[k].shape[0])
+            for j in range(k + 1, l):
+                Mlk = W[j] @ Mlk
+            total += 2 * np.linalg.norm(s[l]) * np.linalg.norm(Mlk) * np.linalg.norm(P[k] @ g)
+    return float(total)
+
+
+@given(problem=PROBLEMS)
+def test_hessian_norm_bound_is_a_bound_and_its_formula(problem: strategies.Problem) -> None:
+    """S-EQ1 (the flow's error budget): ``hessian_norm_bound >= ||scaled Hessian||_2``.
+
+    It must also equal its documented formula, evaluated independently
+    (:func:`hessian_norm_bound_formula`).  Tolerances: both evaluate the same
+    sums of at most ``M`` products, ``gamma(M)`` relative each, plus ``8 eps (1 +
+    |ls|)`` for the scaled exponentials; the spectral norm is backward stable
+    (``4 N eps ||H||``) and the Hessian's own rounding is
+    :func:`hessian_symmetry_bound`.
+    """
+    W, z, loss = problem.weights, problem.z, problem.loss
+    ls = net.layer_gradients(W, z, loss).log_scale
+    b = net.hessian_norm_bound(W, z, loss, ls)
+    H = net.scaled_hessian(W, z, loss, ls)
+    h2 = float(np.linalg.norm(H, 2))
+    M = rounding_count(W, z.shape[0])
+    rel = 2 * gamma(M) + 16 * EPS * (2 + abs(ls))
+    slack = (
+        4 * H.shape[0] * EPS * h2 + float(np.max(hessian_symmetry_bound(W, z, loss))) * H.shape[0]
+    )
+    assert h2 <= b * (1 + rel) + slack, f"||H||_2 = {h2:.6e} > bound {b:.6e}"
+    f = hessian_norm_bound_formula(W, z, loss, ls)
+    assert abs(b - f) <= rel * max(abs(b), abs(f)) * 4 + 1e-300, f"bound {b!r} != formula {f!r}"
+
+
 # --- the flow's field and its Jacobian (S-INV) ------------------------------------------------
 
 
