@@ -30,7 +30,6 @@ from invariants.data import make_dataset
 from invariants.errors import CertificateError, InvariantsError
 from invariants.losses import EXPONENTIAL, LOGISTIC, Loss
 from properties import flow_checks as fc
-from properties import gd_checks as gc
 from properties import lemma34_checks as l34
 from properties import limit_checks as lc
 from properties import planted
@@ -181,21 +180,13 @@ def probe_flow() -> None:
 
 
 def probe_gd() -> None:
-    """Section 3 along one A5 GD run: S-EQ4, S-EQ27, S-EQ29, S-EQ30, S-EQ37, S-L8a, S-L8b."""
+    """Section 3 along one A5 GD run: every check of ``test_section3_gd`` (S-EQ4 ... S-T3)."""
     data = small_data(seed=3)
     W0 = equal_frobenius_init(data.z, [3], seed=4, norm=1.0)
     tr = gd.gradient_descent(data.z, W0, LOGISTIC, 150)
-    gc.a5_radius_consistent(tr)
-    for check in (
-        gc.check_s_eq4,
-        gc.check_s_eq27,
-        gc.check_s_eq29,
-        gc.check_s_eq30,
-        gc.check_s_eq37,
-        gc.check_s_l8a,
-        gc.check_s_l8b,
-    ):
-        check(tr)
+    from properties.test_section3_gd import check_all
+
+    check_all(tr)  # the Section 3 property's own checks, A5 bookkeeping first
 
 
 def probe_smoothness() -> None:
