@@ -18,7 +18,9 @@ loaded explicitly below.
 
 from __future__ import annotations
 
+import importlib
 import os
+import pkgutil
 import platform
 import sys
 import time
@@ -49,6 +51,35 @@ from invariants.reporting import (  # noqa: E402
     shard_files,
 )
 from invariants.statements import named_in  # noqa: E402
+
+# Hypothesis draws about 5% of its values from literal constants found in the *local* modules
+# present in sys.modules at draw time (hypothesis.internal.conjecture.providers,
+# _get_local_constants; test_*.py files are left out). A library module first imported
+# *during* the run grows that pool on the one xdist worker that imported it: invariants.
+# relu_figures is imported only by the report's figure code, which test_reporting.py calls,
+# so under --dist loadfile every example drawn later on that worker depended on scheduling.
+# Measured: 7 of 20 CI-profile runs of one commit drew a different S-T4 start (and S-L5 test
+# point) than run 1. Importing every library module here, before any example is drawn,
+# fixes the pool for the session. test_strategies.py checks that nothing escapes this.
+PRELOADED_PACKAGES = ("invariants", "properties")
+
+
+def _preload_library() -> frozenset[str]:
+    """Import every non-test module of the suite's packages; return the local files loaded."""
+    for package in PRELOADED_PACKAGES:
+        path = importlib.import_module(package).__path__
+        for info in pkgutil.iter_modules(path, package + "."):
+            if not info.name.rpartition(".")[2].startswith("test_"):
+                importlib.import_module(info.name)
+    root = Path(__file__).resolve().parent
+    return frozenset(
+        str(Path(f).resolve())
+        for m in list(sys.modules.values())
+        if (f := getattr(m, "__file__", None)) and Path(f).resolve().is_relative_to(root)
+    )
+
+
+PRELOADED_FILES = _preload_library()
 
 _STATE = RunState()  # what this process saw of the run (the controller sees everything)
 _CONFIG: list[pytest.Config] = []  # the session's config, for hooks that are not given it

@@ -20,6 +20,8 @@ A2, S-A2a, S-A2b, S-FIG2 (equal Frobenius norms), S-L2a/S-L2b (balanced, D = 0).
 from __future__ import annotations
 
 import math
+import sys
+from pathlib import Path
 
 import mpmath as mp
 import numpy as np
@@ -417,3 +419,63 @@ def test_initialisations_validate_arguments() -> None:
         S.initialisations(dd, [0], "exponential")
     with pytest.raises(InvalidArgument):
         S.initialisations(dd.data.z, [2], "exponential")
+
+
+# --- determinism of the example stream -----------------------------------------------------------
+
+# Folders whose modules are scripts (``python -m benchmarks.x``, ``python tools/mutation.py``):
+# the suite never imports them, so they never enter Hypothesis's constant pool.
+SCRIPT_FOLDERS = ("benchmarks", "tools")
+
+
+def _mined_by_hypothesis(rel: Path) -> bool:
+    """Hypothesis's rule for files whose literals it draws (constants_ast.is_local_module_file)."""
+    return not (
+        rel.stem.startswith("test_")
+        or rel.stem.endswith("_test")
+        or {"test", "tests"} & set(rel.parts)
+    )
+
+
+def files_missing_from_pool(root: Path, preloaded: frozenset[str]) -> list[str]:
+    """Local, mined ``.py`` files under ``root`` that were not loaded before the first example.
+
+    Hidden folders (``.venv``, ``.git``) and :data:`SCRIPT_FOLDERS` are left out.
+    """
+    missing = []
+    for path in sorted(root.rglob("*.py")):
+        rel = path.relative_to(root)
+        if rel.parts[0].startswith(".") or rel.parts[0] in SCRIPT_FOLDERS:
+            continue
+        if _mined_by_hypothesis(rel) and str(path.resolve()) not in preloaded:
+            missing.append(str(rel))
+    return missing
+
+
+@pytest.mark.meta
+def test_hypothesis_constant_pool_is_fixed_before_any_example(tmp_path):
+    """Same commit, same examples: every module Hypothesis mines is imported by conftest first.
+
+    Hypothesis draws ~5% of values from literals of the local modules loaded
+    at draw time; a module first imported mid-run changed the examples of the
+    tests that ran after it on that xdist worker (conftest.py, PRELOADED_PACKAGES).
+    Negative control: a new package outside the preloaded ones is reported.
+    """
+    import conftest
+
+    root = Path(conftest.__file__).resolve().parent
+    missing = files_missing_from_pool(root, conftest.PRELOADED_FILES)
+    assert not missing, (
+        f"{missing} would be mined by Hypothesis for constants but are not imported before the "
+        "first example; add their package to conftest.PRELOADED_PACKAGES"
+    )
+    loaded_scripts = sorted(
+        name for name in sys.modules if name.partition(".")[0] in SCRIPT_FOLDERS
+    )
+    assert not loaded_scripts, f"the suite imported script modules {loaded_scripts}"
+
+    (tmp_path / "newpkg").mkdir()
+    (tmp_path / "newpkg" / "mod.py").write_text("X = 1.5\n")
+    (tmp_path / "properties").mkdir()
+    (tmp_path / "properties" / "test_x.py").write_text("Y = 2.5\n")
+    assert files_missing_from_pool(tmp_path, frozenset()) == ["newpkg/mod.py"]
