@@ -11,27 +11,50 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, note
+from hypothesis import given
 from hypothesis import strategies as st
 
 from invariants import flow, gd, limits, strategies
 from invariants import network as net
-from invariants.losses import EXPONENTIAL
+from invariants.losses import EXPONENTIAL, LOGISTIC
 from invariants.maxmargin import max_margin
 from properties.flow_checks import Slack
 
 EPS = float(np.finfo(float).eps)
 
 
-@given(data=st.data())
-def test_s_a2a_zero_first_layer_satisfies_a2(data, record_slack):
-    """S-A2a: ``W_1(0) = 0`` with ``W_L(0)...W_2(0) != 0`` satisfies A2, with a quantitative margin.
+def check_s_a2a(weights, z: np.ndarray, loss, gamma: float) -> Slack:
+    """S-A2a at ``W_1 = 0``: A2 holds, ``R(W(0)) = R(0)``, and the gradient lower bound.
 
     ``R(W(0)) = R(0)`` exactly (``w_prod = 0``), and
     ``||dR/dW_1||_F = ||W_L...W_2|| ||grad R(0)||`` with ``grad R(0) = loss'(0)
     mean_i z_i``; ``<mean z, ubar> >= gamma`` gives the lower bound
     ``||dR/dW_1||_F >= |loss'(0)| gamma ||W_L...W_2||`` > 0.  Rounding: the
     computed norm errs relatively by at most ``(n + d + 2 L w) eps``.
+    Returns the slack against what was asserted (the bound less its rounding allowance).
+    """
+    a = net.suffix_vectors(weights)[0]
+    assert net.satisfies_a2(weights, z, loss), "S-A2a: A2 failed at W_1 = 0"
+    log_r0 = float(np.log(loss.value(0.0)))
+    assert math.isclose(net.log_risk(weights, z, loss), log_r0, abs_tol=8 * EPS), (
+        "S-A2a: R(W(0)) != R(0)"
+    )
+    log_obs = limits.layer1_gradient_log_norm(weights, z, loss)
+    bound = abs(float(loss.d1(0.0))) * gamma * float(np.linalg.norm(a))
+    n, d = z.shape
+    tol = (n + d + 2 * len(weights) * max(max(w.shape) for w in weights)) * EPS
+    assert bound > 0 and math.exp(log_obs) >= bound * (1 - tol), (
+        f"S-A2a: ||dR/dW_1||_F = {math.exp(log_obs):.6g} < |loss'(0)| gamma ||W_L...W_2|| = "
+        f"{bound:.6g} (or the bound is 0)"
+    )
+    return Slack("S-A2a", bound * (1 - tol) / math.exp(log_obs), "lower bound / ||dR/dW_1||_F")
+
+
+@given(data=st.data())
+def test_s_a2a_zero_first_layer_satisfies_a2(data, record_slack):
+    """S-A2a: ``W_1(0) = 0`` with ``W_L(0)...W_2(0) != 0`` satisfies A2, with a quantitative margin.
+
+    The checks and their rounding allowance: :func:`check_s_a2a`.
     """
     drawn = data.draw(strategies.datasets(n=(1, 30), d=(1, 6)), label="data")
     loss = data.draw(strategies.losses(), label="loss")
@@ -46,27 +69,34 @@ def test_s_a2a_zero_first_layer_satisfies_a2(data, record_slack):
     if not np.linalg.norm(a) > 0:  # the hypothesis of S-A2a: W_L ... W_2 != 0
         rest[-1] = np.abs(rest[-1]) + 1.0
         rest[:-1] = [np.eye(*s) + 0.0 for s in shapes[1:-1]]
-        a = net.suffix_vectors((np.zeros(shapes[0]), *rest))[0]
     weights = (np.zeros(shapes[0]), *rest)
-    z = drawn.data.z
-    assert net.satisfies_a2(weights, z, loss), "S-A2a: A2 failed at W_1 = 0"
-    assert net.log_risk(weights, z, loss) == float(np.log(loss.value(0.0))) or math.isclose(
-        net.log_risk(weights, z, loss), float(np.log(loss.value(0.0))), abs_tol=8 * EPS
-    ), "S-A2a: R(W(0)) != R(0)"
     gamma = max_margin(drawn.data).gamma
-    log_obs = limits.layer1_gradient_log_norm(weights, z, loss)
-    bound = abs(float(loss.d1(0.0))) * gamma * float(np.linalg.norm(a))
-    n, d = z.shape
-    tol = (n + d + 2 * len(shapes) * max(max(s) for s in shapes)) * EPS
-    note(f"||dR/dW_1|| = {math.exp(log_obs):.6g}, bound {bound:.6g}")
-    assert math.exp(log_obs) >= bound * (1 - tol), (
-        f"S-A2a: ||dR/dW_1||_F = {math.exp(log_obs):.6g} < |loss'(0)| gamma ||W_L...W_2|| = "
-        f"{bound:.6g}"
-    )
-    # Slack against what was asserted (the bound less its rounding allowance).
-    record_slack(
-        Slack("S-A2a", bound * (1 - tol) / math.exp(log_obs), "lower bound / ||dR/dW_1||_F")
-    )
+    record_slack(check_s_a2a(weights, drawn.data.z, loss, gamma))
+
+
+@pytest.mark.meta
+def test_s_a2a_controls_each_hypothesis_is_needed():
+    """S-A2a controls: drop either hypothesis and the check fails.
+
+    * ``W_L...W_2 = 0`` (two zero layers; the statement requires ``!= 0``):
+      every ``dR/dW_k`` has a zero factor, the gradient vanishes, A2 fails.
+    * Data whose mean is 0 (``z`` and ``-z``: not separable, so no gamma > 0
+      exists; gamma is passed as the value a separable set would need):
+      ``grad R(0) = loss'(0) mean z = 0`` and A2 fails although
+      ``W_L...W_2 != 0``.
+    """
+    z = np.array([[0.6, 0.2], [0.5, -0.3], [0.4, 0.4]])  # separable: <(1, 0), z_i> >= 0.4
+    rng = np.random.default_rng(0)
+    ok = (np.zeros((3, 2)), rng.standard_normal((2, 3)), np.array([[1.0, -0.5]]))
+    for loss in (EXPONENTIAL, LOGISTIC):
+        gamma = max_margin(z).gamma
+        check_s_a2a(ok, z, loss, gamma)  # the control's baseline: the statement holds here
+        zero_product = (ok[0], np.zeros((2, 3)), ok[2])
+        with pytest.raises(AssertionError, match="S-A2a"):
+            check_s_a2a(zero_product, z, loss, gamma)
+        mirrored = np.vstack([z, -z])
+        with pytest.raises(AssertionError, match="S-A2a"):
+            check_s_a2a(ok, mirrored, loss, gamma)
 
 
 # --- S-A2b ---------------------------------------------------------------------------------
