@@ -967,6 +967,19 @@ def test_certificate_residuals_are_their_formulas_and_scale_free(case, data) -> 
     scaled_cert = check_certificate(c * z, ubar, c * gamma, dual, tol=1e300).as_dict()
     for name, value in got.items():
         assert abs(scaled_cert[name] - value) <= 2 * lim, name
+    # Planted near-misses of the true answer break several conditions by the same
+    # first-order amount delta (|gap| = stationarity = unit_norm = delta for ubar
+    # (1 + delta); gap, stationarity, dual_feas for dual (1 + delta)), so which residual
+    # is largest is decided by rounding: max_residual must still be the largest one.
+    mm = max_margin(ds)
+    delta = data.draw(st.floats(1e-9, 1e-3), label="delta")
+    for triple in (
+        (mm.ubar * (1 + delta), mm.gamma, mm.dual),
+        (mm.ubar, mm.gamma, mm.dual * (1 + delta)),
+        (mm.ubar, mm.gamma * (1 + delta), mm.dual),
+    ):
+        near = check_certificate(z, *triple, tol=1e300)
+        assert near.max_residual == max(abs(v) for v in near.as_dict().values())
 
 
 def test_certificate_tolerance_contract() -> None:
@@ -1119,11 +1132,18 @@ def test_perp_at_any_scale(case, j: int) -> None:
     u, v, ks = case
     d = u.size
     w = np.ldexp(v, ks[:, None])
+    assume(np.all(np.any(w != 0, axis=1)))  # sin_angle of a zero row raises
     wp = perp(w, u)
     tiny = float(np.finfo(np.float64).smallest_subnormal)
     for row, prow in zip(w, wp, strict=True):
         lim = 4 * (d + 2) * (EPS * hypot_norm(row) + tiny)
         assert np.max(np.abs(prow - perp_reference(row, u))) <= lim
+    # sin_angle scales each row on its own too: a batch of rows 2^+-990 apart gives the
+    # row-wise values (the 1-D and 2-D paths may round differently: 4 (d + 2) eps).
+    s = sin_angle(w, u)
+    for row, value in zip(w, s, strict=True):
+        if np.any(row != 0):
+            assert abs(sin_angle(row, u) - value) <= 4 * (d + 2) * EPS
     wj = np.ldexp(w, j)
     pj = perp(wj, u)
     normal = float(np.finfo(np.float64).tiny)
@@ -1152,6 +1172,54 @@ def test_perp_and_sin_angle_ignore_the_length_of_ubar(case, c: float) -> None:
     lim = 4 * (d + 2) * EPS
     assert np.max(np.abs(perp(w, c * u) - perp(w, u))) <= 2 * lim * hypot_norm(w)
     assert abs(sin_angle(w, c * u) - sin_angle(w, u)) <= 2 * lim
+
+
+def test_perp_and_sin_angle_at_the_ends_of_the_range() -> None:
+    """Rows near the largest float (<w, u> itself would overflow unscaled) and near 1e-300."""
+    u = np.array([1.0, 1.0]) / math.sqrt(2.0)
+    w = np.array([[1.5e308, 1.5e308], [1.5e308, -1.5e308], [1e-300, -3e-300]])
+    wp = perp(w, u)
+    for row, prow in zip(w, wp, strict=True):
+        # 4 (d + 2) eps ||w|| (see test_perp_at_any_scale), ||w|| evaluated without overflow
+        lim = 16 * EPS * hypot_norm(row / 2.0) * 2.0
+        assert np.all(np.isfinite(prow))
+        assert np.max(np.abs(prow - perp_reference(row, u))) <= lim
+    s = sin_angle(w, u)
+    assert s[0] <= 16 * EPS and s[1] == pytest.approx(1.0, abs=16 * EPS)
+    for row, value in zip(w, s, strict=True):
+        assert abs(sin_angle(row, u) - value) <= 16 * EPS
+    # d = 8, w parallel to u with entries 1.7e308: <w, u> = 4.8e308 even at half scale
+    u8 = np.ones(8) / math.sqrt(8.0)
+    w8 = np.full(8, 1.7e308)
+    p8 = perp(w8, u8)
+    assert np.all(np.isfinite(p8))
+    assert np.max(np.abs(p8)) <= 4 * 10 * EPS * hypot_norm(w8 / 16.0) * 16.0
+    assert sin_angle(w8, u8) <= 4 * 10 * EPS
+
+
+@given(
+    st.integers(2, 8).flatmap(
+        lambda d: st.tuples(unit_vectors(d), arrays(np.float64, d, elements=st.floats(-1, 1)))
+    ),
+    st.floats(1e6, 1e12),
+)
+def test_perp_is_orthogonal_relative_to_its_own_size(case, a: float) -> None:
+    """perp's docstring: after the second pass the component along ubar is O(eps ||w_perp||).
+
+    For w = a u + v (v perpendicular, ||v|| = 1, a up to 1e12) one pass leaves
+    ~eps ||w|| = eps a along u, far above eps ||w_perp||.  The second pass is a d-term
+    dot product and an axpy on the first pass's result (norm <= ||w_perp|| + (d + 2)
+    eps ||w||): its residue is <= (d + 2) eps (||w_perp|| + (d + 2) eps ||w||); factor 4
+    for the normalisation of u.
+    """
+    u, v = case
+    d = u.size
+    v = perp(v, u)
+    assume(np.linalg.norm(v) > 1e-3)
+    w = a * u + v / np.linalg.norm(v)
+    wp = perp(w, u)
+    lim = 4 * (d + 2) * EPS * (np.linalg.norm(wp) + (d + 2) * EPS * np.linalg.norm(w))
+    assert abs(float(wp @ u)) <= lim
 
 
 # Orthogonal pairs (w, u) for which ||perp(w)|| / ||w|| rounds to 1 + 2^-52 before the clamp
