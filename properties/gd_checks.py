@@ -260,20 +260,54 @@ def check_s_l8c(tr: gd.GDTrajectory, every: int = 1) -> Slack:
     return Slack("S-L8c", worst)
 
 
+def norm_change_scales(tr: gd.GDTrajectory, k: int, start: int, stop: int) -> tuple[float, float]:
+    """``(U, r)``: the most ``||W_k||_F`` can change between two steps, and rounding's blur.
+
+    The GD updates bound the true change: ``| F_k(stop) - F_k(start) | <=
+    U = sum_t eta_t ||G_k(t)||_F`` (triangle inequality).  Rounding blurs F_k
+    by at most ``r = ((stop - start) + 2 (size_k + 1)) eps max_t F_k(t)``: each
+    update ``W + (-eta G)`` rounds every entry (relative eps, so ``<= eps F``
+    per step in norm), and the two norm evaluations err relatively by
+    ``(size_k + 1) eps`` each.  When ``U <= r`` the run cannot resolve any
+    change of this layer: a start with a vanishing product (``W_1 = 0`` and
+    layers of 1e-3, found by the stress profile) leaves ``W_2..W_L``
+    bit-for-bit unchanged for thousands of steps although, in exact
+    arithmetic, their norms grow.  The finite-run growth checks then assert
+    only that the layer did not shrink by more than r.
+    """
+    F = [float(np.linalg.norm(W[k])) for W in tr.weights[start : stop + 1]]
+    U = float(np.sum(tr.eta[start:stop] * np.sqrt(tr.grad_sq_layers[start:stop, k])))
+    r = ((stop - start) + 2 * (tr.weights[0][k].size + 1)) * EPS * max(F)
+    return U, r
+
+
+def grew(tr: gd.GDTrajectory, k: int, start: int, stop: int, f0: float, f1: float) -> bool:
+    """``f1 > f0`` where the run resolves layer k's change, else ``f1 >= f0 - r`` (see above)."""
+    U, r = norm_change_scales(tr, k, start, stop)
+    return f1 > f0 if U > r else f1 >= f0 - r
+
+
 def check_s_l7(tr: gd.GDTrajectory) -> Slack:
     """S-L7 as a finite-run trend: ``sum eta_t`` keeps growing and ``max_k ||W_k||_F`` grows.
 
     A limit (unbounded norms, a divergent sum) cannot be observed in finite
     time; asserted is the trend over this run: every eta_t > 0, so the partial
     sums strictly increase, and ``max_k ||W_k||_F`` at the end exceeds its
-    value at the start and at the run's midpoint.
+    value at the start and at the run's midpoint, wherever float64 can resolve
+    a change of the largest layer over that stretch (:func:`norm_change_scales`;
+    otherwise it must not have shrunk beyond rounding).
     """
     assert np.all(tr.eta > 0), "S-L7: a non-positive step"
     F = np.array([gd.max_frobenius(W) for W in tr.weights])
-    mid = F[F.size // 2]
-    assert F[-1] > F[0] and F[-1] > mid, (
-        f"S-L7: max ||W_k||_F did not grow over the run ({F[0]:.6g} -> {mid:.6g} -> {F[-1]:.6g})"
-    )
+    T = F.size - 1
+    for start in (0, T // 2):
+        # The layer that is largest at ``start``: if it cannot move visibly,
+        # max F at the end is still >= its end value >= F[start] - r.
+        k = int(np.argmax([np.linalg.norm(W) for W in tr.weights[start]]))
+        assert grew(tr, k, start, T, F[start], F[-1]), (
+            f"S-L7: max ||W_k||_F did not grow over the run ({F[0]:.6g} -> {F[T // 2]:.6g} -> "
+            f"{F[-1]:.6g}; compared from step {start})"
+        )
     return Slack(
         "S-L7", float(F[0] / F[-1]), f"sum eta = {tr.eta.sum():.4g}, max F {F[0]:.3g}->{F[-1]:.3g}"
     )
@@ -293,7 +327,9 @@ def check_s_t3(tr: gd.GDTrajectory) -> Slack:
     assert np.all(rise <= 0), f"S-T3: risk rose at step {int(np.argmax(rise))}"
     F0 = np.array([np.linalg.norm(M) for M in tr.weights[0]])
     F1 = np.array([np.linalg.norm(M) for M in tr.weights[-1]])
-    assert np.all(F1 > F0), f"S-T3: some ||W_k||_F did not grow: {F0} -> {F1}"
+    # Strict growth where the run can resolve it; elsewhere no shrinking.
+    ok = [grew(tr, k, 0, tr.steps, F0[k], F1[k]) for k in range(F0.size)]
+    assert all(ok), f"S-T3: some ||W_k||_F did not grow: {F0} -> {F1} (per layer: {ok})"
     W1 = tr.weights[-1]
     if not bounds.has_zero_layer(W1):
         # "Alignment as S-L8 predicts": the end point obeys the S-L8c bound,

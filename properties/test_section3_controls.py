@@ -6,6 +6,8 @@ with one realistic bug or violated assumption, and asserts that it raises.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -190,9 +192,19 @@ def test_s_l8c_fails_on_wrong_singular_vector(problem, monkeypatch):
         gc.check_s_l8c(big, every=100)
 
 
-def test_s_l7_fails_when_the_step_is_zero(problem):
-    """S-L7: a zero step never moves the weights (sum eta stays 0, norms do not grow)."""
-    data, W0 = problem
-    tr = gd.gradient_descent(data.z, W0, LOGISTIC, 20, rule="fixed", eta=1e-300)
+def test_s_l7_and_s_t3_fail_when_the_update_is_dropped(honest):
+    """S-L7, S-T3: a loop that computes each step but never applies it (``W = new`` forgotten).
+
+    The recorded steps and gradients are the honest run's, so the layers'
+    changes are resolvable (``gd_checks.norm_change_scales``), and norms that
+    stay put are caught.  (A step of 1e-300 would not do as a control: its
+    updates are below float64's resolution, where no finite run can show
+    growth, and the checks rightly accept unchanged norms.)
+    """
+    frozen = dataclasses.replace(honest, weights=(honest.weights[0],) * len(honest.weights))
     with pytest.raises(AssertionError, match="S-L7"):
-        gc.check_s_l7(tr)
+        gc.check_s_l7(frozen)
+    with pytest.raises(AssertionError, match="S-T3"):
+        gc.check_s_t3(dataclasses.replace(frozen, log_risk=np.full_like(honest.log_risk, 0.0)))
+    gc.check_s_l7(honest)
+    gc.check_s_t3(honest)
