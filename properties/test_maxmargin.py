@@ -1275,3 +1275,62 @@ def test_sin_angle_is_at_most_one_and_a_float(w: list[float], u: list[float]) ->
 def test_rounding_floor_formula(z: np.ndarray, gamma: float, expected: float) -> None:
     """rounding_floor = 4 (d + 2) eps max_i ||z_i|| / gamma (every operation exact here)."""
     assert rounding_floor(z, gamma) == expected
+
+
+def _nearly_active_triple(gamma: float, angle: float, t: tuple, delta: float) -> np.ndarray:
+    """Two support vectors ``gamma ubar + t_i v`` and a third point at margin ``gamma (1 + delta)``.
+
+    In d = 2 the three lie (nearly) on the margin line, so they are affinely
+    dependent: the exact answer has dual weights on the first two only.
+    """
+    ubar = np.array([math.cos(angle), math.sin(angle)])
+    v = np.array([-ubar[1], ubar[0]])
+    return np.array(
+        [
+            gamma * ubar + t[0] * v,
+            gamma * ubar - t[1] * v,
+            gamma * (1.0 + delta) * ubar + t[2] * v,
+        ]
+    )
+
+
+@given(
+    gamma=st.floats(-3.0, -1.0).map(lambda e: 10.0**e),
+    angle=st.floats(0.0, 2 * math.pi),
+    t=st.tuples(st.floats(0.3, 0.9), st.floats(0.3, 0.9), st.floats(0.3, 0.9)),
+    delta=st.floats(-13.0, -9.0).map(lambda e: 10.0**e),
+)
+def test_best_candidate_ignores_a_nearly_active_zero_weight_point(gamma, angle, t, delta) -> None:
+    """Notation (ubar, gamma, dual): Wolfe may end with a zero-weight, nearly active point.
+
+    Regression (stress profile, via S-A2a's data): with ``z_3`` at margin
+    ``gamma (1 + 1e-11)`` in Wolfe's corral at weight 0, the support
+    equalities ``<u, z_i> = 1`` on all three are inconsistent and their
+    least-squares compromise tilted ubar: residual 8e-12 against the
+    rounding floor 3.5e-12.  Complementary slackness asks for equality only
+    where the dual is positive, so ``_best_candidate`` must certify at the
+    floor (:func:`rounding_floor`, derived there) and so must ``max_margin``.
+    Negative control: the whole-corral primal direction alone (the old
+    behaviour) misses the floor on the recorded case.
+    """
+    z = _nearly_active_triple(gamma, angle, t, delta)
+    zs, _ = scale_by_power_of_two(z)
+    w = np.array([t[1], t[0], 0.0]) / (t[0] + t[1])  # the exact convex weights, z_3 at 0
+    ubar, g, dual = mm_module._best_candidate(zs, [0, 1, 2], w, zs.T @ w)
+    residual = mm_module._residuals(zs, ubar, g, dual).max_residual
+    assert residual <= rounding_floor(zs, g), (
+        f"_best_candidate: residual {residual:.3e} > floor {rounding_floor(zs, g):.3e} "
+        f"(gamma={gamma!r}, angle={angle!r}, t={t!r}, delta={delta!r})"
+    )
+    max_margin(z)  # raises CertificateError if the public answer misses max(1e-12, floor)
+
+
+def test_whole_corral_direction_misses_the_floor_on_the_recorded_case() -> None:
+    """Control for the property above: the old candidate (all corral rows as equalities) fails."""
+    z = _nearly_active_triple(1.9e-3, 0.7, (0.6, 0.5, 0.4), 2e-10)
+    zs, _ = scale_by_power_of_two(z)
+    u = mm_module._primal_on_support(zs)
+    g = 1.0 / float(np.linalg.norm(u))
+    w = np.array([0.5, 0.6, 0.0]) / 1.1
+    residual = mm_module._residuals(zs, u * g, g, w).max_residual
+    assert residual > rounding_floor(zs, g)
