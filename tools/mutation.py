@@ -16,6 +16,9 @@ all). Options:
     --workdir DIR        scratch directory (default: $TMPDIR/invariants-mutation)
     --resume             keep DIR's mutmut state: re-test only mutants of changed functions
     --summarise-only     do not run mutmut; rebuild the reports from DIR's last run
+    --report NAME        write reports/NAME.json and reports/NAME.md (default: mutation); a
+                         re-run of some modules goes beside the full run, e.g.
+                         ``--modules maxmargin --report mutation-rerun-maxmargin``
 
 What it does:
 
@@ -32,7 +35,7 @@ What it does:
 3. Reads ``mutmut results --all true`` and, for every mutant that was not killed,
    ``mutmut show NAME``; classifies each with the table ``CLASSIFIED`` below and writes
    ``reports/mutation.json`` (schema ``invariants.mutation/1``) and ``reports/mutation.md``
-   in the checkout.
+   in the checkout (or ``reports/NAME.*`` with ``--report NAME``).
 
 Counting. ``killed``: a test failed. ``timeout``: the tests ran more than mutmut's limit
 (15 x (their normal time + 1 s)); each timeout in the table was examined and is a mutant
@@ -85,10 +88,11 @@ NOTES = [
     "copies, whose source holds every mutant's constants). Four of the timeouts "
     "(maxmargin _wolfe 26 and 61, rounding_floor 8, max_margin 135) fail only when all four test "
     "files are collected, not with test_maxmargin.py alone.",
-    "Lines never executed by the subset (coverage.py): maxmargin's NNLS-failure fallback and "
-    "cold start, Wolfe's major cycle (adding a point), the 'p = 0' guard and the ShapeError / "
-    "NonFiniteError branches of _unit, perp, sin_angle; network.hessian_norm_bound; "
-    "bounds.singular_gaps and the zero-layer branch of c1_lower_bound.",
+    "Lines never executed by the subset in the full run (coverage.py): maxmargin's NNLS-failure "
+    "fallback and cold start, Wolfe's major cycle (adding a point), the 'p = 0' guard and the "
+    "ShapeError / NonFiniteError branches of _unit, perp, sin_angle; network.hessian_norm_bound; "
+    "bounds.singular_gaps and the zero-layer branch of c1_lower_bound. (The maxmargin ones run "
+    "since the properties of commit 90efc4f: NNLS patched to fail, Wolfe from wrong corrals.)",
     "Equivalent includes mutants that change only an exception's message text, a rounding-level "
     "tolerance constant, an iteration cap that never binds, or Wolfe's warm start (the algorithm "
     "and its certificate then return the same answer): the reason is given for each.",
@@ -207,7 +211,13 @@ def classify(name: str, status: str, now: str) -> tuple[str, str]:
     )
 
 
-def summarise(workdir: Path, modules: list[str], wall_s: float | None, max_children: int) -> dict:
+def summarise(
+    workdir: Path,
+    modules: list[str],
+    wall_s: float | None,
+    max_children: int,
+    report_name: str = "mutation",
+) -> dict:
     status = results(workdir, modules)
     if not status:
         raise SystemExit(f"no mutmut results in {workdir}: run without --summarise-only first")
@@ -249,7 +259,8 @@ def summarise(workdir: Path, modules: list[str], wall_s: float | None, max_child
         "tool": f"mutmut {_mutmut_version()}",
         "command": "python tools/mutation.py"
         + (f" --modules {' '.join(modules)}" if set(modules) != set(MODULES) else "")
-        + (f" --max-children {max_children}" if max_children != 2 else ""),
+        + (f" --max-children {max_children}" if max_children != 2 else "")
+        + (f" --report {report_name}" if report_name != "mutation" else ""),
         "modules": [f"invariants/{m}.py" for m in modules],
         "tests": TESTS,
         "pytest_args": "--invariants-profile ci -n 0 -x -q -p no:cacheprovider",
@@ -391,6 +402,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR)
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--summarise-only", action="store_true")
+    parser.add_argument("--report", default="mutation", metavar="NAME")
     args = parser.parse_args(argv)
     workdir = args.workdir.resolve()
     if workdir == REPO or REPO in workdir.parents:
@@ -400,14 +412,16 @@ def main(argv: list[str] | None = None) -> int:
         wall = json.loads(info.read_text())["wall_seconds"] if info.exists() else None
     else:
         wall = run(workdir, args.max_children, args.modules, args.resume)
-    report = summarise(workdir, args.modules, wall, args.max_children)
+    if not re.fullmatch(r"[\w.-]+", args.report):
+        raise SystemExit(f"--report {args.report!r}: a plain file name without extension")
+    report = summarise(workdir, args.modules, wall, args.max_children, args.report)
     (REPO / "reports").mkdir(exist_ok=True)
-    (REPO / "reports/mutation.json").write_text(json.dumps(report, indent=2) + "\n")
-    (REPO / "reports/mutation.md").write_text(markdown(report))
+    (REPO / f"reports/{args.report}.json").write_text(json.dumps(report, indent=2) + "\n")
+    (REPO / f"reports/{args.report}.md").write_text(markdown(report))
     print(
         f"mutation score {report['score']} ({report['killed']} killed + {report['timeout']} "
         f"timeout of {report['total']} - {report['equivalent_count']} equivalent; "
-        f"{report['gap_count']} gaps) -> reports/mutation.md"
+        f"{report['gap_count']} gaps) -> reports/{args.report}.md"
     )
     return 0
 
@@ -445,6 +459,37 @@ REASONS = {
         "from a cold or wrong start keeps w a probability vector (w >= 0, sum 1), ||x|| "
         "non-increasing over cycles, and ends at the min-norm point' (unit test of the "
         "private function, with corrals that force drops)"
+    ),
+    "WOLFE_PATH": (
+        "changes only the path of Wolfe's drop step (theta, which point is dropped, the "
+        "number of minor passes, or the renormalisation of w): the next minor pass re-solves "
+        "the affine problem from the corral alone and the major cycles re-add any point "
+        "dropped wrongly, so the returned corral, w and x (and the certified answer) are the "
+        "same from every start tried (cold, every point, random subsets: "
+        "test_wolfe_from_a_wrong_corral_reaches_the_certified_answer); only the path differs. "
+        "Property that would kill it: an instrumented _wolfe (e.g. a trace of every minor "
+        "pass through a patched _affine_min_norm) asserting the textbook invariants after each "
+        "drop: w >= 0 with exactly the killed weight set to 0, x on the segment [x_old, y], "
+        "||x|| non-increasing"
+    ),
+    "COLD0": (
+        "the cold start begins at z_0 instead of the shortest z_i: Wolfe's major cycles reach "
+        "the same minimum-norm point from any single point (what "
+        "test_nnls_failure_still_gives_the_certified_answer and "
+        "test_wolfe_from_a_wrong_corral_reaches_the_certified_answer check); the shortest "
+        "point only saves cycles"
+    ),
+    "SCALE_EXACT": (
+        "rows with max |w_i| <= 1 are computed unscaled (or at half scale) instead of in [1/2, "
+        "1): floating-point arithmetic commutes with power-of-two scaling barring over/"
+        "underflow, so the results are bit-identical except where the second pass's residue "
+        "underflows (rows below ~2^-1000), where the subnormal resolution 2^-1074 is the "
+        "accuracy limit either way"
+    ),
+    "F32_EXACT": (
+        "float32 w is kept as float32 only until its first operation with the float64 unit "
+        "ubar (abs, max, frexp and ldexp are exact in float32): the answer is bit-identical "
+        "(test_float32_input_is_computed_in_float64 checks it)"
     ),
     "WOLFE_DUP": (
         "only matters in the documented 'denominator 0' case (a point with zero weight in "
@@ -523,6 +568,13 @@ REASONS = {
     "ASDICT": (
         "the key names of as_dict() appear only in the CertificateError text (the only test "
         "use reads the values): message-only"
+    ),
+    "LATER": (
+        "survived this run, killed by the properties added right after it (commit 98775d2: "
+        "perp orthogonal relative to ||w_perp||, perp / sin_angle at the ends of the float "
+        "range and on batches of rows 2^+-990 apart, max_residual on near-tie planted "
+        "answers); checked by hand against this run's mutant (MUTANT_UNDER_TEST=... pytest "
+        "properties/test_maxmargin.py fails). Counted as a gap here because this run predates them"
     ),
     "NOTREACH": (
         "unreachable defensive branch (the guarded condition cannot occur: see the one-line reason)"
@@ -666,17 +718,6 @@ CLASSIFIED: dict[str, tuple[str, str, str]] = {
         "8be46ee866",
         "rounding allowance 8 eps -> 9 eps: only loosens the few-ulp slack for R(W(0)) = R(0); the claimed behaviour (S-A2a passes, a real violation raises) is asserted",
     ),
-    "maxmargin.xǁMaxMarginCertificateǁas_dict__mutmut_1": ("E", "24a77d2252", "ASDICT"),
-    "maxmargin.xǁMaxMarginCertificateǁas_dict__mutmut_2": ("E", "c644d60829", "ASDICT"),
-    "maxmargin.xǁMaxMarginCertificateǁas_dict__mutmut_3": ("E", "2059cea1a2", "ASDICT"),
-    "maxmargin.xǁMaxMarginCertificateǁas_dict__mutmut_4": ("E", "084964cdce", "ASDICT"),
-    "maxmargin.xǁMaxMarginCertificateǁas_dict__mutmut_5": ("E", "8c68d187c1", "ASDICT"),
-    "maxmargin.xǁMaxMarginCertificateǁas_dict__mutmut_6": ("E", "1d4a81ac4d", "ASDICT"),
-    "maxmargin.xǁMaxMarginCertificateǁas_dict__mutmut_7": ("E", "4985962379", "ASDICT"),
-    "maxmargin.xǁMaxMarginCertificateǁas_dict__mutmut_8": ("E", "38b138dfcb", "ASDICT"),
-    "maxmargin.xǁMaxMarginCertificateǁas_dict__mutmut_9": ("E", "d2fb39a3f3", "ASDICT"),
-    "maxmargin.xǁMaxMarginCertificateǁas_dict__mutmut_11": ("E", "39cc4d02ba", "ASDICT"),
-    "maxmargin.xǁMaxMarginCertificateǁas_dict__mutmut_12": ("E", "076607e96b", "ASDICT"),
     "maxmargin.x__as_z__mutmut_2": (
         "E",
         "9ecaba9e09",
@@ -686,18 +727,6 @@ CLASSIFIED: dict[str, tuple[str, str, str]] = {
         "E",
         "7e4decdc1d",
         "Dataset.z is already float64 (Dataset.__post_init__ casts it), so the dtype argument is a no-op here",
-    ),
-    "maxmargin.x__as_z__mutmut_7": ("G", "d3165e9e53", "F32"),
-    "maxmargin.x__as_z__mutmut_9": ("G", "58440c8ed9", "F32"),
-    "maxmargin.x__as_z__mutmut_10": (
-        "G",
-        "a8601f5dca",
-        "an (0, d) array passes validation. Property: 'max_margin(np.zeros((0, 2))) and check_certificate on it raise ShapeError' (n >= 1 is documented)",
-    ),
-    "maxmargin.x__as_z__mutmut_14": (
-        "G",
-        "6d0436776a",
-        "an (0, d) array passes validation (shape[1] tested twice). Property: 'max_margin(np.zeros((0, 2))) raises ShapeError'",
     ),
     "maxmargin.x__as_z__mutmut_22": ("E", "af487d011c", "MSG"),
     "maxmargin.x__as_z__mutmut_23": ("E", "6e304c1b70", "MSG"),
@@ -713,82 +742,11 @@ CLASSIFIED: dict[str, tuple[str, str, str]] = {
         "3708463556",
         "float32 rounding of max||z_i|| moves this order-of-magnitude floor by ~1e-7 relative: no effect on any decision",
     ),
-    "maxmargin.x_rounding_floor__mutmut_9": ("G", "d370420d93", "FLOOR"),
-    "maxmargin.x_rounding_floor__mutmut_10": ("G", "f12ad8cc8a", "FLOOR"),
-    "maxmargin.x_rounding_floor__mutmut_11": ("G", "abc2902b33", "FLOOR"),
-    "maxmargin.x_rounding_floor__mutmut_12": ("G", "33dcb0c22a", "FLOOR"),
-    "maxmargin.x_rounding_floor__mutmut_13": ("G", "6676fc77f2", "FLOOR"),
-    "maxmargin.x_rounding_floor__mutmut_14": ("G", "3270f78de7", "FLOOR"),
-    "maxmargin.x_rounding_floor__mutmut_18": ("G", "b636fd231b", "FLOOR"),
-    "maxmargin.x_rounding_floor__mutmut_20": ("G", "6def9a212d", "FLOOR"),
-    "maxmargin.x__residuals__mutmut_6": ("G", "d284981e80", "RESID_SCALE"),
-    "maxmargin.x__residuals__mutmut_11": ("G", "106eb9482b", "RESID_SCALE"),
-    "maxmargin.x__residuals__mutmut_19": ("G", "e0c03ac802", "RESID_SCALE"),
-    "maxmargin.x__residuals__mutmut_25": ("G", "49c8844f3d", "RESID_SCALE"),
-    "maxmargin.x__residuals__mutmut_61": ("G", "8c86d916f2", "RESID_MAX"),
-    "maxmargin.x__residuals__mutmut_62": ("G", "421f4bd683", "RESID_MAX"),
-    "maxmargin.x__residuals__mutmut_63": ("G", "8b1a5e7f84", "RESID_MAX"),
-    "maxmargin.x__residuals__mutmut_64": ("G", "016be3b4f7", "RESID_MAX"),
-    "maxmargin.x__residuals__mutmut_66": ("G", "9f4031222c", "RESID_MAX"),
-    "maxmargin.x_check_certificate__mutmut_1": (
-        "G",
-        "5aaac8663e",
-        "the default tol becomes ~1 (every caller in the subset passes tol explicitly). Property: 'check_certificate(z, planted wrong answer) with the default tol raises CertificateError'",
-    ),
-    "maxmargin.x_check_certificate__mutmut_9": ("G", "2a7d313bf2", "F32"),
-    "maxmargin.x_check_certificate__mutmut_11": ("G", "df2f36783e", "F32"),
-    "maxmargin.x_check_certificate__mutmut_14": ("G", "6dcfbe8b84", "F32"),
-    "maxmargin.x_check_certificate__mutmut_16": ("G", "bea7dbb6a5", "F32"),
-    "maxmargin.x_check_certificate__mutmut_24": (
-        "G",
-        "4a24e375e8",
-        "gamma = inf or a negative gamma passes the validation and fails later with the generic 'certificate failed' message, which still matches the test's match='gamma'. Property: 'check_certificate with gamma in {0, -0.5, inf, nan} raises CertificateError matching \"not a positive finite number\"'",
-    ),
-    "maxmargin.x_check_certificate__mutmut_26": (
-        "G",
-        "61f631685e",
-        "gamma = 0 passes the validation (then divides by zero). Property: 'check_certificate(z, ubar, 0.0, dual) raises CertificateError matching \"not a positive finite number\"'",
-    ),
     "maxmargin.x_check_certificate__mutmut_29": ("E", "36137d9c36", "MSG"),
     "maxmargin.x_check_certificate__mutmut_30": ("E", "57bb554ad7", "MSG"),
     "maxmargin.x_check_certificate__mutmut_31": ("E", "519ce635c9", "MSG"),
-    "maxmargin.x_check_certificate__mutmut_32": (
-        "E",
-        "ecc6942583",
-        "the name is used only in the message",
-    ),
-    "maxmargin.x_check_certificate__mutmut_33": (
-        "E",
-        "abd377cfdd",
-        "the name is used only in the message",
-    ),
-    "maxmargin.x_check_certificate__mutmut_34": (
-        "E",
-        "cf7528bea6",
-        "the name is used only in the message",
-    ),
-    "maxmargin.x_check_certificate__mutmut_35": (
-        "E",
-        "45ea63b002",
-        "the name is used only in the message",
-    ),
-    "maxmargin.x_check_certificate__mutmut_39": (
-        "E",
-        "ea70cd7a57",
-        "i is used only in the message (arr[None] is valid indexing): message-only",
-    ),
-    "maxmargin.x_check_certificate__mutmut_42": (
-        "G",
-        "0eb667bae5",
-        "the index in the message becomes the first *finite* entry, and an all-non-finite ubar or dual raises IndexError instead of CertificateError. Property: 'check_certificate with ubar = [nan, nan] (and dual all inf) raises CertificateError naming index 0'",
-    ),
     "maxmargin.x_check_certificate__mutmut_46": ("E", "79e2c4cbd7", "MSG"),
     "maxmargin.x_check_certificate__mutmut_47": ("E", "5e60358294", "MSG"),
-    "maxmargin.x_check_certificate__mutmut_68": (
-        "G",
-        "eea95a397a",
-        "a residual exactly equal to tol now fails. Property: 'with c = check_certificate(..., tol=1.0) on a true answer, check_certificate(..., tol=c.max_residual) passes' (<= tol is the documented contract)",
-    ),
     "maxmargin.x_check_certificate__mutmut_71": (
         "E",
         "edf9049728",
@@ -837,47 +795,13 @@ CLASSIFIED: dict[str, tuple[str, str, str]] = {
     "maxmargin.x__affine_min_norm__mutmut_19": ("G", "05aff2cc57", "REFINE"),
     "maxmargin.x__affine_min_norm__mutmut_24": ("G", "7cd1aa65db", "REFINE"),
     "maxmargin.x__affine_min_norm__mutmut_30": ("G", "db45c7ab6f", "REFINE"),
-    "maxmargin.x__affine_min_norm__mutmut_36": ("G", "2fb684c642", "AFFINE"),
-    "maxmargin.x__affine_min_norm__mutmut_37": ("G", "6b5ef7ab19", "AFFINE"),
     "maxmargin.x__primal_on_support__mutmut_9": ("E", "1dd2b4b9f6", "RCOND"),
     "maxmargin.x__primal_on_support__mutmut_17": ("E", "f23c8b4b57", "RCOND"),
-    "maxmargin.x__primal_on_support__mutmut_12": ("G", "0ddfa86c8c", "PRIMAL_CAND"),
-    "maxmargin.x__primal_on_support__mutmut_18": ("G", "64f3198f15", "PRIMAL_CAND"),
-    "maxmargin.x__fit_dual__mutmut_4": ("G", "1b7f5daeba", "NNLS_DUAL"),
-    "maxmargin.x__fit_dual__mutmut_9": ("G", "7e704dc3b9", "NNLS_DUAL"),
     "maxmargin.x__fit_dual__mutmut_13": ("E", "f568b53c96", "CAP"),
     "maxmargin.x__fit_dual__mutmut_16": ("E", "d223c3c0a5", "CAP"),
     "maxmargin.x__fit_dual__mutmut_18": ("E", "41e50c1a75", "CAP"),
     "maxmargin.x__fit_dual__mutmut_19": ("E", "c67134ade5", "CAP"),
-    "maxmargin.x__fit_dual__mutmut_20": ("G", "d4bc79aabe", "NNLS_DUAL"),
     "maxmargin.x__fit_dual__mutmut_21": ("E", "ae73f0776b", "CAP"),
-    "maxmargin.x__fit_dual__mutmut_25": ("G", "ce58e69ff3", "NNLS_DUAL"),
-    "maxmargin.x__fit_dual__mutmut_26": (
-        "E",
-        "fd0eead97f",
-        "s = sum(mu) = 0 cannot happen: the all-ones row with target 1 makes mu = 0 suboptimal, so the guard is never false",
-    ),
-    "maxmargin.x__fit_dual__mutmut_27": ("G", "c44191ce8b", "NNLS_DUAL"),
-    "maxmargin.x__fit_dual__mutmut_28": (
-        "E",
-        "bd14a1d865",
-        "s = sum(mu) = 0 cannot happen (see the all-ones row), so > and >= agree",
-    ),
-    "maxmargin.x__fit_dual__mutmut_29": ("G", "c53fc980c9", "NNLS_DUAL"),
-    "maxmargin.x__best_candidate__mutmut_10": (
-        "E",
-        "3f2ffe10b3",
-        "nu = ||u|| with zc @ u = 1 is finite and > 0 for any nonempty support, so the guard is always true either way",
-    ),
-    "maxmargin.x__best_candidate__mutmut_12": (
-        "E",
-        "470944e134",
-        "nu = 0 is impossible (zc @ u = 1), so > and >= agree",
-    ),
-    "maxmargin.x__best_candidate__mutmut_13": ("G", "2bf4f7f57f", "PRIMAL_CAND"),
-    "maxmargin.x__best_candidate__mutmut_15": ("G", "6c5fb320ba", "PRIMAL_CAND"),
-    "maxmargin.x__best_candidate__mutmut_16": ("G", "8d323326b2", "PRIMAL_CAND"),
-    "maxmargin.x__best_candidate__mutmut_17": ("G", "5a9217b977", "PRIMAL_CAND"),
     "maxmargin.x__best_candidate__mutmut_22": (
         "E",
         "44ebc4df43",
@@ -893,9 +817,6 @@ CLASSIFIED: dict[str, tuple[str, str, str]] = {
         "2e5c73e5e8",
         "Wolfe's weights already sum to 1 (affine weights, or renormalised after a drop), so w * sum(w) = w / sum(w) to rounding",
     ),
-    "maxmargin.x__best_candidate__mutmut_29": ("G", "f2e36b18ea", "NNLS_DUAL"),
-    "maxmargin.x__best_candidate__mutmut_36": ("G", "02d64dbb66", "NNLS_DUAL"),
-    "maxmargin.x__best_candidate__mutmut_37": ("G", "095ee6433e", "NNLS_DUAL"),
     "maxmargin.x__best_candidate__mutmut_52": (
         "E",
         "6c5245c602",
@@ -923,47 +844,26 @@ CLASSIFIED: dict[str, tuple[str, str, str]] = {
         "3fa0527b28",
         "the initial x is overwritten by the first minor cycle, which always runs (range(len(corral) + 1) >= 2 and max_iter >= 20)",
     ),
-    "maxmargin.x__wolfe__mutmut_14": ("G", "061c27098f", "WOLFE_MINOR"),
     "maxmargin.x__wolfe__mutmut_15": (
         "E",
         "cdc136d0e3",
         "the minor loop always exits through 'all(alpha > 0)' before len(corral) + 1 passes (each pass drops a point; one point has alpha = [1]), so a larger cap is never reached",
     ),
-    "maxmargin.x__wolfe__mutmut_19": (
-        "E",
-        "82cf14c49f",
-        "an affine weight exactly 0 (accepted by >= 0) is a measure-zero event (duplicates get split, positive min-norm weights from lstsq)",
-    ),
-    "maxmargin.x__wolfe__mutmut_28": ("G", "bf3bbea910", "WOLFE_MINOR"),
-    "maxmargin.x__wolfe__mutmut_30": ("G", "cb45ca2a84", "WOLFE_MINOR"),
-    "maxmargin.x__wolfe__mutmut_32": ("G", "3c256d0ed5", "WOLFE_DUP"),
     "maxmargin.x__wolfe__mutmut_36": (
         "E",
         "dd81910cf1",
         "denom = w - alpha with w >= 0 >= alpha is 0 only when w = 0, and then the ratio is 0 either way",
     ),
-    "maxmargin.x__wolfe__mutmut_37": ("G", "dfcbe5c3bb", "WOLFE_MINOR"),
-    "maxmargin.x__wolfe__mutmut_38": ("G", "a27a7da957", "WOLFE_MINOR"),
-    "maxmargin.x__wolfe__mutmut_39": ("G", "704d6117cc", "WOLFE_MINOR"),
-    "maxmargin.x__wolfe__mutmut_41": ("G", "c62a93098b", "WOLFE_DUP"),
-    "maxmargin.x__wolfe__mutmut_45": ("G", "5bfebbf362", "WOLFE_DUP"),
-    "maxmargin.x__wolfe__mutmut_46": ("G", "c233c6a419", "WOLFE_MINOR"),
     "maxmargin.x__wolfe__mutmut_47": (
         "E",
         "a038652c59",
         "the inner fallback value is used only where denom <= 0, and there the outer where returns 0 anyway",
     ),
-    "maxmargin.x__wolfe__mutmut_48": ("G", "ff0077908f", "WOLFE_DUP"),
-    "maxmargin.x__wolfe__mutmut_51": ("G", "0f22cc7085", "WOLFE_MINOR"),
-    "maxmargin.x__wolfe__mutmut_56": ("G", "76c5011e54", "WOLFE_MINOR"),
-    "maxmargin.x__wolfe__mutmut_57": ("G", "85fe1cfe47", "WOLFE_MINOR"),
-    "maxmargin.x__wolfe__mutmut_58": ("G", "e0b3250d7f", "WOLFE_MINOR"),
     "maxmargin.x__wolfe__mutmut_60": (
         "E",
         "c433e0480b",
         "w[kill] = nan is dropped by 'keep = w > 0' (nan > 0 is False) exactly like w[kill] = 0",
     ),
-    "maxmargin.x__wolfe__mutmut_63": ("G", "1fc9052c04", "WOLFE_MINOR"),
     "maxmargin.x__wolfe__mutmut_68": (
         "E",
         "f2d3f05b79",
@@ -979,36 +879,22 @@ CLASSIFIED: dict[str, tuple[str, str, str]] = {
         "51fda94351",
         "zip's strict only matters when the lengths differ; keep always has len(corral) entries",
     ),
-    "maxmargin.x__wolfe__mutmut_74": ("G", "7c7720971b", "WOLFE_MINOR"),
     "maxmargin.x__wolfe__mutmut_75": (
         "E",
         "3fa0527b28",
         "x set to None after a drop is always overwritten: the minor loop ends through the 'all(alpha > 0)' branch (a single point has alpha = [1]), which sets x",
     ),
-    "maxmargin.x__wolfe__mutmut_79": ("G", "eb5adeeb66", "WOLFE_MAJOR"),
     "maxmargin.x__wolfe__mutmut_83": ("E", "78523de789", "ROUND_TOL"),
-    "maxmargin.x__wolfe__mutmut_84": ("G", "a06d348561", "WOLFE_MAJOR"),
-    "maxmargin.x__wolfe__mutmut_85": ("G", "6945aa6390", "WOLFE_MAJOR"),
     "maxmargin.x__wolfe__mutmut_86": ("E", "9330a01a2d", "ROUND_TOL"),
     "maxmargin.x__wolfe__mutmut_87": ("E", "f6ef3a9587", "ROUND_TOL"),
     "maxmargin.x__wolfe__mutmut_88": ("E", "7775d133b5", "ROUND_TOL"),
     "maxmargin.x__wolfe__mutmut_89": ("E", "19cff492ce", "ROUND_TOL"),
-    "maxmargin.x__wolfe__mutmut_91": (
-        "E",
-        "4107537925",
-        "at the end of the minor cycles every corral point has margin ||x||^2 (all alpha > 0), so the argmin is in the corral exactly when its margin is within the slack: 'and' and 'or' agree, else only extra iterations",
-    ),
     "maxmargin.x__wolfe__mutmut_92": ("E", "5c202f00ee", "ROUND_TOL"),
     "maxmargin.x__wolfe__mutmut_93": (
         "E",
         "2ee64666b4",
         "at the optimum the argmin is a corral point, so the 'j in corral' clause stops the loop either way; a tie outside the corral only costs an extra cycle",
     ),
-    "maxmargin.x__wolfe__mutmut_94": ("G", "2a672ef880", "WOLFE_MAJOR"),
-    "maxmargin.x__wolfe__mutmut_96": ("G", "e543c25f2c", "WOLFE_MAJOR"),
-    "maxmargin.x__wolfe__mutmut_97": ("G", "3c9303cdfb", "WOLFE_MAJOR"),
-    "maxmargin.x__wolfe__mutmut_98": ("G", "91036ff737", "WOLFE_MAJOR"),
-    "maxmargin.x__wolfe__mutmut_99": ("G", "510b867cee", "WOLFE_MAJOR"),
     "maxmargin.x_max_margin__mutmut_20": ("E", "44fca50f8c", "MSG"),
     "maxmargin.x_max_margin__mutmut_28": ("E", "fd2cdb2f7e", "ROUND_TOL"),
     "maxmargin.x_max_margin__mutmut_30": ("E", "530ebc9033", "ROUND_TOL"),
@@ -1025,16 +911,6 @@ CLASSIFIED: dict[str, tuple[str, str, str]] = {
     "maxmargin.x_max_margin__mutmut_53": ("E", "a9da21d7bc", "CAP"),
     "maxmargin.x_max_margin__mutmut_54": ("E", "a372baaab1", "WARM"),
     "maxmargin.x_max_margin__mutmut_55": ("E", "7ad8aeafae", "CAP"),
-    "maxmargin.x_max_margin__mutmut_56": (
-        "G",
-        "712ff1541f",
-        "the NNLS-failure fallback (except RuntimeError) never runs (coverage). Property: 'with scipy's nnls patched to raise RuntimeError in invariants.maxmargin, max_margin still returns the certified answer'",
-    ),
-    "maxmargin.x_max_margin__mutmut_57": (
-        "G",
-        "0997f98bcd",
-        "the NNLS-failure fallback never runs (coverage). Property: 'with nnls patched to raise RuntimeError, max_margin still returns the certified answer'",
-    ),
     "maxmargin.x_max_margin__mutmut_58": (
         "E",
         "d05867286d",
@@ -1055,84 +931,16 @@ CLASSIFIED: dict[str, tuple[str, str, str]] = {
     "maxmargin.x_max_margin__mutmut_63": ("E", "6b8442db19", "WARM"),
     "maxmargin.x_max_margin__mutmut_67": ("E", "954888b2c8", "WARM"),
     "maxmargin.x_max_margin__mutmut_70": ("E", "b96c33506f", "WARM"),
-    "maxmargin.x_max_margin__mutmut_71": (
-        "G",
-        "e543c25f2c",
-        "the cold-start fallback (NNLS failed) never runs (coverage). Property: 'with nnls patched to raise RuntimeError (or return zeros), max_margin still returns the certified answer'",
-    ),
-    "maxmargin.x_max_margin__mutmut_72": (
-        "G",
-        "956d451220",
-        "cold-start fallback never runs. Property: 'with nnls patched to fail, max_margin still returns the certified answer'",
-    ),
-    "maxmargin.x_max_margin__mutmut_73": (
-        "G",
-        "74a50e715d",
-        "cold-start fallback never runs. Property: 'with nnls patched to fail, max_margin still returns the certified answer'",
-    ),
-    "maxmargin.x_max_margin__mutmut_74": (
-        "G",
-        "d294794b54",
-        "cold-start fallback never runs. Property: 'with nnls patched to fail, max_margin still returns the certified answer'",
-    ),
-    "maxmargin.x_max_margin__mutmut_75": (
-        "G",
-        "494e5d1522",
-        "cold-start fallback never runs. Property: 'with nnls patched to fail, max_margin still returns the certified answer'",
-    ),
-    "maxmargin.x_max_margin__mutmut_76": (
-        "G",
-        "9a3122d59e",
-        "cold-start fallback never runs. Property: 'with nnls patched to fail, max_margin still returns the certified answer'",
-    ),
-    "maxmargin.x_max_margin__mutmut_77": (
-        "G",
-        "85f6635a3a",
-        "cold-start fallback never runs. Property: 'with nnls patched to fail, max_margin still returns the certified answer'",
-    ),
-    "maxmargin.x_max_margin__mutmut_78": (
-        "G",
-        "6dbe6810d5",
-        "cold-start fallback never runs. Property: 'with nnls patched to fail, max_margin still returns the certified answer'",
-    ),
-    "maxmargin.x_max_margin__mutmut_79": (
-        "G",
-        "3c9303cdfb",
-        "cold-start fallback never runs. Property: 'with nnls patched to fail, max_margin still returns the certified answer'",
-    ),
-    "maxmargin.x_max_margin__mutmut_80": (
-        "G",
-        "ab92c66ef1",
-        "cold-start fallback never runs. Property: 'with nnls patched to fail, max_margin still returns the certified answer'",
-    ),
-    "maxmargin.x_max_margin__mutmut_81": (
-        "G",
-        "375d20427a",
-        "cold-start fallback never runs. Property: 'with nnls patched to fail, max_margin still returns the certified answer'",
-    ),
     "maxmargin.x_max_margin__mutmut_91": ("E", "e5eff05d39", "CAP"),
     "maxmargin.x_max_margin__mutmut_93": ("E", "d4b761bb88", "CAP"),
-    "maxmargin.x_max_margin__mutmut_94": ("E", "749d6e2ee7", "CAP"),
     "maxmargin.x_max_margin__mutmut_95": ("E", "17eaef0016", "CAP"),
-    "maxmargin.x_max_margin__mutmut_99": (
-        "G",
-        "b0ff50944b",
-        "the 'minimum-norm point is 0' guard can never fire (||p|| >= 0 always), and the tests never reach it (coverage). Property: 'separable data whose margin is below float64 resolution relative to ||z|| (or _wolfe patched to return p = 0) raise CertificateError, not a ZeroDivision/NaN'",
-    ),
-    "maxmargin.x_max_margin__mutmut_101": ("E", "6eef664840", "MSG"),
     "maxmargin.x_max_margin__mutmut_102": ("E", "338a75a9eb", "MSG"),
-    "maxmargin.x_max_margin__mutmut_103": ("E", "d15bba0adb", "MSG"),
     "maxmargin.x_max_margin__mutmut_104": ("E", "f2a991cb54", "MSG"),
     "maxmargin.x_max_margin__mutmut_105": ("E", "bf1f4ddff2", "MSG"),
     "maxmargin.x_max_margin__mutmut_106": ("E", "6e668ebbf8", "MSG"),
     "maxmargin.x_max_margin__mutmut_107": ("E", "3a8b47a384", "MSG"),
     "maxmargin.x_max_margin__mutmut_108": ("E", "0372134054", "MSG"),
     "maxmargin.x_max_margin__mutmut_109": ("E", "52ff2443fc", "MSG"),
-    "maxmargin.x_max_margin__mutmut_151": (
-        "G",
-        "dae9224ccb",
-        "support tolerance tol * gamma -> tol / gamma: up to 1e6 x larger for small gamma, so near-support points join S. Property: 'a point with margin gamma (1 + 1e-9) (not a support vector) is not in mm.support; every i in support has margin - gamma <= max(tol gamma, 4 (d+2) eps max||z||) (scaled data)'",
-    ),
     "maxmargin.x_max_margin__mutmut_152": ("E", "21e695a49a", "ROUND_TOL"),
     "maxmargin.x_max_margin__mutmut_154": ("E", "ee5c98734e", "ROUND_TOL"),
     "maxmargin.x_max_margin__mutmut_155": ("E", "141695e2c9", "ROUND_TOL"),
@@ -1143,80 +951,18 @@ CLASSIFIED: dict[str, tuple[str, str, str]] = {
         "6f8f3da72d",
         "differs only when margin - gamma equals the tolerance exactly (measure zero)",
     ),
-    "maxmargin.x_max_margin__mutmut_165": (
-        "G",
-        "f9c2c0d26c",
-        "support no longer includes every point with dual > 0; on the test data those points are within the margin tolerance anyway. Property: 'set(np.flatnonzero(mm.dual > 0)) <= set(mm.support)' on degenerate data where a tiny positive dual sits off the margin tolerance (documented: S includes every point with a positive dual weight)",
-    ),
-    "maxmargin.x_max_margin__mutmut_166": (
-        "G",
-        "59891c066a",
-        "the returned arrays stay writable. Property: 'mm.ubar, mm.dual, mm.margins and mm.support are read-only (assigning raises ValueError)', as the MaxMargin docstring promises",
-    ),
-    "maxmargin.x_max_margin__mutmut_167": (
-        "G",
-        "65a1533c82",
-        "ubar stays writable. Property: 'the arrays of a MaxMargin are read-only'",
-    ),
-    "maxmargin.x_max_margin__mutmut_168": (
-        "G",
-        "b3b7e5ade8",
-        "dual stays writable. Property: 'the arrays of a MaxMargin are read-only'",
-    ),
-    "maxmargin.x_max_margin__mutmut_169": (
-        "G",
-        "7c03c7bd18",
-        "dual stays writable. Property: 'the arrays of a MaxMargin are read-only'",
-    ),
-    "maxmargin.x_max_margin__mutmut_170": (
-        "G",
-        "1f163ef1fd",
-        "margins stays writable. Property: 'the arrays of a MaxMargin are read-only'",
-    ),
-    "maxmargin.x_max_margin__mutmut_171": (
-        "G",
-        "1c408e52f4",
-        "margins stays writable. Property: 'the arrays of a MaxMargin are read-only'",
-    ),
-    "maxmargin.x_max_margin__mutmut_172": (
-        "G",
-        "aedae73ad5",
-        "support stays writable. Property: 'the arrays of a MaxMargin are read-only'",
-    ),
-    "maxmargin.x_max_margin__mutmut_173": (
-        "G",
-        "bdf3c8699e",
-        "support stays writable. Property: 'the arrays of a MaxMargin are read-only'",
-    ),
-    "maxmargin.x__unit__mutmut_3": ("G", "2a7d313bf2", "F32"),
-    "maxmargin.x__unit__mutmut_5": ("G", "df2f36783e", "F32"),
     "maxmargin.x__unit__mutmut_11": ("E", "e17582174a", "MSG"),
     "maxmargin.x__unit__mutmut_19": ("E", "6b81803c5c", "MSG"),
-    "maxmargin.x__unit__mutmut_21": (
-        "G",
-        "68198709b1",
-        "a non-unit ubar is multiplied by its norm instead of normalised; the tests always pass a unit ubar. Property: 'perp(w, c ubar) == perp(w, ubar) and sin_angle(w, c ubar) == sin_angle(w, ubar) for c > 0' (documented: ubar is normalised first)",
-    ),
-    "maxmargin.x_perp__mutmut_3": ("G", "e45bdd61b7", "F32"),
-    "maxmargin.x_perp__mutmut_5": ("G", "85043bb47e", "F32"),
-    "maxmargin.x_perp__mutmut_6": ("G", "64c9f6d5f5", "SHAPE0"),
-    "maxmargin.x_perp__mutmut_14": ("E", "0189aad774", "MSG"),
-    "maxmargin.x_perp__mutmut_24": ("G", "7f6715f844", "SCALE"),
-    "maxmargin.x_perp__mutmut_27": ("G", "6edf0e7868", "SCALE"),
-    "maxmargin.x_perp__mutmut_34": ("G", "aab0ba8401", "SCALE"),
     "maxmargin.x_perp__mutmut_40": (
         "E",
         "1ed9fbb352",
         "a zero row gets k = 1 instead of 0; ldexp(0, -1) and ldexp(0, 1) are 0 either way",
     ),
-    "maxmargin.x_perp__mutmut_41": ("G", "3515c25c0e", "SCALE"),
-    "maxmargin.x_perp__mutmut_43": ("G", "0325ea4a80", "SCALE"),
     "maxmargin.x_perp__mutmut_49": (
         "E",
         "b5b1649e39",
         "the inner where only guards frexp for zero rows, whose k the outer where sets to 0 anyway",
     ),
-    "maxmargin.x_perp__mutmut_50": ("G", "a039f79893", "SCALE"),
     "maxmargin.x_perp__mutmut_51": (
         "E",
         "946aee07f6",
@@ -1227,15 +973,6 @@ CLASSIFIED: dict[str, tuple[str, str, str]] = {
         "af7d7217dc",
         "a zero row gets k = 1 instead of 0; its perp is 0 either way",
     ),
-    "maxmargin.x_perp__mutmut_59": (
-        "G",
-        "b8bf2e9ec6",
-        "scales by 2^k instead of 2^-k, so perp(w) is off by 4^k whenever max|w| is outside [1/2, 1): perp is never tested on its own at such scales. Property: 'perp(w, u) == w - <w, u> u (to rounding) for w of any scale'",
-    ),
-    "maxmargin.x_sin_angle__mutmut_3": ("G", "e45bdd61b7", "F32"),
-    "maxmargin.x_sin_angle__mutmut_5": ("G", "85043bb47e", "F32"),
-    "maxmargin.x_sin_angle__mutmut_6": ("G", "64c9f6d5f5", "SHAPE0"),
-    "maxmargin.x_sin_angle__mutmut_14": ("E", "0189aad774", "MSG"),
     "maxmargin.x_sin_angle__mutmut_18": ("E", "e17582174a", "MSG"),
     "maxmargin.x_sin_angle__mutmut_19": ("E", "d60080c4ab", "MSG"),
     "maxmargin.x_sin_angle__mutmut_20": ("E", "3bbd2099cd", "MSG"),
@@ -1244,16 +981,68 @@ CLASSIFIED: dict[str, tuple[str, str, str]] = {
     "maxmargin.x_sin_angle__mutmut_44": ("E", "6adcdb9864", "MSG"),
     "maxmargin.x_sin_angle__mutmut_45": ("E", "bb9a576dbd", "MSG"),
     "maxmargin.x_sin_angle__mutmut_46": ("E", "3ab8fafb9e", "MSG"),
-    "maxmargin.x_sin_angle__mutmut_78": (
-        "G",
-        "1e2c90e589",
-        "the clamp to 1 is loosened to 2; it only matters when rounding makes ||w_perp|| / ||w|| exceed 1. Property: 'sin_angle(w, ubar) <= 1 for w exactly orthogonal to ubar, over many d and scales' (kills it if some case rounds above 1; weak)",
+    # Re-run of maxmargin after the properties of 90efc4f (tools/mutation.py --modules maxmargin):
+    "maxmargin.x__best_candidate__mutmut_15": (
+        "E",
+        "6c5fb320ba",
+        "u * nu instead of u / nu: the same direction, since the loop renormalises every candidate (ubar / ||ubar||), and gamma = 1 / nu is unchanged",
     ),
-    "maxmargin.x_sin_angle__mutmut_79": (
-        "G",
-        "44165d8798",
-        "a (d,) w now returns a 0-d ndarray instead of a float. Property: 'type(sin_angle(w_1d, ubar)) is float' (documented)",
+    "maxmargin.x__fit_dual__mutmut_4": (
+        "E",
+        "1b7f5daeba",
+        "the first block's row scale 1 / gamma becomes gamma: on the corral the candidate direction has margins Z_C ubar = gamma 1 (to rounding: it solves these equalities), so the normal equations (c^2 Z_C Z_C^T + 1 1^T) mu = (c gamma + 1) 1 are solved by a multiple of the true dual for any row scale c; normalised by its sum, the same fit",
     ),
+    "maxmargin.x__fit_dual__mutmut_27": (
+        "E",
+        "c44191ce8b",
+        "mu * s instead of mu / s: whenever a certifying dual exists for the candidate, [Z_C^T / gamma; 1^T] mu = [ubar; 1] is consistent and NNLS returns s = sum(mu) = 1 to rounding, so both give the same dual; otherwise the candidate fails the certificate either way",
+    ),
+    "maxmargin.x__primal_on_support__mutmut_12": ("G", "0ddfa86c8c", "REFINE"),
+    "maxmargin.x__residuals__mutmut_61": ("G", "8c86d916f2", "LATER"),
+    "maxmargin.x__residuals__mutmut_66": ("G", "9f4031222c", "LATER"),
+    "maxmargin.x__residuals__mutmut_64": (
+        "G",
+        "016be3b4f7",
+        "max_residual omits complementary slackness, which is never strictly the largest residual in the tests (stationarity >= slackness whenever a planted weight sits off the margin). Property: 'a planted dual weight eps on a point z_j = (gamma + t) ubar (then |gap| = stationarity = slackness = eps t / gamma, a near tie decided by rounding) keeps max_residual == max(abs(v) for v in as_dict().values())'",
+    ),
+    "maxmargin.x__wolfe__mutmut_14": ("G", "061c27098f", "WOLFE_PATH"),
+    "maxmargin.x__wolfe__mutmut_28": ("G", "bf3bbea910", "WOLFE_PATH"),
+    "maxmargin.x__wolfe__mutmut_38": ("G", "a27a7da957", "WOLFE_PATH"),
+    "maxmargin.x__wolfe__mutmut_39": ("G", "704d6117cc", "WOLFE_PATH"),
+    "maxmargin.x__wolfe__mutmut_46": ("G", "c233c6a419", "WOLFE_PATH"),
+    "maxmargin.x__wolfe__mutmut_48": ("G", "ff0077908f", "WOLFE_PATH"),
+    "maxmargin.x__wolfe__mutmut_51": ("G", "0f22cc7085", "WOLFE_PATH"),
+    "maxmargin.x__wolfe__mutmut_57": ("G", "85fe1cfe47", "WOLFE_PATH"),
+    "maxmargin.x__wolfe__mutmut_58": ("G", "e0b3250d7f", "WOLFE_PATH"),
+    "maxmargin.x__wolfe__mutmut_74": ("G", "7c7720971b", "WOLFE_PATH"),
+    "maxmargin.x__wolfe__mutmut_84": (
+        "G",
+        "a06d348561",
+        "Wolfe's slack eps sqrt(xx) rmax becomes eps rmax / sqrt(xx): larger by 1 / gamma_s^2, harmless for the test data (gamma_s >~ 0.05) but for small margins it lets Wolfe stop at a corral that misses support points. Property: 'with NNLS patched to fail (cold start), max_margin on data with gamma ~ 1e-4 max||z_i|| (tol above the rounding floor) returns the certified answer'",
+    ),
+    "maxmargin.x__wolfe__mutmut_99": (
+        "G",
+        "510b867cee",
+        "a point entering the corral gets weight 1 instead of 0: the next minor pass re-solves alpha from the corral alone, so it matters only when the iteration cap binds right after a major cycle (then w sums to 2). Property: '_wolfe on data where the cap binds (more than d + 1 support ties, the every-point start of test_wolfe_from_a_wrong_corral_reaches_the_certified_answer; a fixed example) returns w summing to 1'",
+    ),
+    "maxmargin.x_max_margin__mutmut_73": ("E", "74a50e715d", "COLD0"),
+    "maxmargin.x_max_margin__mutmut_75": ("E", "494e5d1522", "COLD0"),
+    "maxmargin.x_max_margin__mutmut_77": ("E", "85f6635a3a", "COLD0"),
+    "maxmargin.x_max_margin__mutmut_135": (
+        "G",
+        "c377bcc676",
+        "the certificate is asked for the default 1e-12 instead of max(tol, rounding floor): differs only on data whose rounding floor exceeds tol (gamma <~ 1e-3 max||z_i||), where max_margin would raise instead of returning a floor-certified answer (a timeout in the full run, via test_adding_a_point's rare tiny margins). Property: 'max_margin on separable data with gamma ~ 1e-5 max||z_i|| returns an answer that check_certificate accepts at rounding_floor(z, gamma)'",
+    ),
+    "maxmargin.x_perp__mutmut_3": ("E", "e45bdd61b7", "F32_EXACT"),
+    "maxmargin.x_perp__mutmut_5": ("E", "85043bb47e", "F32_EXACT"),
+    "maxmargin.x_perp__mutmut_41": ("E", "3515c25c0e", "SCALE_EXACT"),
+    "maxmargin.x_perp__mutmut_50": ("E", "a039f79893", "SCALE_EXACT"),
+    "maxmargin.x_perp__mutmut_34": ("G", "aab0ba8401", "LATER"),
+    "maxmargin.x_perp__mutmut_43": ("G", "0325ea4a80", "LATER"),
+    "maxmargin.x_perp__mutmut_61": ("G", "03f7dba280", "LATER"),
+    "maxmargin.x_perp__mutmut_64": ("G", "41e4e6fa0b", "LATER"),
+    "maxmargin.x_sin_angle__mutmut_24": ("G", "7f6715f844", "LATER"),
+    "maxmargin.x_sin_angle__mutmut_27": ("G", "6edf0e7868", "LATER"),
 }
 
 TIMEOUT_NOTE = (
@@ -1310,6 +1099,44 @@ TIMEOUTS: dict[str, tuple[str, str]] = {
     "maxmargin.x_sin_angle__mutmut_32": (
         "edd35ea233",
         "test_maxmargin.py::test_sin_angle_batches_and_scales",
+    ),
+    # maxmargin re-run (tests of 90efc4f): checked with test_maxmargin.py alone, profile 'triage'
+    # (no shrinking), in the run's mutants/ tree with MUTANT_UNDER_TEST set.
+    "maxmargin.x__fit_dual__mutmut_9": (
+        "7e704dc3b9",
+        "test_maxmargin.py::test_best_candidate_repairs_wrong_weights_and_an_inaccurate_p; checked with this file alone, triage profile",
+    ),
+    "maxmargin.x__fit_dual__mutmut_25": (
+        "ce58e69ff3",
+        "test_maxmargin.py::test_best_candidate_repairs_wrong_weights_and_an_inaccurate_p; checked with this file alone, triage profile",
+    ),
+    "maxmargin.x__residuals__mutmut_25": (
+        "49c8844f3d",
+        "test_maxmargin.py::test_certificate_residuals_are_their_formulas_and_scale_free; checked with this file alone, triage profile",
+    ),
+    "maxmargin.x_check_certificate__mutmut_14": (
+        "6dcfbe8b84",
+        "test_maxmargin.py::test_float32_input_is_computed_in_float64; checked with this file alone, triage profile",
+    ),
+    "maxmargin.x_check_certificate__mutmut_16": (
+        "bea7dbb6a5",
+        "test_maxmargin.py::test_float32_input_is_computed_in_float64; checked with this file alone, triage profile",
+    ),
+    "maxmargin.x_perp__mutmut_59": (
+        "b8bf2e9ec6",
+        "test_maxmargin.py::test_perp_at_any_scale; checked with this file alone, triage profile",
+    ),
+    "maxmargin.xǁMaxMarginCertificateǁas_dict__mutmut_9": (
+        "d2fb39a3f3",
+        "test_maxmargin.py::test_certificate_residuals_are_their_formulas_and_scale_free (KeyError); checked with this file alone, triage profile",
+    ),
+    "maxmargin.xǁMaxMarginCertificateǁas_dict__mutmut_11": (
+        "39cc4d02ba",
+        "test_maxmargin.py::test_certificate_residuals_are_their_formulas_and_scale_free (KeyError); checked with this file alone, triage profile",
+    ),
+    "maxmargin.xǁMaxMarginCertificateǁas_dict__mutmut_12": (
+        "076607e96b",
+        "test_maxmargin.py::test_certificate_residuals_are_their_formulas_and_scale_free (KeyError); checked with this file alone, triage profile",
     ),
 }
 
