@@ -9,6 +9,15 @@ Profiles (select with ``--hypothesis-profile NAME`` or ``INVARIANTS_PROFILE``):
 - ``stress`` random, with the example database, many examples.
 - ``triage`` like ``ci`` without shrinking: the first failure of each test,
              fast, for debugging long trajectories.
+- ``replay`` like ``ci`` with no generation: only the examples saved in the
+             example database are run (and shrunk); ``make fuzz`` reports
+             its findings with it.
+
+``INVARIANTS_DATABASE`` (or ``--invariants-database``) names a shared example
+database, ``redis://host:port/db`` or a directory (invariants/database.py).
+It replaces the profile's database; the deterministic profiles (ci, report,
+triage, replay) read it only (ReadOnlyDatabase), so they replay what stress
+and fuzz runs found and never write. Without it nothing changes.
 
 Hypothesis registers its own "ci" profile and loads it whenever the ``CI``
 environment variable is set (NUMERICS.md, Tooling).  Each profile here is
@@ -36,8 +45,11 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from hypothesis import HealthCheck, Phase, Verbosity, settings  # noqa: E402
 from hypothesis.database import DirectoryBasedExampleDatabase  # noqa: E402
+from hypothesis.internal.reflection import function_digest  # noqa: E402
 
 from invariants import baseline  # noqa: E402
+from invariants.database import describe, open_database  # noqa: E402
+from invariants.errors import DatabaseUnavailableError  # noqa: E402
 from invariants.report import PARTIAL_JSON, clear_folder, timings_of, write_folder, write_json  # noqa: E402
 from invariants.reporting import (  # noqa: E402
     MAX_RATIOS,
@@ -117,6 +129,17 @@ settings.register_profile(
     parent=settings.get_profile("ci"),
     phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target],
 )
+# Only the examples saved in the database: explicit ones, the reuse phase, and shrinking of a
+# replayed failure (so the report gets the minimal example and its blob). Derandomized like
+# ``ci``: Hypothesis keeps the reuse phase under derandomize=True as long as a database is
+# set (engine.reuse_existing_test_cases needs only settings.database and a database key).
+settings.register_profile(
+    "replay",
+    parent=settings.get_profile("ci"),
+    phases=[Phase.explicit, Phase.reuse, Phase.shrink],
+)
+# Profiles that must give the same report for the same commit: a shared database is read-only.
+DETERMINISTIC_PROFILES = ("ci", "report", "triage", "replay")
 settings.register_profile(
     "stress",
     parent=_BASE,
@@ -134,8 +157,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--invariants-profile",
         default=os.environ.get("INVARIANTS_PROFILE", "dev"),
-        choices=["dev", "ci", "report", "stress", "triage"],
+        choices=["dev", "ci", "report", "stress", "triage", "replay"],
         help="Hypothesis profile of the suite (default: $INVARIANTS_PROFILE or dev).",
+    )
+    parser.addoption(
+        "--invariants-database",
+        default=os.environ.get("INVARIANTS_DATABASE") or None,
+        help="Shared example database, redis://host:port/db or a directory (default: "
+        "$INVARIANTS_DATABASE; unset: the profile's own). Read-only under the deterministic "
+        "profiles " + ", ".join(DETERMINISTIC_PROFILES) + "; stated in the report.",
     )
 
     parser.addoption(
@@ -161,6 +191,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     profile = config.getoption("--invariants-profile")
     settings.load_profile(profile)
+    config.invariants_database = None  # type: ignore[attr-defined]
+    spec = config.getoption("--invariants-database")
+    if spec:
+        read_only = profile in DETERMINISTIC_PROFILES
+        try:
+            db = open_database(spec, read_only=read_only)
+        except DatabaseUnavailableError as exc:
+            raise pytest.UsageError(str(exc)) from None
+        # A child of the chosen profile with only the database replaced. derandomize is
+        # inherited, not passed, so settings() accepts a database beside it.
+        settings.register_profile(f"{profile}+database", parent=settings(), database=db)
+        settings.load_profile(f"{profile}+database")
+        config.invariants_database = describe(spec, read_only)  # type: ignore[attr-defined]
     config.invariants_profile = profile  # type: ignore[attr-defined]
     config.invariants_records = []  # type: ignore[attr-defined]
     _CONFIG.append(config)
@@ -184,9 +227,38 @@ def _report_dir(config: pytest.Config) -> Path | None:
     return Path(directory)
 
 
+def _share_database_key_with_hypofuzz(item: pytest.Item) -> None:
+    """Give a ``@given`` test the example-database key HypoFuzz saves its failures under.
+
+    HypoFuzz (collection.py) keys every test by ``function_digest`` of the inner test with
+    the pytest node ID mixed in; Hypothesis's pytest plugin mixes the node ID in only for
+    parametrized tests, so without this a failure found by ``make fuzz`` sat under a key
+    no pytest run reads. The key is set as ``_hypothesis_internal_database_key`` (what
+    ``find`` uses, read first by core.run_engine) rather than by mixing the node ID into
+    the inner test: that would also change the derandomized seed (also a digest of the
+    inner test) and so every example of the deterministic profiles.
+    """
+    fn = getattr(item, "obj", None)
+    fn = getattr(fn, "__func__", fn)
+    inner = getattr(getattr(fn, "hypothesis", None), "inner_test", None)
+    if inner is None or hasattr(item, "callspec"):
+        return  # parametrized: Hypothesis's plugin already keys it by node ID, as HypoFuzz does
+    had = "_hypothesis_internal_add_digest" in inner.__dict__
+    old = inner.__dict__.get("_hypothesis_internal_add_digest")
+    inner._hypothesis_internal_add_digest = item.nodeid.encode()
+    try:
+        fn._hypothesis_internal_database_key = function_digest(inner)
+    finally:
+        if had:
+            inner._hypothesis_internal_add_digest = old
+        else:
+            del inner._hypothesis_internal_add_digest
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Attach the statement IDs each test's docstring names (shipped with its reports)."""
     for item in items:
+        _share_database_key_with_hypofuzz(item)
         doc = getattr(getattr(item, "function", None), "__doc__", None)
         item.user_properties.append(("statements", named_in(doc)))
         if item.get_closest_marker("meta") is not None:
@@ -288,6 +360,7 @@ def _build(config: pytest.Config, final: bool) -> dict:
         "profile": config.invariants_profile,  # type: ignore[attr-defined]
         "selection": selection_of(config),
         "partial": not final,
+        "database": getattr(config, "invariants_database", None),
     }
     report = build_report(entries, run, benchmark_metrics(config.rootpath / "benchmarks/results"))
     report["execution"] = {
@@ -326,7 +399,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
 
 
 def pytest_report_header(config: pytest.Config) -> str:
-    return f"invariants: hypothesis profile '{config.invariants_profile}'"  # type: ignore[attr-defined]
+    header = f"invariants: hypothesis profile '{config.invariants_profile}'"  # type: ignore[attr-defined]
+    database = getattr(config, "invariants_database", None)
+    return header + (f", example database {database}" if database else "")
 
 
 class SlackRecorder:

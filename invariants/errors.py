@@ -97,3 +97,15 @@ class CriticalPointError(TrajectoryError):
     The exact flow approaches such a point only as ``t -> inf`` (typically when
     A2 fails, S-A2b); a normalised field would step across it onto another path.
     """
+
+
+# --- run configuration ----------------------------------------------------------
+
+
+class DatabaseUnavailableError(InvariantsError, RuntimeError):
+    """The shared example database (``INVARIANTS_DATABASE``) cannot be used.
+
+    Raised at configuration time, before any example is drawn: an unreachable
+    Redis server, a missing ``redis`` package or a malformed URL. The message is
+    one line naming the cause.
+    """

@@ -371,6 +371,10 @@ def markdown(report: dict) -> str:
         + ("the whole suite" if sel["complete"] else f"a subset ({_esc(sel['reason'])})")
         + f", {run['collected']} tests collected",
         f"- Tests: {counts}",
+    ]
+    if run.get("database"):
+        out.append(f"- Example database: {_esc(run['database'])}")
+    out += [
         "",
         "Contents: [statements](#1-statements) · [errata](#2-errata) · "
         "[looseness](#3-looseness-of-the-papers-constants) · [laws](#4-measured-laws) · "

@@ -735,6 +735,8 @@ def build_report(
             "profile": run["profile"],
             "selection": run["selection"],
             "partial": partial,
+            # The shared example database the run replayed from (INVARIANTS_DATABASE), if any.
+            "database": run.get("database"),
             "collected": len(tests),
             "outcomes": _count(t["outcome"] for t in tests),
         },
