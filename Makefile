@@ -5,14 +5,21 @@
 # Other targets: make baseline (the one way to update reports/baseline.json, from the latest
 # report; ACCEPT_FAILURES=1 records failing tests as known), make bench (benchmarks, own
 # job), make stress (the stress profile, database kept in .hypothesis/), make mutation
-# (mutmut over the core math, writes reports/mutation.md), make lint.
+# (mutmut over the core math, writes reports/mutation.md), make fuzz (HypoFuzz for
+# FUZZ_SECONDS on all cores, dashboard on localhost:FUZZ_PORT, then a replay report in
+# reports/runs/fuzz; INVARIANTS_DATABASE=redis://host:port/db, a directory, or `redis` for a
+# local server), make lint.
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: test report baseline stress mutation bench lint clean
+.PHONY: test report baseline stress fuzz mutation bench lint clean
+
+FUZZ_SECONDS ?= 180
+FUZZ_PORT    ?= 9999
+FUZZ_STAMP   := $(VENV)/.fuzz-stamp
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +41,15 @@ baseline: $(STAMP)
 stress: $(STAMP)
 	$(BIN)/python -m pytest -n auto --dist loadfile --invariants-profile stress \
 		--invariants-report reports/runs/stress
+
+$(FUZZ_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[fuzz]'
+	touch $(FUZZ_STAMP)
+
+fuzz: $(FUZZ_STAMP)
+	$(BIN)/python tools/fuzz.py --seconds $(FUZZ_SECONDS) --port $(FUZZ_PORT) \
+		$(if $(FUZZ_WORKERS),--workers $(FUZZ_WORKERS)) \
+		$(if $(INVARIANTS_DATABASE),--database $(INVARIANTS_DATABASE))
 
 mutation: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[mutation]'

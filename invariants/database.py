@@ -65,13 +65,28 @@ def _redis_database(spec: str) -> ExampleDatabase:
     return RedisExampleDatabase(client)
 
 
+_OPENED: dict[tuple[str, bool], ExampleDatabase] = {}
+
+
 def open_database(spec: str, *, read_only: bool = False) -> ExampleDatabase:
     """The database named by ``spec``; checked now (a Redis server is pinged).
 
     ``read_only`` wraps it in :class:`~hypothesis.database.ReadOnlyDatabase`:
     the deterministic profiles replay from it and never write to it.
+
+    One object per spec and process: HypoFuzz configures pytest twice in a process
+    (collection, then each worker) and fuzzes only tests whose database *equals* the
+    current default; two Redis clients of one server compare unequal (their connection
+    pools differ), so a second object made every test "differing_database".
     """
     spec = spec.strip()
+    key = (spec, read_only)
+    if key not in _OPENED:
+        _OPENED[key] = _open(spec, read_only)
+    return _OPENED[key]
+
+
+def _open(spec: str, read_only: bool) -> ExampleDatabase:
     if not spec:
         raise DatabaseUnavailableError("INVARIANTS_DATABASE is empty")
     if is_redis(spec):
