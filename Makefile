@@ -28,10 +28,10 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 --dist loadfile --invariants-profile ci
+	$(BIN)/python -m pytest -n 2 --dist worksteal --invariants-profile ci
 
 report: $(STAMP)
-	$(BIN)/python -m pytest -n auto --dist loadfile --invariants-profile report \
+	$(BIN)/python -m pytest -n auto --dist worksteal --invariants-profile report \
 		--invariants-report reports/runs/latest --invariants-baseline reports/baseline.json
 
 baseline: $(STAMP)

@@ -28,10 +28,14 @@ loaded explicitly below.
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import pkgutil
 import platform
+import shutil
 import sys
+import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -274,8 +278,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = kept
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist starts the workers, which inherit the env
 def pytest_sessionstart(session: pytest.Session) -> None:
     session.config.invariants_started = time.monotonic()  # type: ignore[attr-defined]
+    if _is_controller(session.config):
+        _start_progress(session.config)
+    else:
+        _count_test_cases()
     directory = _report_dir(session.config)
     if directory is not None:
         clear_folder(directory)
@@ -321,6 +330,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Write the report folder, compare with the baseline; a run problem fails the run."""
     config = session.config
+    _stop_progress(config)
     directory = _report_dir(config)
     if directory is None:
         return
@@ -402,6 +412,131 @@ def pytest_report_header(config: pytest.Config) -> str:
     header = f"invariants: hypothesis profile '{config.invariants_profile}'"  # type: ignore[attr-defined]
     database = getattr(config, "invariants_database", None)
     return header + (f", example database {database}" if database else "")
+
+
+# --- progress of long tests ------------------------------------------------------------------
+# A test running longer than PROGRESS_AFTER seconds gets one line every PROGRESS_EVERY seconds:
+# what it checks and how many Hypothesis test cases it has run of its max_examples. Short tests
+# print nothing. Each process (serial run or xdist worker) writes its current test to a small
+# JSON file in a run-scoped directory (inherited by the workers through the environment); a
+# daemon thread of the controller reads them. The count is of every executed test case
+# (generated, replayed or shrunk): Hypothesis's own per-case entry point is wrapped, so no
+# test function and no derandomized seed changes.
+PROGRESS_AFTER = 30.0
+PROGRESS_EVERY = 30.0
+_PROGRESS_ENV = "INVARIANTS_PROGRESS_DIR"
+_CURRENT: dict = {}
+
+
+def _write_current() -> None:
+    directory = os.environ.get(_PROGRESS_ENV)
+    if not directory or not _CURRENT:
+        return
+    path = Path(directory) / f"{os.getpid()}.json"
+    tmp = path.with_suffix(".tmp")
+    try:
+        tmp.write_text(json.dumps(_CURRENT))
+        tmp.replace(path)
+    except OSError:
+        pass  # the controller has finished and removed the directory
+    _CURRENT["written"] = time.monotonic()
+
+
+def _count_test_cases() -> None:
+    from hypothesis import core
+
+    cls = getattr(core, "StateForActualGivenExecution", None)
+    original = getattr(cls, "_execute_once_for_engine", None)
+    if original is None or getattr(cls, "_invariants_progress", False):
+        return  # another Hypothesis version: progress shows elapsed time only
+
+    def counted(self, data):
+        if _CURRENT:
+            _CURRENT["cases"] += 1
+            if time.monotonic() - _CURRENT.get("written", 0.0) > 1.0:
+                _write_current()
+        return original(self, data)
+
+    cls._execute_once_for_engine = counted
+    cls._invariants_progress = True
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item: pytest.Item):
+    if not os.environ.get(_PROGRESS_ENV):
+        yield
+        return
+    fn = getattr(item, "obj", None)
+    own = getattr(fn, "_hypothesis_internal_use_settings", None)
+    _CURRENT.clear()
+    _CURRENT.update(
+        nodeid=item.nodeid,
+        statements=list(dict(item.user_properties).get("statements", [])),
+        started=time.time(),
+        cases=0,
+        max_examples=own.max_examples if own is not None else None,
+    )
+    _write_current()
+    try:
+        yield
+    finally:
+        _CURRENT.clear()
+        (Path(os.environ[_PROGRESS_ENV]) / f"{os.getpid()}.json").unlink(missing_ok=True)
+
+
+def progress_lines(directory: Path, now: float, after: float = PROGRESS_AFTER) -> list[str]:
+    """One line per test that has run longer than ``after`` seconds (the controller's view)."""
+    lines = []
+    for path in sorted(directory.glob("*.json")):
+        try:
+            cur = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue  # being replaced or removed
+        elapsed = now - float(cur.get("started", now))
+        if elapsed < after:
+            continue
+        total = cur.get("max_examples")
+        cases = f"{cur.get('cases', 0)} test cases" + (f" (max_examples {total})" if total else "")
+        ids = " ".join(cur.get("statements") or []) or "no statement"
+        minutes, seconds = divmod(int(elapsed), 60)
+        lines.append(f"[running {minutes}m{seconds:02d}s] {cur['nodeid']} ({ids}): {cases}")
+    return lines
+
+
+class _ProgressThread(threading.Thread):
+    def __init__(self, config: pytest.Config, directory: Path) -> None:
+        super().__init__(daemon=True, name="invariants-progress")
+        self.config, self.directory, self.stop = config, directory, threading.Event()
+
+    def run(self) -> None:
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        while not self.stop.wait(PROGRESS_EVERY):
+            lines = progress_lines(self.directory, time.time())
+            if reporter is not None and lines:
+                reporter.write_line("")
+                for line in lines:
+                    reporter.write_line(line)
+
+
+def _start_progress(config: pytest.Config) -> None:
+    if not _is_controller(config) or config.option.collectonly:
+        return
+    directory = Path(tempfile.mkdtemp(prefix="invariants-progress-"))
+    os.environ[_PROGRESS_ENV] = str(directory)  # inherited by the xdist workers
+    _count_test_cases()
+    thread = _ProgressThread(config, directory)
+    thread.start()
+    config.invariants_progress = thread  # type: ignore[attr-defined]
+
+
+def _stop_progress(config: pytest.Config) -> None:
+    thread = getattr(config, "invariants_progress", None)
+    if thread is None:
+        return
+    thread.stop.set()
+    shutil.rmtree(thread.directory, ignore_errors=True)
+    os.environ.pop(_PROGRESS_ENV, None)
+    config.invariants_progress = None  # type: ignore[attr-defined]
 
 
 class SlackRecorder:

@@ -1,0 +1,174 @@
+"""The stated accuracy of every recorded trajectory quantity, against an independent integration.
+
+Statements: S-INV (physical time along the path), S-T2 (the direction of ``w_prod``,
+through its part ``w_perp`` orthogonal to ubar).
+
+``W`` and ``w_prod`` are guarded step by step (S-EQ1, S-EQ2: test_section2_flow.py).
+What this module checks are the two quantities whose accuracy the guards do not
+bound: the physical time ``log t`` of each checkpoint and ``w_perp``, which at
+``||w_prod|| = 1e9`` is nine orders below the state the solver controls.
+
+One default run (BDF, rtol 1e-10) per drawn problem, and one independent reference:
+Radau (another scheme) at rtol 1e-12, landing exactly on the run's clock values, so
+both sit at the same points of the exact path.  Asserted at every checkpoint:
+
+- time: ``|log t_run - log t_ref| <= log_time_error_run + log_time_error_ref``;
+- direction: the estimated ``perp_error`` (:func:`invariants.flow.with_perp_error`)
+  covers the distance to the reference, and inside ``STATED_PERP_RANGE`` it is
+  within the stated accuracy ``STATED_PERP_ACCURACY`` (or the rounding floor).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, note, settings
+from hypothesis import strategies as st
+
+from invariants import flow, strategies
+from invariants import network as net
+from invariants.maxmargin import max_margin
+from properties.flow_checks import Slack
+
+EPS = float(np.finfo(float).eps)
+MAX_WPROD = 1e9
+REFERENCE = dict(method="Radau", rtol=1e-12, atol=1e-14)
+
+
+def accuracy_runs(z, weights, loss, **kw) -> tuple[flow.Trajectory, flow.Trajectory]:
+    """The run under test (defaults unless ``kw``) and its landed Radau reference."""
+    tr = flow.gradient_flow(z, weights, loss, max_wprod=MAX_WPROD, max_frobenius=np.inf, **kw)
+    ref = flow.gradient_flow(
+        z,
+        weights,
+        loss,
+        checkpoints=[c.s for c in tr.checkpoints[1:]],
+        max_wprod=np.inf,
+        max_frobenius=np.inf,
+        **REFERENCE,
+    )
+    return tr, ref
+
+
+def check_time_accuracy(tr: flow.Trajectory, ref: flow.Trajectory) -> Slack:
+    """S-INV: each checkpoint's ``log_time`` is within its stated error of the reference's."""
+    n = min(len(tr.checkpoints), len(ref.checkpoints))
+    worst, detail = 0.0, ""
+    for a, b in zip(tr.checkpoints[1:n], ref.checkpoints[1:n], strict=True):
+        gap = abs(a.log_time - b.log_time)
+        allowed = a.log_time_error + b.log_time_error + 4 * EPS * abs(b.log_time)
+        assert gap <= allowed, (
+            f"S-INV: log t = {a.log_time:.10g} at s = {a.s:.6g} is {gap:.3e} from the Radau "
+            f"reference's {b.log_time:.10g}; stated error {a.log_time_error:.3e} "
+            f"(+ reference's {b.log_time_error:.3e})"
+        )
+        if gap / allowed > worst:
+            worst, detail = gap / allowed, f"gap {gap:.3e} of {allowed:.3e} at s = {a.s:.4g}"
+    return Slack("S-INV", worst, "log_time vs Radau 1e-12: " + detail)
+
+
+def check_perp_accuracy(tr: flow.Trajectory, ref: flow.Trajectory, ubar: np.ndarray) -> Slack:
+    """S-T2: the estimated ``w_perp`` error covers the reference and meets the stated accuracy."""
+    est = flow.with_perp_error(tr, ubar)
+    n = min(len(tr.checkpoints), len(ref.checkpoints))
+    w = np.array([net.end_to_end(c.weights) for c in est.checkpoints[:n]])
+    wr = np.array([net.end_to_end(c.weights) for c in ref.checkpoints[:n]])
+    pr = flow.perp_part(wr, ubar)
+    dist = np.linalg.norm(flow.perp_part(w, ubar) - pr, axis=1) / flow.perp_scale(pr)
+    bars = np.array([c.perp_error for c in est.checkpoints[:n]])
+    nw = np.linalg.norm(w, axis=1)
+    L, m = len(tr.initial), max(max(W.shape) for W in tr.initial)
+    # The reference's own rounding (as in with_perp_error's floor, one run).
+    ref_floor = (L * m + w.shape[1] + 4) * EPS * nw / flow.perp_scale(pr)
+    worst, detail = 0.0, ""
+    lo, hi = flow.STATED_PERP_RANGE
+    for j in range(1, n):
+        assert dist[j] <= bars[j] + ref_floor[j], (
+            f"S-T2: w_perp at ||w_prod|| = {nw[j]:.3e} is {dist[j]:.3e} (relative) from the "
+            f"Radau reference; its stated error is {bars[j]:.3e}"
+        )
+        if lo <= nw[j] <= hi:
+            floor = bars[j] - dist[j] * (1 + 2 / 100)  # the rounding part of the bar
+            allowed = max(flow.STATED_PERP_ACCURACY, floor)
+            assert bars[j] <= allowed + flow.STATED_PERP_ACCURACY, (
+                f"S-T2: w_perp error {bars[j]:.3e} at ||w_prod|| = {nw[j]:.3e} exceeds the "
+                f"stated accuracy {flow.STATED_PERP_ACCURACY:.0e} (rounding floor {floor:.3e})"
+            )
+            if dist[j] / flow.STATED_PERP_ACCURACY > worst:
+                worst = dist[j] / flow.STATED_PERP_ACCURACY
+                detail = f"{dist[j]:.3e} at ||w_prod|| = {nw[j]:.3e}"
+    return Slack("S-T2", worst, "w_perp vs Radau 1e-12 / stated accuracy: " + detail)
+
+
+@settings(max_examples=max(2, settings.default.max_examples // 4))
+@given(data=st.data())
+def test_flow_accuracy_against_an_independent_integration(data, record_slack):
+    """S-INV, S-T2: log t and w_perp of a default run are within their stated errors."""
+    drawn = data.draw(strategies.a3_datasets(n=(2, 12), d=(2, 4), min_margin=2e-2), label="data")
+    drawn = getattr(drawn, "drawn", drawn)
+    loss = data.draw(strategies.losses(), label="loss")
+    widths = data.draw(
+        strategies.architectures(drawn.d, depth=(1, 3), width=(1, 3)), label="hidden widths"
+    )
+    init = data.draw(
+        strategies.initialisations(drawn, widths, loss, kinds=strategies.A2_KINDS), label="init"
+    )
+    mm = max_margin(drawn.data)
+    tr, ref = accuracy_runs(drawn.data.z, init.weights, loss)
+    note(
+        f"n={drawn.n} d={drawn.d} widths={widths} loss={loss.name} init={init.name} "
+        f"stop={tr.stop_reason}/{ref.stop_reason} steps={tr.work.steps}/{ref.work.steps}"
+    )
+    record_slack(check_time_accuracy(tr, ref))
+    record_slack(check_perp_accuracy(tr, ref, mm.ubar))
+
+
+# --- negative controls --------------------------------------------------------------------
+
+
+def _fixed_problem():
+    from properties.limit_checks import figure1_data
+
+    ds = figure1_data()
+    rng = np.random.default_rng(7)
+    W = net.as_weights([rng.standard_normal((2, 2)) * 0.3, rng.standard_normal((1, 2)) * 0.3])
+    from invariants.losses import LOGISTIC
+
+    if not net.satisfies_a2(W, ds.z, LOGISTIC):
+        W = (W[0], -W[1])
+    return ds.z, W, LOGISTIC
+
+
+@pytest.mark.meta
+def test_accuracy_fails_for_a_looser_tolerance():
+    """Control for S-T2's stated accuracy: the same flow at rtol 1e-7 misses it."""
+    z, W, loss = _fixed_problem()
+    tr, ref = accuracy_runs(z, W, loss, rtol=1e-7, atol=1e-9)
+    with pytest.raises(AssertionError, match="stated accuracy"):
+        check_perp_accuracy(tr, ref, max_margin(z).ubar)
+
+
+@pytest.mark.meta
+def test_accuracy_fails_for_a_wrong_clock(monkeypatch):
+    """Control for S-INV's time check: dt/ds off by 1% from the first step on."""
+    z, W, loss = _fixed_problem()
+    real = flow._Guard.step
+
+    def buggy(self, *args, **kwargs):
+        real(self, *args, **kwargs)
+        self.log["log_dtds"][-1] += 0.01
+
+    monkeypatch.setattr(flow._Guard, "step", buggy)
+    bad = flow.gradient_flow(z, W, loss, max_wprod=MAX_WPROD, max_frobenius=np.inf)
+    monkeypatch.undo()
+    ref = flow.gradient_flow(
+        z,
+        W,
+        loss,
+        checkpoints=[c.s for c in bad.checkpoints[1:]],
+        max_wprod=np.inf,
+        max_frobenius=np.inf,
+        **REFERENCE,
+    )
+    with pytest.raises(AssertionError, match="S-INV: log t"):
+        check_time_accuracy(bad, ref)
