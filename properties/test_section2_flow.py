@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import functools
 
-from hypothesis import given, note
+import pytest
+from hypothesis import given, note, settings
+from hypothesis import strategies as st
 
 from invariants import flow, strategies
 from properties import flow_checks as fc
@@ -22,9 +24,12 @@ from properties import planted
 
 MAX_FROBENIUS = 100.0
 
-# The drawn problems: every A2-satisfying initialisation kind, both losses,
+
+# The drawn problems: every A2-satisfying initialisation kind, one loss per case,
 # every data family, depth 1..6, widths 1..8 (strategies defaults).
-PROBLEMS = strategies.problems(kinds=strategies.A2_KINDS)
+def problems(loss: str):
+    return strategies.problems(kinds=strategies.A2_KINDS, loss=loss)
+
 
 CHECKS = {
     "S-EQ1": fc.check_s_eq1,
@@ -51,9 +56,17 @@ def check_all(tr: flow.Trajectory) -> list[fc.Slack]:
     return planted.run_checks(CHECKS, tr)
 
 
-@given(problem=PROBLEMS)
-def test_section2_statements_along_flow(problem: strategies.Problem, record_slack):
+# One case per loss, each with half the profile's examples: the halves run side by side
+# under xdist (the whole property alone was the main job's last few minutes).
+HALF_THE_EXAMPLES = max(1, settings.default.max_examples // 2)
+
+
+@pytest.mark.parametrize("loss", ["exponential", "logistic"])
+@settings(max_examples=HALF_THE_EXAMPLES)
+@given(data=st.data())
+def test_section2_statements_along_flow(loss: str, data, record_slack):
     """S-EQ1, S-EQ2, S-EQ3, S-L2a, S-L2b, S-L2c, S-C1 at every checkpoint of one flow."""
+    problem = data.draw(problems(loss), label="problem")
     tr = flow.gradient_flow(problem.z, problem.weights, problem.loss, max_frobenius=MAX_FROBENIUS)
     note(describe(problem, tr))
     for slack in check_all(tr):
