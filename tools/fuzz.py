@@ -181,20 +181,7 @@ def fuzz(args: argparse.Namespace, pytest_args: list[str]) -> int:
             f"database {spec}, dashboard http://localhost:{args.port}/",
             flush=True,
         )
-        started = time.monotonic()
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
-        try:
-            proc.wait(args.seconds)
-        except subprocess.TimeoutExpired:
-            pass
-        finally:
-            stop_process_group(proc)
-        elapsed = time.monotonic() - started
-        sys.path.insert(0, str(TOOLS))
-        from example_counter import total
-
-        n = total(count_dir)
-        shutil.rmtree(count_dir, ignore_errors=True)
+        n, elapsed = run_counted(cmd, env, args.seconds, count_dir)
         print(
             f"make fuzz: HypoFuzz ran {n} test cases in {elapsed:.0f} s "
             f"({n / elapsed:.1f}/s, start-up included) on {args.workers} processes; "
@@ -217,14 +204,16 @@ def fuzz(args: argparse.Namespace, pytest_args: list[str]) -> int:
             redis_proc.wait(30)
 
 
-def count_only(args: argparse.Namespace, pytest_args: list[str]) -> int:
-    """Run ``pytest PYTEST_ARGS`` for at most ``--seconds`` and count its test cases."""
-    count_dir = tempfile.mkdtemp(prefix="stress-count-")
-    cmd = [sys.executable, "-m", "pytest", "-p", "example_counter", *pytest_args]
+def run_counted(cmd: list[str], env: dict, seconds: float, count_dir: str) -> tuple[int, float]:
+    """Run ``cmd`` in its own process group for at most ``seconds``, then stop it.
+
+    Returns the test cases counted by ``example_counter`` in ``count_dir`` (removed
+    afterwards) and the wall time.
+    """
     started = time.monotonic()
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=_counter_env(count_dir), start_new_session=True)
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
     try:
-        proc.wait(args.seconds)
+        proc.wait(seconds)
     except subprocess.TimeoutExpired:
         pass
     finally:
@@ -235,6 +224,14 @@ def count_only(args: argparse.Namespace, pytest_args: list[str]) -> int:
 
     n = total(count_dir)
     shutil.rmtree(count_dir, ignore_errors=True)
+    return n, elapsed
+
+
+def count_only(args: argparse.Namespace, pytest_args: list[str]) -> int:
+    """Run ``pytest PYTEST_ARGS`` for at most ``--seconds`` and count its test cases."""
+    count_dir = tempfile.mkdtemp(prefix="stress-count-")
+    cmd = [sys.executable, "-m", "pytest", "-p", "example_counter", *pytest_args]
+    n, elapsed = run_counted(cmd, _counter_env(count_dir), args.seconds, count_dir)
     print(f"count: {n} test cases in {elapsed:.0f} s ({n / elapsed:.1f}/s, start-up included)")
     return 0
 
