@@ -65,6 +65,8 @@ def check_time_accuracy(tr: flow.Trajectory, ref: flow.Trajectory, idx: list[int
     for j, b in zip(idx, ref.checkpoints[1:], strict=False):
         a = tr.checkpoints[j]
         gap = abs(a.log_time - b.log_time)
+        # Both bars, plus the rounding of the two stored values and their difference
+        # (a few ulps of |log t|: the logaddexp accumulation rounds each step's sum).
         allowed = a.log_time_error + b.log_time_error + 4 * EPS * abs(b.log_time)
         assert gap <= allowed, (
             f"S-INV: log t = {a.log_time:.10g} at s = {a.s:.6g} is {gap:.3e} from the Radau "
