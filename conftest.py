@@ -84,7 +84,10 @@ def _preload_library() -> frozenset[str]:
     """Import every non-test module of the suite's packages; return the local files loaded."""
     for package in PRELOADED_PACKAGES:
         path = importlib.import_module(package).__path__
-        for info in pkgutil.iter_modules(path, package + "."):
+        # walk_packages descends into subpackages (invariants.core, properties.claims, ...):
+        # every library module must be loaded before any worker draws a case, or a module
+        # first imported mid-run shifts Hypothesis's derandomized seeds between workers.
+        for info in pkgutil.walk_packages(path, package + "."):
             if not info.name.rpartition(".")[2].startswith("test_"):
                 importlib.import_module(info.name)
     root = Path(__file__).resolve().parent

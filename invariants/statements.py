@@ -9,6 +9,7 @@ beside the repository) and the meta-tests assert the two agree.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 ID_PATTERN = re.compile(r"S-[A-Z0-9]+[a-z]?\b")
@@ -69,3 +70,16 @@ def named_in(text: str | None) -> list[str]:
         if sid in IDS and sid not in out:
             out.append(sid)
     return out
+
+
+@dataclass(frozen=True)
+class Slack:
+    """Worst ``observed / allowed`` ratio of one statement on one trajectory.
+
+    The record every claim check returns and the report consumes: ``<= 1`` means the
+    statement held with room to spare, ``> 1`` that it failed (invariants/report).
+    """
+
+    statement: str
+    ratio: float
+    detail: str = ""

@@ -17,23 +17,13 @@ from eq. 2 and eq. 3 alone, so each use of eq. 2 in a proof is charged
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from invariants import bounds, flow
 from invariants import network as net
+from invariants.statements import Slack
 
 EPS = float(np.finfo(float).eps)
-
-
-@dataclass(frozen=True)
-class Slack:
-    """Worst ``observed / allowed`` ratio of one statement on one trajectory."""
-
-    statement: str
-    ratio: float
-    detail: str = ""
 
 
 def svd_error(W: np.ndarray) -> float:

@@ -30,7 +30,8 @@ import numpy as np
 
 from invariants import bounds, gd
 from invariants import network as net
-from properties.flow_checks import Slack, _ratio, deficit_rounding, wedin
+from invariants.statements import Slack
+from properties.flow_checks import _ratio, deficit_rounding, wedin
 
 EPS = float(np.finfo(float).eps)
 

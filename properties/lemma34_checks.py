@@ -2,7 +2,7 @@
 
 Each ``check_*`` function asserts its statement with a tolerance derived from
 rounding (derivation next to it) and returns a
-:class:`~properties.flow_checks.Slack` whose ratio ``observed / allowed`` is
+:class:`~invariants.statements.Slack` whose ratio ``observed / allowed`` is
 <= 1 when the statement held.  The negative controls of
 ``test_lemma3_4_controls.py`` call the very same functions on planted bugs and
 expect :class:`AssertionError`.
@@ -17,6 +17,7 @@ import numpy as np
 from invariants.errors import CertificateError
 from invariants.losses import Loss
 from invariants.maxmargin import MaxMargin, perp
+from invariants.statements import Slack
 from invariants.theta import (
     L4Search,
     Theta,
@@ -25,7 +26,6 @@ from invariants.theta import (
     perp_gradient_sign,
     theta_tolerance,
 )
-from properties.flow_checks import Slack
 
 EPS = float(np.finfo(np.float64).eps)
 

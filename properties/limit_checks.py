@@ -3,7 +3,7 @@
 Statements: S-T1, S-T2, S-FIG1a, S-FIG1b, S-L1 (and the Soudry offset, an
 observation).  Each ``check_*`` takes trajectories that ran far into the
 asymptotic regime (``||w_prod||`` to 1e12 or the float64 floor), asserts its
-statement, and returns a :class:`~properties.flow_checks.Slack` (<= 1: held).
+statement, and returns a :class:`~invariants.statements.Slack` (<= 1: held).
 
 Theorems 1 and 2 are limits without rates.  A finite run shows them in two
 ways, both falsifiable:
@@ -36,8 +36,8 @@ from invariants import bounds, flow, limits
 from invariants import network as net
 from invariants.data import Dataset, make_dataset
 from invariants.maxmargin import MaxMargin, perp
+from invariants.statements import Slack
 from properties import flow_checks as fc
-from properties.flow_checks import Slack
 
 EPS = float(np.finfo(float).eps)
 

@@ -98,7 +98,7 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from invariants import relu
-from properties.flow_checks import Slack
+from invariants.statements import Slack
 
 EPS = relu.EPS
 INITS = ("default", "equal_frobenius")

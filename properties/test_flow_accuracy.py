@@ -29,7 +29,7 @@ from invariants import flow, strategies
 from invariants import network as net
 from invariants.losses import EXPONENTIAL, LOGISTIC
 from invariants.maxmargin import max_margin
-from properties.flow_checks import Slack
+from invariants.statements import Slack
 
 EPS = float(np.finfo(float).eps)
 MAX_WPROD = 1e9

@@ -43,7 +43,7 @@ from invariants import network as net
 from invariants.data import make_dataset
 from invariants.errors import AssumptionError
 from invariants.losses import EXPONENTIAL, LOGISTIC, Loss
-from properties.flow_checks import Slack
+from invariants.statements import Slack
 
 EPS = float(np.finfo(float).eps)
 

@@ -37,6 +37,7 @@ from invariants.data import make_dataset, unit_norm_slack
 from invariants.errors import AssumptionError
 from invariants.losses import EXPONENTIAL, LOGISTIC
 from invariants.maxmargin import max_margin, perp
+from invariants.statements import Slack
 from invariants.theta import (
     check_theta_certificate,
     h_support,
@@ -48,7 +49,6 @@ from invariants.theta import (
     theta,
 )
 from properties import lemma34_checks as lc
-from properties.flow_checks import Slack
 
 EPS = float(np.finfo(np.float64).eps)
 

@@ -19,6 +19,7 @@ from hypothesis import given, note, settings
 from hypothesis import strategies as st
 
 from invariants import flow, strategies
+from invariants.statements import Slack
 from properties import flow_checks as fc
 from properties import planted
 
@@ -51,7 +52,7 @@ def describe(problem: strategies.Problem, tr: flow.Trajectory) -> str:
     )
 
 
-def check_all(tr: flow.Trajectory) -> list[fc.Slack]:
+def check_all(tr: flow.Trajectory) -> list[Slack]:
     """Every Section 2 trajectory check on one path (:func:`planted.run_checks`)."""
     return planted.run_checks(CHECKS, tr)
 

@@ -38,7 +38,7 @@ from invariants import network as net
 from invariants import theta as th
 from invariants.losses import LOGISTIC, logistic_log_neg_d1
 from invariants.maxmargin import max_margin, perp
-from properties.flow_checks import Slack
+from invariants.statements import Slack
 
 EPS = float(np.finfo(float).eps)
 STEPS = 1500
