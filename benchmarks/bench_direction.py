@@ -12,9 +12,9 @@ too and reported, but not counted in the medians: there the theorem promises
 nothing, and deep networks converge visibly slower.
 
 - **Ours** (one :func:`time.process_time` span per seed): the certified max
-  margin (:func:`invariants.maxmargin.max_margin`, KKT + duality-gap
-  certificate), theta of Lemma 3 (:func:`invariants.theta.theta`) and its
-  certificate, then :func:`invariants.flow.gradient_flow` (LSODA, lognorm
+  margin (:func:`invariants.core.maxmargin.max_margin`, KKT + duality-gap
+  certificate), theta of Lemma 3 (:func:`invariants.core.theta.theta`) and its
+  certificate, then :func:`invariants.dynamics.flow.gradient_flow` (LSODA, lognorm
   clock, rtol 1e-10) stopped by ``stop_when`` at the first checkpoint with
   ``sin angle(w_prod, ubar) <= 1e-6``.
 - **Naive baseline**: ``solve_ivp(method="RK45")`` on raw time t with the
@@ -41,11 +41,11 @@ import numpy as np
 from scipy.integrate import solve_ivp
 
 from benchmarks.bench_flow import environment, make_data, make_init, median
-from invariants import flow
-from invariants import network as net
-from invariants import theta as th
-from invariants.losses import LOGISTIC
-from invariants.maxmargin import check_certificate, max_margin, sin_angle
+from invariants.core import network as net
+from invariants.core import theta as th
+from invariants.core.losses import LOGISTIC
+from invariants.core.maxmargin import check_certificate, max_margin, sin_angle
+from invariants.dynamics import flow
 
 SCHEMA = "invariants.bench.direction/1"
 TARGET_SINE = 1e-6

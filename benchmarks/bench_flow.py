@@ -8,7 +8,7 @@ Run from the repository root::
 Problems: depth 4 and depth 6 deep linear networks (hidden widths 5) on
 n = 20, d = 5 separable data with the logistic loss, seeds 0..4.
 
-- **Ours**: :func:`invariants.flow.gradient_flow` with its defaults (LSODA,
+- **Ours**: :func:`invariants.dynamics.flow.gradient_flow` with its defaults (LSODA,
   ``lognorm`` clock, rtol 1e-10, atol 1e-12, analytic Jacobian), stopped at
   ``max_k ||W_k||_F >= T`` or ``||w_prod|| >= 1e12``.  Each target T is a
   *separate* run timed with :func:`time.process_time`, so each CPU figure is
@@ -51,11 +51,11 @@ import numpy as np
 import scipy
 from scipy.integrate import solve_ivp
 
-from invariants import flow
-from invariants import network as net
-from invariants.data import make_dataset
+from invariants.core import network as net
+from invariants.core.data import make_dataset
+from invariants.core.losses import LOGISTIC
+from invariants.dynamics import flow
 from invariants.errors import TrajectoryError
-from invariants.losses import LOGISTIC
 
 SCHEMA = "invariants.bench.flow/1"
 N, D, WIDTH = 20, 5, 5
@@ -506,7 +506,7 @@ def main(argv: list[str] | None = None) -> int:
             "seeds": seeds,
             "targets_frobenius": list(TARGETS),
             "max_wprod": MAX_WPROD,
-            "ours": {"function": "invariants.flow.gradient_flow", "defaults": True},
+            "ours": {"function": "invariants.dynamics.flow.gradient_flow", "defaults": True},
             "baseline": {
                 "method": "RK45",
                 "time": "raw",

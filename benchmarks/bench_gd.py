@@ -8,7 +8,7 @@ Problem: depth 4 deep linear network (hidden widths 5) on n = 20, d = 5
 separable data with the logistic loss; data and initialisation from
 :mod:`benchmarks.bench_flow` (``make_data(0)``, ``make_init(0, 4, z)``).
 
-- **A5**: :func:`invariants.gd.gradient_descent` with ``rule="A5"`` (the
+- **A5**: :func:`invariants.dynamics.gd.gradient_descent` with ``rule="A5"`` (the
   line search on ``R_t``, the S-EQ29 accumulators ``P_k``, ``Q_k``, the risk
   and every iterate recorded), ``STEPS`` steps.
 - **fixed**: the same library function with ``rule="fixed"`` and the A5
@@ -40,8 +40,8 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.bench_flow import WIDTH, D, N, environment, make_data, make_init
-from invariants import gd
-from invariants.losses import LOGISTIC
+from invariants.core.losses import LOGISTIC
+from invariants.dynamics import gd
 
 SCHEMA = "invariants.bench.gd/1"
 DEPTH = 4

@@ -70,7 +70,7 @@ class CertificateError(InvariantsError, RuntimeError):
 class TrajectoryError(InvariantsError, RuntimeError):
     """An integrated path violated a guard; the partial path is attached.
 
-    ``partial`` is the :class:`~invariants.flow.Trajectory` recorded up to the
+    ``partial`` is the :class:`~invariants.dynamics.flow.Trajectory` recorded up to the
     last checkpoint that passed every guard, so no work is lost.
     """
 

@@ -24,7 +24,7 @@ What is promised, and how it is certified:
   by a Taylor bound (see :func:`_taylor_certifies_a2`); the ``a2_violating``
   kind breaks A2 clearly (zero gradient, or ``R(W(0)) >= R(0) (1 + 1e-6)``).
   The flag ``Init.satisfies_a2`` is computed with
-  :func:`invariants.network.satisfies_a2` at ``rtol =`` :data:`A2_RTOL`.
+  :func:`invariants.core.network.satisfies_a2` at ``rtol =`` :data:`A2_RTOL`.
 
 Statements served: the Notation and Assumptions of STATEMENTS.md for every
 S-... property test; A2, S-A2a and S-A2b directly (initialisation kinds); the
@@ -43,9 +43,9 @@ from hypothesis import assume
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
-from .data import Dataset, make_dataset
-from .losses import EXPONENTIAL, LOGISTIC, Loss, get_loss
-from .network import (
+from .core.data import Dataset, make_dataset
+from .core.losses import EXPONENTIAL, LOGISTIC, Loss, get_loss
+from .core.network import (
     Weights,
     a2_residuals,
     as_weights,
@@ -98,7 +98,7 @@ INIT_KINDS: tuple[str, ...] = (
 #: The kinds that promise A2 (every kind but ``a2_violating``).
 A2_KINDS: tuple[str, ...] = tuple(k for k in INIT_KINDS if k != "a2_violating")
 
-#: ``rtol`` handed to :func:`invariants.network.satisfies_a2` for every kind.
+#: ``rtol`` handed to :func:`invariants.core.network.satisfies_a2` for every kind.
 #:
 #: Why not 0: for ``zero_first`` (S-A2a) ``w_prod = 0`` exactly, so
 #: ``R(W(0)) = R(0)`` exactly, but the log-domain evaluation
@@ -109,7 +109,7 @@ A2_KINDS: tuple[str, ...] = tuple(k for k in INIT_KINDS if k != "a2_violating")
 #: (deep networks at scale 1e-2 have ``||w_prod|| ~ 1e-12``): the true decrease
 #: ``~ ||w_prod|| gamma`` is then below the resolution of log R, and A2 is
 #: certified by a Taylor bound instead (:func:`_taylor_certifies_a2`).  8 eps is
-#: also the threshold of :func:`invariants.network.require_a2`, so every init
+#: also the threshold of :func:`invariants.core.network.require_a2`, so every init
 #: flagged True here passes ``require_a2``.
 A2_RTOL = 8 * EPS
 
@@ -199,12 +199,12 @@ def seeds() -> st.SearchStrategy[int]:
 
 @dataclass(frozen=True, eq=False)
 class DrawnData:
-    """A drawn :class:`~invariants.data.Dataset` with what the strategy promises about it.
+    """A drawn :class:`~invariants.core.data.Dataset` with what the strategy promises about it.
 
     Attributes
     ----------
     data
-        The validated data set (built with :func:`invariants.data.make_dataset`).
+        The validated data set (built with :func:`invariants.core.data.make_dataset`).
     family
         One of :data:`FAMILIES`.
     margin_lower_bound
@@ -486,7 +486,7 @@ class Init:
     """An initialisation ``W(0)`` with its A2 status.
 
     ``name`` is one of :data:`INIT_KINDS`; ``satisfies_a2`` is
-    :func:`invariants.network.satisfies_a2` at ``rtol =`` :data:`A2_RTOL`;
+    :func:`invariants.core.network.satisfies_a2` at ``rtol =`` :data:`A2_RTOL`;
     ``description`` says how it was built (variant, scale actually used).
     """
 

@@ -23,12 +23,13 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from invariants import bounds, flow, gd, limits, maxmargin
-from invariants import network as net
-from invariants import theta as th
-from invariants.data import make_dataset
+from invariants.core import bounds, limits, maxmargin
+from invariants.core import network as net
+from invariants.core import theta as th
+from invariants.core.data import make_dataset
+from invariants.core.losses import EXPONENTIAL, LOGISTIC, Loss
+from invariants.dynamics import flow, gd
 from invariants.errors import CertificateError, InvariantsError
-from invariants.losses import EXPONENTIAL, LOGISTIC, Loss
 from properties import flow_checks as fc
 from properties import lemma34_checks as l34
 from properties import limit_checks as lc
@@ -329,7 +330,7 @@ def _patch_loss_form(mp, loss: Loss, form: str, fn: Callable) -> None:
 
 def plant_logistic_sign(mp):
     """logistic ``log|loss'(m)|`` evaluated at ``-m`` (the wrong sign argument)."""
-    from invariants.losses import logistic_log_neg_d1
+    from invariants.core.losses import logistic_log_neg_d1
 
     _patch_loss_form(mp, LOGISTIC, "log_neg_d1", lambda m: logistic_log_neg_d1(-m))
 

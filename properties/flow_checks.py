@@ -1,13 +1,13 @@
 """Assertions of the Section 2 statements along one gradient-flow trajectory.
 
-Each ``check_*`` function takes a :class:`~invariants.flow.Trajectory`,
+Each ``check_*`` function takes a :class:`~invariants.dynamics.flow.Trajectory`,
 asserts its statement at every checkpoint with a tolerance derived from the
 trajectory's own error budget and from rounding, and returns the worst slack
 ``observed / allowed`` (<= 1 means the statement held).  The property tests
 and the negative-control meta-tests call the same functions, so a meta-test
 exercises exactly the assertion code the suite runs.
 
-Error budget (see :mod:`invariants.flow`): ``Checkpoint.drift_bound[k]``
+Error budget (see :mod:`invariants.dynamics.flow`): ``Checkpoint.drift_bound[k]``
 bounds ``||I_k(W) - I_k(W(0))||_F`` for the eq. 2 invariant, derived from the
 solver's accepted-step local error bounds.  Every bound of Lemma 2 is proved
 from eq. 2 and eq. 3 alone, so each use of eq. 2 in a proof is charged
@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from invariants import bounds, flow
-from invariants import network as net
+from invariants.core import bounds
+from invariants.core import network as net
+from invariants.dynamics import flow
 from invariants.statements import Slack
 
 EPS = float(np.finfo(float).eps)
@@ -86,7 +87,7 @@ def check_s_eq1(tr: flow.Trajectory) -> Slack:
     Under the clock ``ds = c dt`` the identity reads
     ``log R(s) - log R(0) = -int_0^s rho ||grad R|| / R ds``.  The integral is
     evaluated by the composite exponential trapezoid rule over the accepted
-    steps, with the error bound of :func:`invariants.flow.log_integral`
+    steps, with the error bound of :func:`invariants.dynamics.flow.log_integral`
     (per pair of steps, the difference from the rule over the pair, summed in
     absolute value so that errors of opposite sign cannot cancel).
     The computed path differs from an exact flow line by its local errors,
@@ -368,7 +369,7 @@ def path_distance(a: flow.Trajectory, b: flow.Trajectory) -> np.ndarray:
 def time_quadrature_error(tr: flow.Trajectory) -> np.ndarray:
     """Relative error bound of the recorded ``t`` at each checkpoint after the first.
 
-    From :func:`invariants.flow.log_time_integral` (per-pair Richardson
+    From :func:`invariants.dynamics.flow.log_time_integral` (per-pair Richardson
     bounds, summed in absolute value); ``|d log t| <= err / t``.
     """
     val, err = flow.log_time_integral(tr.steps)

@@ -1,13 +1,13 @@
 """Assertions of the Section 3 / Appendix C statements along one GD trajectory.
 
-Each ``check_*`` takes a :class:`~invariants.gd.GDTrajectory`, asserts its
+Each ``check_*`` takes a :class:`~invariants.dynamics.gd.GDTrajectory`, asserts its
 statement at every step with a tolerance derived from rounding, and returns
 the worst slack ``observed / allowed``.  The properties and the negative
 controls call the same functions.
 
 **S-EQ29, derived.**  Expanding one step ``W' = W - eta G`` and using the
 structural identity ``W_{k+1}^T G_{k+1} = G_k W_k^T`` (both equal
-``s_k (W_k P_k g)^T``, with the notation of :mod:`invariants.network`), the
+``s_k (W_k P_k g)^T``, with the notation of :mod:`invariants.core.network`), the
 first-order terms cancel and only the second-order ones remain:
 
     W_{k+1}(t)^T W_{k+1}(t) - W_{k+1}(0)^T W_{k+1}(0)
@@ -28,8 +28,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from invariants import bounds, gd
-from invariants import network as net
+from invariants.core import bounds
+from invariants.core import network as net
+from invariants.dynamics import gd
 from invariants.statements import Slack
 from properties.flow_checks import _ratio, deficit_rounding, wedin
 
@@ -355,7 +356,7 @@ def a5_radius_consistent(tr: gd.GDTrajectory) -> None:
     """A5's bookkeeping: R_t never shrinks, W(t) and W(t+1) lie in B(R_t).
 
     Membership is recomputed here (``max_k ||W_k||_F <= R_t``), not taken from
-    :func:`invariants.gd.in_ball`, so that a bug in the step rule's own test
+    :func:`invariants.dynamics.gd.in_ball`, so that a bug in the step rule's own test
     cannot vouch for itself.  Rounding: a Frobenius norm is computed with
     relative error below ``(p + 2) eps`` for p entries.
     """

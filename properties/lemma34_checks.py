@@ -14,11 +14,9 @@ import math
 
 import numpy as np
 
-from invariants.errors import CertificateError
-from invariants.losses import Loss
-from invariants.maxmargin import MaxMargin, perp
-from invariants.statements import Slack
-from invariants.theta import (
+from invariants.core.losses import Loss
+from invariants.core.maxmargin import MaxMargin, perp
+from invariants.core.theta import (
     L4Search,
     Theta,
     _distround,
@@ -26,6 +24,8 @@ from invariants.theta import (
     perp_gradient_sign,
     theta_tolerance,
 )
+from invariants.errors import CertificateError
+from invariants.statements import Slack
 
 EPS = float(np.finfo(np.float64).eps)
 
@@ -41,13 +41,13 @@ def theta_forward_tolerance(z: np.ndarray, mm: MaxMargin, th: Theta) -> float:
 
     Simplex path: the computed ``B^{-1}`` is, row by row, the exact inverse of
     a matrix whose columns (the vertices) are moved by ``<= 8 d eps ||B||_F``
-    (backward stability, see :func:`invariants.theta.theta_tolerance`).  Moving
+    (backward stability, see :func:`invariants.core.theta.theta_tolerance`).  Moving
     the vertices of a facet by delta moves its distance from the origin by at
     most ``delta (1 + diam / width)``: delta at the vertices, plus the tilt
     ``delta / width`` of the hyperplane times the lever arm ``<= diam``; and
     ``diam / width <= cond(B)``.  So ``8 d eps ||B||_F (1 + cond(B))``, plus
     the facet-offset tolerance itself.  Hull / interval paths: 16 Qhull
-    distance-rounding units (:func:`invariants.theta._distround`), as in the
+    distance-rounding units (:func:`invariants.core.theta._distround`), as in the
     certificate.  Both plus ``2 (d + 2) eps rho`` for a recomputed
     ``<xi, z_i>``.
     """
@@ -67,7 +67,7 @@ def theta_forward_tolerance(z: np.ndarray, mm: MaxMargin, th: Theta) -> float:
 def check_s_l3(z: np.ndarray, mm: MaxMargin, th: Theta) -> Slack:
     """S-L3: under A3, ``theta > 0``, certified (upper-bound witness and facet lower bound).
 
-    The certificate (:func:`invariants.theta.check_theta_certificate`) is
+    The certificate (:func:`invariants.core.theta.check_theta_certificate`) is
     converted to an assertion; its worst ``residual / tolerance`` is the slack.
     """
     try:
@@ -104,7 +104,7 @@ def check_s_l3_sampled(z: np.ndarray, mm: MaxMargin, th: Theta, directions: np.n
     """S-L3's lower bound, sampled: ``h(xi) >= theta - tol`` for unit ``xi perp ubar``.
 
     ``directions`` are arbitrary rows; each is projected on ``ubar^perp`` with
-    :func:`~invariants.maxmargin.perp` (independent of theta's basis) and
+    :func:`~invariants.core.maxmargin.perp` (independent of theta's basis) and
     normalised (rows nearly parallel to ubar are dropped).  ``h(xi) >= theta_exact``
     holds exactly for every such xi (theta is a minimum), so only rounding is
     allowed: the forward error of theta (:func:`theta_forward_tolerance`) plus
@@ -144,12 +144,12 @@ def check_s_l4_sign(w: np.ndarray, z: np.ndarray, ubar: np.ndarray, loss: Loss, 
 
     The hypothesis ``<w, ubar> >= 0`` is the caller's to draw (the controls
     feed a w that violates it).  ``||w_perp|| >= K`` is required up to the
-    rounding of :func:`~invariants.maxmargin.perp`, whose output is off by
+    rounding of :func:`~invariants.core.maxmargin.perp`, whose output is off by
     ``~ (d + 2) eps ||w||`` (the ubar component removed carries the error of
     ``<w, ubar>``); ``4 (d + 2) eps ||w||`` is allowed.
 
     Slack: ``P / N = exp(-margin)``, with ``N`` and ``P`` the two sums of
-    :func:`invariants.theta.perp_gradient_sign` (the parts of
+    :func:`invariants.core.theta.perp_gradient_sign` (the parts of
     ``n <w_perp, grad R>`` that shrink and grow ``||w_perp||`` under gradient
     flow).  <= 1 iff the sign condition holds.
     """

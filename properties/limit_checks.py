@@ -32,10 +32,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from invariants import bounds, flow, limits
-from invariants import network as net
-from invariants.data import Dataset, make_dataset
-from invariants.maxmargin import MaxMargin, perp
+from invariants.core import bounds, limits
+from invariants.core import network as net
+from invariants.core.data import Dataset, make_dataset
+from invariants.core.maxmargin import MaxMargin, perp
+from invariants.dynamics import flow
 from invariants.statements import Slack
 from properties import flow_checks as fc
 
@@ -455,8 +456,8 @@ def check_s_l1(tr: flow.Trajectory, mm: MaxMargin) -> tuple[Slack, float]:
     at the start, so S-EQ1 lowers the risk strictly.  That is asserted first
     (it fails when A2 does, S-A2b).  Then at every checkpoint from ``t_a`` on,
     with ``R = max_k ||W_k||_F`` there (the smallest ball holding it), the
-    measured ``log ||dR/dW_1||_F`` (:func:`invariants.limits.layer1_gradient_log_norm`)
-    must be at least ``log eps(R)`` of :func:`invariants.limits.l1_gradient_floor`
+    measured ``log ||dR/dW_1||_F`` (:func:`invariants.core.limits.layer1_gradient_log_norm`)
+    must be at least ``log eps(R)`` of :func:`invariants.core.limits.l1_gradient_floor`
     with ``R(W(t_a))`` in place of ``R(W(1))`` (the proof holds from any
     ``t_a > 0``; the risk only falls after it).
     Tolerance: the log-domain evaluation sums n terms of size up to

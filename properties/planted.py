@@ -11,8 +11,8 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
-from invariants import bounds
-from invariants import network as net
+from invariants.core import bounds
+from invariants.core import network as net
 
 
 def run_checks(checks: Mapping[str, Callable], trajectory) -> list:

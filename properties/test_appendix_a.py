@@ -14,10 +14,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from invariants import flow, gd, limits, strategies
-from invariants import network as net
-from invariants.losses import EXPONENTIAL, LOGISTIC
-from invariants.maxmargin import max_margin
+from invariants import strategies
+from invariants.core import limits
+from invariants.core import network as net
+from invariants.core.losses import EXPONENTIAL, LOGISTIC
+from invariants.core.maxmargin import max_margin
+from invariants.dynamics import flow, gd
 from invariants.statements import Slack
 
 EPS = float(np.finfo(float).eps)

@@ -29,12 +29,14 @@ import pytest
 from hypothesis import find, settings
 from hypothesis import strategies as st
 
-from invariants import gd, limits, strategies
-from invariants import network as net
-from invariants import theta as th
-from invariants.data import make_dataset
-from invariants.losses import EXPONENTIAL, LOGISTIC
-from invariants.maxmargin import max_margin, perp
+from invariants import strategies
+from invariants.core import limits
+from invariants.core import network as net
+from invariants.core import theta as th
+from invariants.core.data import make_dataset
+from invariants.core.losses import EXPONENTIAL, LOGISTIC
+from invariants.core.maxmargin import max_margin, perp
+from invariants.dynamics import gd
 from properties import gd_checks as gc
 from properties import limit_checks as lc
 

@@ -25,10 +25,11 @@ import pytest
 from hypothesis import given, note, settings
 from hypothesis import strategies as st
 
-from invariants import flow, strategies
-from invariants import network as net
-from invariants.losses import EXPONENTIAL, LOGISTIC
-from invariants.maxmargin import max_margin
+from invariants import strategies
+from invariants.core import network as net
+from invariants.core.losses import EXPONENTIAL, LOGISTIC
+from invariants.core.maxmargin import max_margin
+from invariants.dynamics import flow
 from invariants.statements import Slack
 
 EPS = float(np.finfo(float).eps)
@@ -83,7 +84,7 @@ def check_perp_accuracy(
 ) -> Slack:
     """S-T2: ``w_perp`` is within the stated accuracy of the reference, inside the stated range.
 
-    The run's own estimate (``perp_error``, :func:`invariants.flow.with_perp_error`) is
+    The run's own estimate (``perp_error``, :func:`invariants.dynamics.flow.with_perp_error`) is
     not asserted as a bound here: its reference is another Radau run at rtol 1e-12,
     whose own error (2e-9 relative at ``||w_prod|| = 4.7e5`` on a drawn problem, where
     the estimate said 1.1e-9) it does not include.  The control below checks that the

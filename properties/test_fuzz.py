@@ -41,7 +41,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from invariants import losses
+from invariants.core import losses
 
 
 def naive_exp_log_form(m):

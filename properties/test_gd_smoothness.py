@@ -4,7 +4,7 @@ Statements: S-L5, S-L6 (Section 3, Appendix C of the paper).
 
 **S-L5.**  For ``W, V in B(R)``, ``R >= 1`` and a loss with A4,
 ``||grad R(W) - grad R(V)|| <= beta(R) ||W - V||`` with
-``beta(R) = 2 L^2 R^(2L-2) (beta + G)`` (:func:`invariants.gd.beta_of_radius`).
+``beta(R) = 2 L^2 R^(2L-2) (beta + G)`` (:func:`invariants.dynamics.gd.beta_of_radius`).
 Each example draws a problem (logistic loss), a radius ``R in [1, 4]`` and a
 pair of points of ``B(R)``; the ratio ``||grad R(W) - grad R(V)|| /
 (beta(R) ||W - V||)`` is asserted ``<= 1`` plus a derived rounding allowance
@@ -38,11 +38,12 @@ import pytest
 from hypothesis import find, given, note, settings, target
 from hypothesis import strategies as st
 
-from invariants import gd, strategies
-from invariants import network as net
-from invariants.data import make_dataset
+from invariants import strategies
+from invariants.core import network as net
+from invariants.core.data import make_dataset
+from invariants.core.losses import EXPONENTIAL, LOGISTIC, Loss
+from invariants.dynamics import gd
 from invariants.errors import AssumptionError
-from invariants.losses import EXPONENTIAL, LOGISTIC, Loss
 from invariants.statements import Slack
 
 EPS = float(np.finfo(float).eps)
@@ -54,7 +55,7 @@ EPS = float(np.finfo(float).eps)
 def full_gradient(weights: net.Weights, z: np.ndarray, loss: Loss) -> np.ndarray:
     """``grad R(W)`` over ``flatten(W)``: the layer gradients GD uses, unscaled.
 
-    ``dR/dW_k = exp(log_scale) * layers[k]`` (:func:`invariants.network.layer_gradients`,
+    ``dR/dW_k = exp(log_scale) * layers[k]`` (:func:`invariants.core.network.layer_gradients`,
     looked up on the module so that the meta-tests can plant a bug in it).
     """
     g = net.layer_gradients(weights, z, loss)

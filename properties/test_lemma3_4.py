@@ -33,12 +33,10 @@ from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
 from invariants import strategies as S
-from invariants.data import make_dataset, unit_norm_slack
-from invariants.errors import AssumptionError
-from invariants.losses import EXPONENTIAL, LOGISTIC
-from invariants.maxmargin import max_margin, perp
-from invariants.statements import Slack
-from invariants.theta import (
+from invariants.core.data import make_dataset, unit_norm_slack
+from invariants.core.losses import EXPONENTIAL, LOGISTIC
+from invariants.core.maxmargin import max_margin, perp
+from invariants.core.theta import (
     check_theta_certificate,
     h_support,
     l4_empirical_threshold,
@@ -48,6 +46,8 @@ from invariants.theta import (
     require_a3,
     theta,
 )
+from invariants.errors import AssumptionError
+from invariants.statements import Slack
 from properties import lemma34_checks as lc
 
 EPS = float(np.finfo(np.float64).eps)
@@ -423,7 +423,7 @@ def test_s_l4_sign_condition_beyond_K(
 def test_s_l4_targeted_search_stays_below_K(A: S.A3Data, record_slack, record_observation) -> None:
     """S-L4: the targeted search finds no failing w with ``<w, ubar> >= 0`` beyond K (both losses).
 
-    :func:`invariants.theta.l4_empirical_threshold` searches directions
+    :func:`invariants.core.theta.l4_empirical_threshold` searches directions
     (theta's minimiser, facet normals, projected points, random), a from 0 to
     the a -> inf limit, and r up to 30 K, then polishes the best by
     Nelder-Mead; its witness is re-checked.  Records K, K_emp and K/K_emp.

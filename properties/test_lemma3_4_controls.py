@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 
 from invariants import strategies as S
-from invariants.losses import EXPONENTIAL, LOGISTIC, Loss
-from invariants.maxmargin import MaxMargin, max_margin
-from invariants.theta import (
+from invariants.core.losses import EXPONENTIAL, LOGISTIC, Loss
+from invariants.core.maxmargin import MaxMargin, max_margin
+from invariants.core.theta import (
     Theta,
     l4_empirical_threshold,
     lemma4_threshold,

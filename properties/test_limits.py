@@ -17,9 +17,11 @@ import pytest
 from hypothesis import given, note, settings
 from hypothesis import strategies as st
 
-from invariants import flow, limits, strategies
-from invariants.losses import EXPONENTIAL, LOGISTIC
-from invariants.maxmargin import max_margin
+from invariants import strategies
+from invariants.core import limits
+from invariants.core.losses import EXPONENTIAL, LOGISTIC
+from invariants.core.maxmargin import max_margin
+from invariants.dynamics import flow
 from properties import flow_checks as fc
 from properties import limit_checks as lc
 

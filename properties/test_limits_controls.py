@@ -20,11 +20,12 @@ import dataclasses
 import numpy as np
 import pytest
 
-from invariants import flow, limits
-from invariants import network as net
+from invariants.core import limits
+from invariants.core import network as net
+from invariants.core.losses import EXPONENTIAL, LOGISTIC
+from invariants.core.maxmargin import max_margin
+from invariants.dynamics import flow
 from invariants.errors import CriticalPointError, TrajectoryError
-from invariants.losses import EXPONENTIAL, LOGISTIC
-from invariants.maxmargin import max_margin
 from properties import limit_checks as lc
 from properties.test_appendix_a import a2b_flow, a2b_gd
 

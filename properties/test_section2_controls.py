@@ -15,11 +15,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from invariants import bounds, flow
-from invariants import network as net
-from invariants.data import make_dataset
+from invariants.core import bounds
+from invariants.core import network as net
+from invariants.core.data import make_dataset
+from invariants.core.losses import LOGISTIC
+from invariants.dynamics import flow
 from invariants.errors import InvariantDriftError, RiskIncreaseError
-from invariants.losses import LOGISTIC
 from properties import flow_checks as fc
 from properties import planted
 

@@ -18,7 +18,8 @@ import pytest
 from hypothesis import given, note, settings
 from hypothesis import strategies as st
 
-from invariants import flow, strategies
+from invariants import strategies
+from invariants.dynamics import flow
 from invariants.statements import Slack
 from properties import flow_checks as fc
 from properties import planted

@@ -11,9 +11,10 @@ import dataclasses
 import numpy as np
 import pytest
 
-from invariants import bounds, gd
-from invariants import network as net
-from invariants.losses import LOGISTIC
+from invariants.core import bounds
+from invariants.core import network as net
+from invariants.core.losses import LOGISTIC
+from invariants.dynamics import gd
 from properties import gd_checks as gc
 from properties import planted
 from properties.test_section2_controls import _data, _equal_frobenius_init

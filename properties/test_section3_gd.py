@@ -31,9 +31,10 @@ import pytest
 from hypothesis import HealthCheck, find, given, note, settings, target
 from hypothesis import strategies as st
 
-from invariants import gd, strategies
+from invariants import strategies
+from invariants.core.losses import EXPONENTIAL, LOGISTIC
+from invariants.dynamics import gd
 from invariants.errors import AssumptionError
-from invariants.losses import EXPONENTIAL, LOGISTIC
 from properties import gd_checks as gc
 from properties import planted
 

@@ -33,11 +33,13 @@ import pytest
 from hypothesis import find, given, note, settings
 from hypothesis import strategies as st
 
-from invariants import gd, limits, strategies
-from invariants import network as net
-from invariants import theta as th
-from invariants.losses import LOGISTIC, logistic_log_neg_d1
-from invariants.maxmargin import max_margin, perp
+from invariants import strategies
+from invariants.core import limits
+from invariants.core import network as net
+from invariants.core import theta as th
+from invariants.core.losses import LOGISTIC, logistic_log_neg_d1
+from invariants.core.maxmargin import max_margin, perp
+from invariants.dynamics import gd
 from invariants.statements import Slack
 
 EPS = float(np.finfo(float).eps)

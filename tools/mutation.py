@@ -574,7 +574,7 @@ REASONS = {
         "perp orthogonal relative to ||w_perp||, perp / sin_angle at the ends of the float "
         "range and on batches of rows 2^+-990 apart, max_residual on near-tie planted "
         "answers); checked by hand against this run's mutant (MUTANT_UNDER_TEST=... pytest "
-        "properties/test_maxmargin.py fails). Counted as a gap here because this run predates them"
+        "properties/library/test_maxmargin.py fails). Counted as a gap here because this run predates them"
     ),
     "NOTREACH": (
         "unreachable defensive branch (the guarded condition cannot occur: see the one-line reason)"

@@ -23,9 +23,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import network as net
-from .errors import AssumptionError
-from .losses import Loss
+from ..core import network as net
+from ..core.losses import Loss
+from ..errors import AssumptionError
 
 
 def beta_of_radius(radius: float, depth: int, loss: Loss) -> float:

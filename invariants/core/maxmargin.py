@@ -33,13 +33,13 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import nnls
 
+from ..errors import CertificateError, DataError, NonFiniteError, NonSeparableError, ShapeError
 from .data import (
     Dataset,
     non_separable_message,
     scale_by_power_of_two,
     separability_certificate,
 )
-from .errors import CertificateError, DataError, NonFiniteError, NonSeparableError, ShapeError
 
 __all__ = [
     "MaxMargin",
@@ -426,8 +426,8 @@ def max_margin(data: Dataset | np.ndarray, *, tol: float = 1e-12) -> MaxMargin:
 
     Algorithm
     ---------
-    0. Separability: :func:`~invariants.data.separability_certificate` (the
-       same LP test as :func:`~invariants.data.make_dataset`);
+    0. Separability: :func:`~invariants.core.data.separability_certificate` (the
+       same LP test as :func:`~invariants.core.data.make_dataset`);
        :class:`NonSeparableError` with the Gordan certificate if it fails.
        Z is scaled by a power of two (exact) so that ``max |z_ij| in [1/2, 1)``;
        gamma is scaled back at the end, exactly.

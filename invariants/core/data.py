@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 from scipy.optimize import linprog, nnls
 
-from .errors import (
+from ..errors import (
     CertificateError,
     DataError,
     LabelError,

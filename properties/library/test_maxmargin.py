@@ -36,22 +36,22 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy.optimize import minimize
 
-from invariants import maxmargin as mm_module
-from invariants.data import make_dataset, scale_by_power_of_two, separability_certificate
-from invariants.errors import (
-    CertificateError,
-    DataError,
-    NonFiniteError,
-    NonSeparableError,
-    ShapeError,
-)
-from invariants.maxmargin import (
+from invariants.core import maxmargin as mm_module
+from invariants.core.data import make_dataset, scale_by_power_of_two, separability_certificate
+from invariants.core.maxmargin import (
     MaxMargin,
     check_certificate,
     max_margin,
     perp,
     rounding_floor,
     sin_angle,
+)
+from invariants.errors import (
+    CertificateError,
+    DataError,
+    NonFiniteError,
+    NonSeparableError,
+    ShapeError,
 )
 
 EPS = float(np.finfo(np.float64).eps)

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from invariants.losses import EXPONENTIAL, LOGISTIC, LOSSES, Loss, get_loss
+from invariants.core.losses import EXPONENTIAL, LOGISTIC, LOSSES, Loss, get_loss
 
 FORMS = ("value", "d1", "d2", "log_value", "log_neg_d1", "log_d2")
 LOG_FORMS = FORMS[3:]

@@ -19,9 +19,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ..errors import AssumptionError
 from . import bounds
 from . import network as net
-from .errors import AssumptionError
 from .losses import Loss
 from .maxmargin import MaxMargin, perp, sin_angle
 from .theta import perp_basis
@@ -145,8 +145,8 @@ def layer1_gradient_log_norm(weights: net.Weights, z: np.ndarray, loss: Loss) ->
 
     ``dR/dW_1 = (W_L ... W_2)^T grad R(w_prod)^T``, so its Frobenius norm is
     ``||W_L ... W_2|| ||grad R(w_prod)||``; formed in log-domain with the
-    scaled gradient of :func:`invariants.network.scaled_gradient_vec`, not
-    from :func:`invariants.network.layer_gradients`, so that the check is
+    scaled gradient of :func:`invariants.core.network.scaled_gradient_vec`, not
+    from :func:`invariants.core.network.layer_gradients`, so that the check is
     independent of the integrator's gradient.
     """
     a = net.suffix_vectors(weights)[0]

@@ -1,4 +1,5 @@
-"""Properties of :mod:`invariants.bounds`, the quantities of Lemma 2 (S-L2a, S-L2b, S-L2c, S-C1).
+"""Properties of :mod:`invariants.core.bounds`: the quantities of Lemma 2 (S-L2a, S-L2b, S-L2c,
+S-C1).
 
 Each function is checked against an independent reference: mpmath at 50 digits
 on the very float matrices (so the reference is exact for them), or matrices
@@ -26,8 +27,9 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from invariants import bounds, strategies
-from invariants import network as net
+from invariants import strategies
+from invariants.core import bounds
+from invariants.core import network as net
 from properties.flow_checks import svd_error
 
 EPS = float(np.finfo(np.float64).eps)

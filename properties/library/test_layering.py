@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("invariants", "properties", "tools", "benchmarks")
 
 # Layer of a module: the longest matching prefix.  Each layer may import the listed

@@ -8,7 +8,7 @@ check those promises independently of the code that made them:
   solver;
 * family structure (repeats, unit norms, rank one, sizes);
 * A2 with mpmath at 60 digits and the gradient from its own closed form, not
-  with :mod:`invariants.network`;
+  with :mod:`invariants.core.network`;
 * the rounding bounds of the balanced and equal-Frobenius constructions,
   derived next to each assertion;
 * that every family, init kind and a2_violating variant is actually drawn.
@@ -31,10 +31,10 @@ from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
 from invariants import strategies as S
-from invariants.data import Dataset, unit_norm_slack
-from invariants.losses import EXPONENTIAL, LOGISTIC
-from invariants.maxmargin import max_margin
-from invariants.network import layer_shapes
+from invariants.core.data import Dataset, unit_norm_slack
+from invariants.core.losses import EXPONENTIAL, LOGISTIC
+from invariants.core.maxmargin import max_margin
+from invariants.core.network import layer_shapes
 
 pytestmark = pytest.mark.meta
 
@@ -281,7 +281,7 @@ def _balanced_bound(weights, k: int) -> float:
       the exact ``W_k W_k^T = c^2 (||u_{k-1}||^2 u_k u_k^T + R_1)`` with
       ``||R_1||_F <= (4u + O(u^2)) ||u_k||^2 ||u_{k-1}||^2``; likewise ``W_{k+1}^T W_{k+1}``;
     * the float unit vectors have ``| ||u_j||^2 - 1 | <= (m_j + 4) u``
-      (:func:`invariants.data.unit_norm_slack` derivation, squared; ``u_L = [+-1]`` exact),
+      (:func:`invariants.core.data.unit_norm_slack` derivation, squared; ``u_L = [+-1]`` exact),
       so the two main terms differ by ``<= (m_{k-1} + m_{k+1} + 8) u c^2``;
     * the computed products err by ``gamma_m |W||W^T|``, i.e.
       ``<= m_{k-1} u ||W_k||_F^2`` and ``<= m_{k+1} u ||W_{k+1}||_F^2``, and the

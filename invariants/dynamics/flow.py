@@ -15,7 +15,7 @@ with one of three clocks:
 
 The flow is stiff (stiffness grows like ``||w_prod|| / gamma``), so it is
 integrated with an implicit solver and the analytic Jacobian built from
-:func:`invariants.network.scaled_hessian`.  **BDF is the default, chosen by
+:func:`invariants.core.network.scaled_hessian`.  **BDF is the default, chosen by
 measurement** (issue 12; n = 20, d = 5, widths 5, depths 1, 2, 4, 6 logistic and
 2, 4 exponential, against Radau at rtol 1e-12 read off its dense output at the
 same clock values, ``||w_prod||`` up to 2e9).  At rtol 1e-10 the largest relative
@@ -64,14 +64,14 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy.integrate import BDF, LSODA, Radau
 
-from . import network as net
-from .errors import (
+from ..core import network as net
+from ..core.losses import Loss
+from ..errors import (
     CriticalPointError,
     InvariantDriftError,
     RiskIncreaseError,
     SolverDegradedError,
 )
-from .losses import Loss
 
 EPS = float(np.finfo(float).eps)
 CLOCKS = ("lognorm", "arclength", "risk")
@@ -300,7 +300,7 @@ def sensitivities(
     """Bounds on the log-gradients of the S-EQ1 rate and of the clock ``dt/ds`` (S-EQ1, S-INV).
 
     ``grad log ||grad R|| = Hess R grad R / ||grad R||^2``, at most
-    ``h = ||Hess R||_2 / ||grad R||`` (:func:`invariants.network.hessian_norm_bound`);
+    ``h = ||Hess R||_2 / ||grad R||`` (:func:`invariants.core.network.hessian_norm_bound`);
     ``||grad log R|| = ||grad R|| / R``; ``||grad log rho|| = ||W|| / rho^2 <= 1``
     for the lognorm clock, 0 for arc length.  Hence, with ``r`` that ``||grad log rho||``:
 

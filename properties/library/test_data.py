@@ -1,6 +1,6 @@
 """Data validation and the separability test (Notation and data assumptions).
 
-Every error type of :func:`invariants.data.make_dataset` is raised on the
+Every error type of :func:`invariants.core.data.make_dataset` is raised on the
 input it is meant for, in the documented order, with a message that names the
 offending index/value and says what to do.  Non-separable data come with a
 Gordan certificate that is checked here independently of the solver.
@@ -19,7 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from invariants.data import (
+from invariants.core.data import (
     Dataset,
     make_dataset,
     separability_certificate,

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import ArchitectureError, AssumptionError
+from ..errors import ArchitectureError, AssumptionError
 from .losses import Loss
 
 Weights = tuple[np.ndarray, ...]

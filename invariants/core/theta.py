@@ -56,8 +56,8 @@ import numpy as np
 from scipy.optimize import minimize, minimize_scalar
 from scipy.spatial import ConvexHull, QhullError
 
+from ..errors import AssumptionError, CertificateError, DataError, NonFiniteError, ShapeError
 from .data import Dataset
-from .errors import AssumptionError, CertificateError, DataError, NonFiniteError, ShapeError
 from .losses import EXPONENTIAL, LOGISTIC, Loss, get_loss
 from .maxmargin import MaxMargin, max_margin, perp
 
@@ -281,7 +281,7 @@ def theta(
     """theta of Lemma 3 (S-L3) for the rows z_i, with its certificate data.
 
     ``mm`` is the max-margin solution (computed with
-    :func:`~invariants.maxmargin.max_margin` if None); its ``ubar`` and
+    :func:`~invariants.core.maxmargin.max_margin` if None); its ``ubar`` and
     ``support`` define the problem.  ``method``: ``"auto"`` (simplex when
     ``|S| = d``, interval when d = 2, hull otherwise) or one of ``"simplex"``,
     ``"hull"``, ``"interval"`` to force a path (for cross-checks; a path that
@@ -761,7 +761,7 @@ def perp_gradient_sign(w: np.ndarray, z: np.ndarray, ubar: np.ndarray, loss: Los
     product is exactly 0 and the condition holds with equality), and also when
     ``||w_perp|| <= 4 (d + 2) eps ||w||``: below that, the computed ``w_perp``
     is the rounding residue of removing ``<w, ubar> ubar`` (see
-    :func:`~invariants.maxmargin.perp`), its direction is noise, and ``w`` is
+    :func:`~invariants.core.maxmargin.perp`), its direction is noise, and ``w`` is
     parallel to ubar as far as float64 can tell.  NaN is never returned;
     non-finite input raises :class:`NonFiniteError`.
 
@@ -769,7 +769,7 @@ def perp_gradient_sign(w: np.ndarray, z: np.ndarray, ubar: np.ndarray, loss: Los
     double-double (:func:`_margins_dd`) and shifted by the smallest one, so
     the exponents ``log|loss'(m_i)|`` are accurate to ``~ eps |m_i - m_min|``
     rather than ``eps |m_i|`` (at ``||w|| = 1e13`` a plain dot product would
-    err by ~1e-2 in every exponent).  ``w_perp`` is :func:`~invariants.maxmargin.perp`
+    err by ~1e-2 in every exponent).  ``w_perp`` is :func:`~invariants.core.maxmargin.perp`
     (two Gram-Schmidt passes), so each ``c_i`` carries an absolute error
     ``~ (d + 2) eps ||w|| ||z_i||``: the returned value is exact to about
     ``max_i (d + 2) eps ||w|| ||z_i|| / |c_i|`` plus a few eps times the

@@ -1,9 +1,9 @@
-"""Properties of :mod:`invariants.network`: shapes, risk, closed-form gradients, Hessian.
+"""Properties of :mod:`invariants.core.network`: shapes, risk, closed-form gradients, Hessian.
 
 Statements served: S-EQ1 (the risk and its gradient ``dR/dW_k``, the rank-one
 matrix of the Notation section), A2 and S-A2a (``require_a2``), and the
 asymptotic regime every later statement lives in (``||w_prod|| ~ 1e12``).  The
-Hessian and the Jacobian of the time-changed field of :mod:`invariants.flow`
+Hessian and the Jacobian of the time-changed field of :mod:`invariants.dynamics.flow`
 (the implicit integrator behind every trajectory statement) are checked too.
 
 Every comparison has a derived tolerance, written next to it.  Shared notation:
@@ -40,10 +40,11 @@ import pytest
 from hypothesis import assume, given, note
 from hypothesis import strategies as st
 
-from invariants import flow, strategies
-from invariants import network as net
+from invariants import strategies
+from invariants.core import network as net
+from invariants.core.losses import EXPONENTIAL, LOGISTIC, Loss
+from invariants.dynamics import flow
 from invariants.errors import ArchitectureError, AssumptionError
-from invariants.losses import EXPONENTIAL, LOGISTIC, Loss
 
 EPS = float(np.finfo(np.float64).eps)
 
