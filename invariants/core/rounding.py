@@ -14,6 +14,8 @@ statement checks of ``properties/claims`` and by the library):
 - :func:`distance_rounding`: Qhull's bound on a point-to-facet distance (S-L3);
 - :func:`two_sum`, :func:`two_prod`: error-free transformations (Knuth, Dekker /
   Veltkamp), the bricks of the double-double margins of Lemma 4 (S-L4);
+- :func:`log_risk_rounding`, :func:`rounding_count`: the rounding of one evaluation of
+  ``log R(W)`` (S-EQ1's allowance in the flow's guard, the gradient checks);
 - :func:`slack_ratio`: ``observed / allowed`` with ``0 / 0 = 0``, the ratio every
   :class:`~invariants.statements.Slack` records.
 
@@ -21,6 +23,9 @@ numpy only; imports nothing else of the project.
 """
 
 from __future__ import annotations
+
+import math
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -109,3 +114,28 @@ def two_sum(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     bb = s - a
     e = (a - (s - bb)) + (b - bb)
     return s, e
+
+
+def log_risk_rounding(big: float, n: int, M: int) -> float:
+    """Bound on ``|fl(log R) - log R|`` when ``prod_j nu_j zmax <= big``.
+
+    Margins err by ``<= gamma(M) big`` and pass to ``log R`` unamplified
+    (``sum_i |d log R / d m_i| = sum_i |loss'_i| / (n R) <= 1`` as ``|loss'| <= loss``).
+    ``a_i = log loss(m_i)`` is exact (exponential) or within a few ulps of
+    ``1 + |a_i|`` (logistic; test_losses measures < 5 ulp), ``|a_i| <= big + 1``;
+    logsumexp forms ``a_i - a_max`` (``<= 2 eps max|a|`` each, passed through exp),
+    a sum of n terms (``gamma(n)``), a log (``eps log n``) and two additions
+    (``eps (|a_max| + 2 log n)``).  Total ``<= gamma(M) big + eps (8 (big + 2) + n + 4 log n + 8)``.
+    """
+    return gamma(M) * big + EPS * (8 * (big + 2) + n + 4 * math.log(n) + 8)
+
+
+def rounding_count(W: Sequence[np.ndarray], n: int) -> int:
+    """The ``m`` of every ``gamma(m)`` below: all inner dimensions of every product met.
+
+    A chain ``W_L ... W_1 z_i`` has inner dimensions ``d_{L-1}, ..., d_1, d_0`` and
+    the sums over data points add ``n``; doubling covers the two chains (suffix
+    and prefix) that meet in one gradient entry, ``+ 16`` the scalar operations.
+    """
+    dims = [W[0].shape[1]] + [w.shape[0] for w in W]
+    return 2 * sum(dims) + n + 16
