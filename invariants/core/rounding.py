@@ -5,9 +5,10 @@ statement checks of ``properties/claims`` and by the library):
 
 - :data:`EPS` (machine epsilon of float64, ``2^-52``) and :data:`UNIT_ROUNDOFF`
   (``EPS / 2``, round to nearest);
-- :func:`gamma`: Higham's ``gamma_m = m eps / (1 - m eps)``, the relative error
+- :func:`gamma_unit`: Higham's ``gamma_m = m u / (1 - m u)``, the relative error
   bound of an m-term sum or dot product in any order (Higham, *Accuracy and
-  Stability of Numerical Algorithms*, Lemma 3.1);
+  Stability of Numerical Algorithms*, Lemma 3.1), and :func:`gamma`, the same with
+  ``eps = 2u`` in place of ``u``;
 - :func:`svd_error`, :func:`deficit_rounding`, :func:`wedin`: the rounding of the
   computed singular values, of the rank deficit ``sum_{i>=2} sigma_i^2`` (S-L2a) and
   of the top singular vectors (Wedin's theorem; S-L2b, S-L2c, S-C1);
@@ -37,9 +38,17 @@ _SPLIT = 134217729.0  # 2^27 + 1, Veltkamp's splitter for float64
 
 
 def gamma(m: int) -> float:
-    """Higham's ``gamma_m = m eps / (1 - m eps)``: relative error of an m-term sum or dot
-    product, any summation order (``m eps < 1``)."""
+    """``gamma_m = m eps / (1 - m eps)``: Higham's bound on the relative error of an m-term
+    sum or dot product, any summation order, taken with ``eps = 2u`` in place of the unit
+    roundoff ``u`` (a factor-2 margin; ``m eps < 1``).  The checks of the linear network
+    use this one; :func:`gamma_unit` is the bound itself."""
     return m * EPS / (1.0 - m * EPS)
+
+
+def gamma_unit(m: int) -> float:
+    """Higham's ``gamma_m = m u / (1 - m u)`` with the unit roundoff ``u = eps / 2``
+    (Lemma 3.1): the exact bound, used by the ReLU experiment's balancedness (S-FIG2)."""
+    return m * UNIT_ROUNDOFF / (1.0 - m * UNIT_ROUNDOFF)
 
 
 def slack_ratio(observed: float, allowed: float) -> float:

@@ -66,7 +66,7 @@ from scipy.integrate import BDF, LSODA, Radau
 
 from ..core import network as net
 from ..core.losses import Loss
-from ..core.rounding import EPS, log_risk_rounding, rounding_count
+from ..core.rounding import EPS, gamma, log_risk_rounding, rounding_count
 from ..errors import (
     CriticalPointError,
     InvariantDriftError,
@@ -280,13 +280,13 @@ def eq2_rounding(initial: net.Weights, weights: net.Weights) -> np.ndarray:
 
     Each Gram product ``A^T A`` with inner dimension ``m`` has entrywise error
     ``<= gamma_m |A|^T |A|``, hence Frobenius error ``<= gamma_m ||A||_F^2``
-    (``gamma_m = m eps / (1 - m eps)``); two of them at each time, plus the
+    (:func:`~invariants.core.rounding.gamma`); two of them at each time, plus the
     subtractions (``+3`` in m), at ``t`` and at 0.
     """
     out = []
     for k in range(len(weights) - 1):
         m = max(weights[k].shape[1], weights[k + 1].shape[0]) + 3
-        gm = m * EPS / (1 - m * EPS)
+        gm = gamma(m)
         tot = 0.0
         for W in (weights, initial):
             tot += gm * (float(np.vdot(W[k], W[k])) + float(np.vdot(W[k + 1], W[k + 1])))

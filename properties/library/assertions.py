@@ -176,3 +176,13 @@ def chain(mats: list[np.ndarray], size: int) -> np.ndarray:
     if len(mats) == 1:
         return mats[0]
     return np.linalg.multi_dot(mats)
+
+
+def unit(v: np.ndarray) -> np.ndarray:
+    """v / ||v||, or e_1 when v is (nearly) zero."""
+    nrm = float(np.linalg.norm(v))
+    if nrm < 1e-3:
+        e = np.zeros_like(v)
+        e[0] = 1.0
+        return e
+    return v / nrm
