@@ -26,7 +26,6 @@ the direction converges (the sine is not even monotone there).  So S-T4 is
 from __future__ import annotations
 
 import dataclasses
-import math
 
 import numpy as np
 import pytest
@@ -39,10 +38,9 @@ from invariants.core import limits
 from invariants.core import network as net
 from invariants.core import theta as th
 from invariants.core.losses import LOGISTIC, logistic_log_neg_d1
-from invariants.core.maxmargin import max_margin, perp
-from invariants.core.rounding import EPS
+from invariants.core.maxmargin import max_margin
 from invariants.dynamics import gd
-from invariants.statements import Slack
+from properties.claims.section3_limits import check_s_t4
 
 STEPS = 1500
 
@@ -73,59 +71,6 @@ def _perp_heavy_start(z, mm, theta_value, widths, scale_r: float) -> list[np.nda
             M[0, 0] = 1.0
         layers.append(M)
     return layers
-
-
-def _phi(W1: np.ndarray, ubar: np.ndarray) -> float:
-    """``||W_1 P_perp||_F^2``: the squared norm of W_1's rows' parts orthogonal to ubar."""
-    return float(np.sum(perp(W1, ubar) ** 2))
-
-
-def check_s_t4(tr: gd.GDTrajectory, mm, K: float) -> tuple[Slack, int]:
-    """S-T4's finite content on one GD run: the sign, and the Lemma 4 engine (module docstring).
-
-    Returns the slack of the engine (``(Phi(t+1) - Phi(t)) / allowed``, worst
-    step) and the number of steps at which Lemma 4's hypothesis held.
-    """
-    z = tr.z
-    n, d = z.shape
-    wp = limits.wprod_path(tr.weights)
-    # The sign: from the first t with log R < log(loss(0)/n), every margin > 0.
-    # Rounding: log R is computed to a few eps times |log R| + log n (A2_RTOL's
-    # derivation in invariants.strategies), so the threshold is lowered by that.
-    log_thr = float(np.log(LOGISTIC.value(0.0))) - math.log(n)
-    tol = 8 * EPS * (abs(log_thr) + math.log(n) + 1)
-    below = np.flatnonzero(tr.log_risk < log_thr - tol)
-    if below.size:
-        margins = wp[below[0] :] @ z.T
-        bad = np.argwhere(margins <= 0)
-        assert bad.size == 0, (
-            f"S-T4: at step {below[0] + bad[0][0]} a margin is <= 0 although R < loss(0)/n "
-            f"was reached at step {below[0]}"
-        )
-
-    # The engine: Phi grows by at most eta^2 ||G_1||_F^2 wherever Lemma 4 applies.
-    applied, worst = 0, 0.0
-    for s in range(tr.steps):
-        w = wp[s]
-        wperp = perp(w, mm.ubar)
-        if not (w @ mm.ubar >= 0 and np.linalg.norm(wperp) >= K):
-            continue
-        applied += 1
-        sign = l4.perp_gradient_sign(w, z, mm.ubar, LOGISTIC)
-        assert sign >= 0, (
-            f"S-T4/S-L4: Lemma 4's sign condition fails at step {s} (log N - log P = {sign:.3g})"
-        )
-        p0, p1 = _phi(tr.weights[s][0], mm.ubar), _phi(tr.weights[s + 1][0], mm.ubar)
-        growth = tr.eta[s] ** 2 * tr.grad_sq_layers[s, 0]
-        # Rounding of Phi (a sum of squares of sizes up to Phi, each perp'd with
-        # relative error ~ d eps): below 4 d eps (p0 + p1) for the difference.
-        allowed = growth + 4 * d * EPS * (p0 + p1)
-        assert p1 - p0 <= allowed, (
-            f"S-T4: ||W_1 P_perp||_F^2 grew by {p1 - p0:.3e} > eta^2 ||G_1||^2 = {growth:.3e} "
-            f"at step {s}, where Lemma 4 applies"
-        )
-        worst = max(worst, (p1 - p0) / allowed)
-    return Slack("S-T4", worst, f"{applied} steps under Lemma 4 of {tr.steps}"), applied
 
 
 @given(data=st.data())

@@ -12,8 +12,9 @@ call these; the controls of ``properties/controls/`` plant bugs and call the sam
 - :mod:`.lemmas34`: theta (S-L3) and the sign condition (S-L4);
 - :mod:`.section3`: gradient descent under A5 (S-EQ4, S-EQ27, S-EQ29, S-EQ30, S-EQ37,
   S-L7, S-L8a-c, S-T3) and :data:`.section3.CHECKS`;
+- :mod:`.section3_limits`: S-T4 as far as a finite GD run shows it;
 - :mod:`.smoothness`: S-L5 and S-L6;
-- :mod:`.appendix_a`: S-A2a and the S-A2b counterexample;
+- :mod:`.appendix_a`: S-A2a and the S-A2b counterexample (flow and GD);
 - :mod:`.fig2`: the ReLU experiment of Fig. 2 (S-FIG2).
 """
 

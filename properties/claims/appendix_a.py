@@ -75,3 +75,39 @@ def a2b_flow(c: float, fraction: float = 0.95, points: int = 40) -> flow.Traject
 
 #: The counterexample: L = 2, scalar input z = 1, exponential loss, R = exp(-w1 w2).
 A2B_Z = np.array([[1.0]])
+
+
+def check_s_a2b_gd(tr: gd.GDTrajectory) -> Slack:
+    """S-A2b (GD) on a run from ``(c, -c)``: ``w1 = -w2`` bit for bit and ``R >= 1``.
+
+    One GD step maps ``(w, -w)`` to ``((1 - eta R) w, -(1 - eta R) w)``: the two
+    coordinates are computed by the same operations up to sign, so the symmetry
+    holds exactly and ``log R = w^2 >= 0`` exactly (no tolerance).
+    """
+    w1 = np.array([W[0][0, 0] for W in tr.weights])
+    w2 = np.array([W[1][0, 0] for W in tr.weights])
+    assert np.array_equal(w1, -w2), "S-A2b: GD broke the symmetry w1 = -w2"
+    assert np.min(tr.log_risk) >= 0.0, f"S-A2b: log R fell to {np.min(tr.log_risk):.3g} < 0"
+    return Slack("S-A2b", 0.0, f"min log R = {np.min(tr.log_risk):.3g} (>= 0 exactly)")
+
+
+def check_s_a2b_flow(tr: flow.Trajectory, c: float) -> Slack:
+    """S-A2b (flow): the path from ``(c, -c)`` stays on ``w1 = -w2``, follows the closed
+    form ``||W(s)|| = sinh(s* - s)`` (:func:`a2b_saddle_clock`) and keeps ``R >= 1``.
+
+    Tolerance: the run's accumulated local-error bound ``Checkpoint.local_error``
+    plus the final rounding ``4 eps (|w1| + |w2| + 1)``; ``log R = -w1 w2`` must be
+    ``>= 0`` up to its rounding (a few eps of ``w^2``).
+    """
+    s_star = a2b_saddle_clock(c)
+    worst = 0.0
+    for cp in tr.checkpoints:
+        w1, w2 = float(cp.weights[0][0, 0]), float(cp.weights[1][0, 0])
+        allowed = cp.local_error + 4 * EPS * (abs(w1) + abs(w2) + 1)
+        norm_err = abs(math.hypot(w1, w2) - math.sinh(s_star - cp.s))
+        assert abs(w1 + w2) <= allowed, f"S-A2b: w1 + w2 = {w1 + w2:.3e} at s = {cp.s:.4g}"
+        assert norm_err <= allowed, f"S-A2b: ||W|| off the closed form by {norm_err:.3e}"
+        assert cp.log_risk >= -4 * EPS * w1 * w1, f"S-A2b: log R = {cp.log_risk:.3e} < 0"
+        worst = max(worst, abs(w1 + w2) / allowed, norm_err / allowed)
+    assert tr.final.log_time > 0, "the run should pass t = 1 on its way to the saddle"
+    return Slack("S-A2b", worst, f"to s = 0.95 s*, t = exp({tr.final.log_time:.3g})")
