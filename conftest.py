@@ -45,35 +45,36 @@ from pathlib import Path
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
-import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from hypothesis import HealthCheck, Phase, Verbosity, settings  # noqa: E402
 from hypothesis.database import DirectoryBasedExampleDatabase  # noqa: E402
 from hypothesis.internal.reflection import function_digest  # noqa: E402
 
-from invariants import baseline  # noqa: E402
 from invariants.database import describe, open_database  # noqa: E402
 from invariants.errors import DatabaseUnavailableError  # noqa: E402
-from invariants.report import PARTIAL_JSON, clear_folder, timings_of, write_folder, write_json  # noqa: E402
-from invariants.reporting import (  # noqa: E402
-    MAX_RATIOS,
+from invariants.report import baseline  # noqa: E402
+from invariants.report.benchmarks import benchmark_metrics  # noqa: E402
+from invariants.report.build import build_report, timings_of  # noqa: E402
+from invariants.report.collection import RunState  # noqa: E402
+from invariants.report.files import (  # noqa: E402
+    PARTIAL_JSON,
     ReportFormatError,
-    RunState,
-    benchmark_metrics,
-    build_report,
-    format_table,
-    parse_shard,
-    selection_of,
-    shard_files,
+    clear_folder,
+    write_folder,
+    write_json,
 )
+from invariants.report.records import SlackRecorder  # noqa: E402
+from invariants.report.selection import parse_shard, selection_of, shard_files  # noqa: E402
+from invariants.report.summary import format_table  # noqa: E402
 from invariants.statements import named_in  # noqa: E402
 
 # Hypothesis draws about 5% of its values from literal constants found in the *local* modules
 # present in sys.modules at draw time (hypothesis.internal.conjecture.providers,
 # _get_local_constants; test_*.py files are left out). A library module first imported
 # *during* the run grows that pool on the one xdist worker that imported it: invariants.
-# relu_figures is imported only by the report's figure code, which test_reporting.py calls,
-# so under --dist loadfile every example drawn later on that worker depended on scheduling.
+# relu_figures (now invariants.report.fig2) was imported only by the report's figure code,
+# which test_reporting.py calls, so under --dist loadfile every example drawn later on that
+# worker depended on scheduling.
 # Measured: 7 of 20 CI-profile runs of one commit drew a different S-T4 start (and S-L5 test
 # point) than run 1. Importing every library module here, before any example is drawn,
 # fixes the pool for the session. test_strategies.py checks that nothing escapes this.
@@ -540,30 +541,6 @@ def _stop_progress(config: pytest.Config) -> None:
     shutil.rmtree(thread.directory, ignore_errors=True)
     os.environ.pop(_PROGRESS_ENV, None)
     config.invariants_progress = None  # type: ignore[attr-defined]
-
-
-class SlackRecorder:
-    """Collects, over every example of one test, each statement's worst slack.
-
-    It also keeps every example's ratio (up to ``MAX_RATIOS`` per statement, in
-    example order) for the report's slack histograms.
-    """
-
-    def __init__(self) -> None:
-        self.worst: dict[str, dict] = {}
-
-    def __call__(self, slack) -> None:
-        entry = self.worst.setdefault(
-            slack.statement,
-            {"statement": slack.statement, "examples": 0, "ratio": -np.inf, "ratios": []},
-        )
-        entry["examples"] += 1
-        ratio = float(slack.ratio)
-        if len(entry["ratios"]) < MAX_RATIOS:
-            entry["ratios"].append(ratio)
-        if ratio > entry["ratio"] or np.isnan(ratio):
-            entry["ratio"] = ratio
-            entry["detail"] = slack.detail
 
 
 @pytest.fixture

@@ -1,14 +1,14 @@
 """The regression baseline (``reports/baseline.json``) and the comparison with it.
 
-Command line (``python -m invariants.baseline ...``):
+Command line (``python -m invariants.report ...``, :mod:`invariants.report.__main__`):
 
-- ``compare BASELINE REPORT``: print the diff table; exit 1 on a regression,
-  2 when a file is not a usable report or baseline.  Either argument may be a
-  baseline or a ``report.json``.
-- ``update REPORT BASELINE [--accept-failures]``: validate a report (whole
-  suite, finished, same profile as the old baseline, no failing test unless
-  ``--accept-failures``) and write the baseline from it.  The only way the
-  baseline changes: nothing else writes it.
+- ``compare BASELINE REPORT``: print the diff table (:func:`compare`,
+  :func:`format_comparison`); exit 1 on a regression, 2 when a file is not a
+  usable report or baseline.  Either argument may be a baseline or a ``report.json``.
+- ``baseline REPORT BASELINE [--accept-failures] [--profile P]`` (:func:`update`):
+  validate a report (whole suite, finished, same profile as the old baseline, no
+  failing test unless ``--accept-failures``) and write the baseline from it.  The
+  only way the baseline changes: nothing else writes it.
 
 Regression rules (each a row marked ``REGRESSION``):
 
@@ -44,14 +44,13 @@ the README.
 
 from __future__ import annotations
 
-import argparse
 import math
-import sys
 from pathlib import Path
 from typing import Any
 
-from . import report as rep
-from .reporting import FAILING, ReportFormatError, as_float, stats
+from .files import ReportFormatError, load, write_json
+from .records import FAILING
+from .values import as_float, stats
 
 SCHEMA = "invariants.baseline/1"
 
@@ -138,7 +137,7 @@ def _depth_key(values: dict) -> str | None:
 
 def load_any(path: str | Path) -> dict:
     """A baseline from a baseline file or a report file (validated)."""
-    data = rep.load(path, kinds=("invariants.baseline", "invariants.report"))
+    data = load(path, kinds=("invariants.baseline", "invariants.report"))
     return data if data["schema"] == SCHEMA else from_report(data)
 
 
@@ -477,12 +476,12 @@ def update(
     report_path: str, baseline_path: str, accept_failures: bool = False, profile: str | None = None
 ) -> dict:
     """Validate ``report_path`` and write the baseline from it; return the baseline."""
-    report = rep.load(report_path)
+    report = load(report_path)
     reasons = validate_for_baseline(report, report_path, accept_failures)
     want = profile
     if want is None and Path(baseline_path).exists():
         try:
-            want = rep.load(baseline_path, kinds=("invariants.baseline",))["profile"]
+            want = load(baseline_path, kinds=("invariants.baseline",))["profile"]
         except ReportFormatError:
             want = None  # an unreadable old baseline is replaced
     if want and report["run"]["profile"] != want:
@@ -492,51 +491,5 @@ def update(
             f"{report_path}: not recorded as the baseline: " + "; ".join(reasons)
         )
     baseline = from_report(report)
-    rep.write_json(baseline_path, baseline)
+    write_json(baseline_path, baseline)
     return baseline
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m invariants.baseline",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("compare", help="compare a report with the baseline (exit 1: regression)")
-    p.add_argument("baseline")
-    p.add_argument("report")
-    p.add_argument("--markdown", help="also write the table as markdown to this file")
-    p = sub.add_parser("update", help="validate a report and make it the baseline")
-    p.add_argument("report")
-    p.add_argument("baseline")
-    p.add_argument("--accept-failures", action="store_true")
-    p.add_argument("--profile", help="required profile (default: the old baseline's)")
-    ns = parser.parse_args(argv)
-    try:
-        if ns.command == "compare":
-            result = compare(
-                load_any(ns.baseline),
-                rep.load(ns.report, kinds=("invariants.report", "invariants.baseline")),
-            )
-            print(format_comparison(result, ns.baseline, ns.report))
-            if ns.markdown:
-                Path(ns.markdown).write_text(
-                    format_comparison(result, ns.baseline, ns.report, markdown=True)
-                )
-            return 1 if result["regressions"] else 0
-        baseline = update(ns.report, ns.baseline, ns.accept_failures, ns.profile)
-        held = sum(s["status"] in CHECKED for s in baseline["statements"].values())
-        print(
-            f"baseline written to {ns.baseline}: profile {baseline['profile']}, "
-            f"{len(baseline['tests'])} tests, {held} of {len(baseline['statements'])} "
-            "statements checked"
-        )
-        return 0
-    except ReportFormatError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

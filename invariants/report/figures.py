@@ -20,7 +20,8 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from .reporting import as_float, fmt_slack
+from .fig2 import fig2_figure
+from .values import as_float, fmt_slack
 
 matplotlib.rcParams["svg.hashsalt"] = "invariants-report"
 MAX_CURVES = 40
@@ -306,8 +307,6 @@ def slack_histograms(report: dict) -> tuple[Figure, str]:
 
 
 def fig2(report: dict) -> tuple[Figure, str]:
-    from .relu_figures import fig2_figure
-
     entries = [o for _, o in _entries(report, "fig2", ("step", "risk"))]
     caption = (
         "||W_k||_2 / ||W_k||_F of each dense layer (solid) against its floor "
