@@ -2,8 +2,9 @@
 
 These tests check the reporting code itself and name no statement of the paper.
 Statement IDs appear below only as data.  The subprocess runs use tiny
-temporary test files with a copy of the suite's ``conftest.py`` (a few seconds
-each), so they run in CI:
+temporary test files that load the report's pytest plugin and nothing else of
+the suite (``-p invariants.report.plugin``, Hypothesis's own ``ci`` profile; a
+few seconds each), so they run in CI:
 
 - a worker killed mid-test under xdist still gives a report saying what
   crashed, what ran after the restart and what did not;
@@ -16,7 +17,6 @@ from __future__ import annotations
 import copy
 import json
 import os
-import shutil
 import textwrap
 from pathlib import Path
 from types import SimpleNamespace
@@ -32,6 +32,7 @@ from invariants.report import (
     failures,
     figures,
     files,
+    progress,
     selection,
 )
 from invariants.report.build import build_report, strip_volatile
@@ -422,6 +423,27 @@ def test_shards_partition_the_files():
         selection.parse_shard("4/3")
 
 
+def test_progress_lines_name_only_the_long_tests(tmp_path):
+    """A test past the threshold gets one line (statements, test cases); a short one none."""
+    now = 1000.0
+    for pid, started, cases in ((1, now - 95.0, 7), (2, now - 5.0, 3)):
+        (tmp_path / f"{pid}.json").write_text(
+            json.dumps(
+                {
+                    "nodeid": f"t.py::test_{pid}",
+                    "statements": ["S-L4"],
+                    "started": started,
+                    "cases": cases,
+                    "max_examples": 40,
+                }
+            )
+        )
+    (tmp_path / "3.json").write_text("{half a file")
+    assert progress.progress_lines(tmp_path, now, after=30.0) == [
+        "[running 1m35s] t.py::test_1 (S-L4): 7 test cases (max_examples 40)"
+    ]
+
+
 # --- files: schema and version -------------------------------------------------
 
 
@@ -691,13 +713,13 @@ def test_after():
 
 
 def tiny_suite(tmp_path: Path, **files: str) -> Path:
+    """A suite of ``files`` whose only project code is the report plugin (no conftest.py)."""
     root = tmp_path / "suite"
     (root / "properties").mkdir(parents=True)
-    shutil.copy(REPO / "conftest.py", root / "conftest.py")
     (root / "pyproject.toml").write_text(
         '[tool.pytest.ini_options]\ntestpaths = ["properties"]\n'
-        'addopts = "-ra --strict-markers"\nfilterwarnings = ["error"]\n'
-        'markers = ["meta: meta-tests"]\n'
+        'addopts = "-ra --strict-markers -p invariants.report.plugin"\n'
+        'filterwarnings = ["error"]\nmarkers = ["meta: meta-tests"]\n'
     )
     for name, text in files.items():
         (root / "properties" / f"{name}.py").write_text(text)
@@ -713,7 +735,9 @@ def tiny_env() -> dict:
 def test_xdist_and_serial_runs_give_the_same_report(tmp_path):
     """Timings aside, -n 2 and -n 0 write the same report.json."""
     root = tiny_suite(tmp_path, test_a=TINY_A, test_b=TINY_B)
-    diffs, rcs = determinism.check_determinism(["properties"], "ci", 2, cwd=root, env=tiny_env())
+    diffs, rcs = determinism.check_determinism(
+        ["properties"], "ci", 2, cwd=root, env=tiny_env(), profile_option="--hypothesis-profile"
+    )
     assert diffs == []
     assert rcs == {"xdist": 1, "serial": 1}  # test_fails fails on purpose
 
@@ -723,10 +747,11 @@ def test_a_crashed_worker_still_leaves_a_report(tmp_path):
     root = tiny_suite(tmp_path, test_crash=TINY_CRASH)
     out = root / "out"
     proc = determinism.run_pytest(
-        ["-n", "2", "--invariants-profile", "ci"], root, out, env=tiny_env()
+        ["-n", "2", "--hypothesis-profile", "ci"], root, out, env=tiny_env()
     )
     assert proc.returncode == 1, proc.stdout
     r = files.load(out / "report.json")
+    assert r["run"]["profile"] == "ci"  # from --hypothesis-profile: no conftest.py here
     outcome = {t["nodeid"].split("::")[1]: t for t in r["tests"]}
     assert outcome["test_dies"]["outcome"] == "crashed"
     assert (
@@ -746,7 +771,7 @@ def test_a_killed_serial_run_leaves_a_partial_report(tmp_path):
     root = tiny_suite(tmp_path, test_crash=TINY_CRASH)
     out = root / "out"
     proc = determinism.run_pytest(
-        ["-n", "0", "--invariants-profile", "ci"], root, out, env=tiny_env()
+        ["-n", "0", "--hypothesis-profile", "ci"], root, out, env=tiny_env()
     )
     assert proc.returncode == 3  # the test's os._exit(3) ended pytest
     assert not (out / "report.json").exists()

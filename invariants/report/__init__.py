@@ -4,6 +4,9 @@ It imports nothing of ``invariants`` but :mod:`invariants.statements` (the list 
 the paper's statements and the ``Slack`` record): the report knows the statements,
 never the math.  One concern per module, no import cycle:
 
+- :mod:`.plugin`: the pytest plugin (report options, the ``record_*`` fixtures,
+  the run hooks), loaded by ``conftest.py``; :mod:`.progress`: progress lines of
+  long tests;
 - :mod:`.records`: one test's record and the slack recorder; :mod:`.failures`: a
   failure's text; :mod:`.collection`: what one pytest process saw of the run;
   :mod:`.selection`: whole suite, subset or shard;

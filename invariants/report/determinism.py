@@ -89,16 +89,19 @@ def check_determinism(
     workers: int = 2,
     cwd: str | Path = ".",
     env: dict | None = None,
+    profile_option: str = "--invariants-profile",
 ) -> tuple[list[str], dict]:
     """Run PATHS with ``-n WORKERS`` and with ``-n 0``; the differences of the reports.
 
+    The profile is passed as ``PROFILE_OPTION PROFILE`` (``--hypothesis-profile`` for
+    a suite that loads the report plugin without this repository's ``conftest.py``).
     Returns (differences without the timing fields, {"xdist": rc, "serial": rc}).
     """
     with tempfile.TemporaryDirectory(prefix="invariants-det-") as tmp:
         rcs, reports = {}, {}
         for label, n in (("xdist", workers), ("serial", 0)):
             out = Path(tmp) / label
-            args = ["-n", str(n), "--invariants-profile", profile, *paths]
+            args = ["-n", str(n), profile_option, profile, *paths]
             if n:
                 args[2:2] = ["--dist", "loadfile"]
             proc = run_pytest(args, cwd, out, env=env)
