@@ -17,6 +17,8 @@ from __future__ import annotations
 import copy
 import json
 import os
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 from types import SimpleNamespace
@@ -412,6 +414,8 @@ def test_selection_detects_subsets(tmp_path):
     assert not sel(_config(tmp_path, ["properties"], markexpr="not slow"))["complete"]
     shard = sel(_config(tmp_path, ["properties"], invariants_shard="2/3"))
     assert shard["shard"] == [2, 3] and not shard["complete"]
+    by_id = sel(_config(tmp_path, ["properties"], invariants_statement=["S-L4,S-L5", "S-L4"]))
+    assert not by_id["complete"] and by_id["reason"] == "--statement S-L4,S-L5"
 
 
 def test_shards_partition_the_files():
@@ -421,6 +425,19 @@ def test_shards_partition_the_files():
     assert sum(len(p) for p in parts) == len(paths)
     with pytest.raises(ValueError, match="I/N"):
         selection.parse_shard("4/3")
+
+
+def test_statement_option_values():
+    """--statement is repeatable and comma-separated; an unknown ID names the known ones."""
+    assert selection.split_statement_option(None) == []
+    assert selection.split_statement_option(["S-L4, S-L5", "S-L4", ","]) == ["S-L4", "S-L5"]
+    selection.check_statement_ids(["S-L4", "S-L5"], IDS)
+    with pytest.raises(ValueError, match=r"unknown statement ID S-X;.* S-EQ1, S-EQ2"):
+        selection.check_statement_ids(["S-L4", "S-X"], IDS)
+    with pytest.raises(ValueError, match="no statement ID given"):
+        selection.check_statement_ids([], IDS)
+    assert selection.checks_any(["S-L3", "S-L4"], ["S-L4"])
+    assert not selection.checks_any(["S-L3"], ["S-L4"]) and not selection.checks_any([], ["S-L4"])
 
 
 def test_progress_lines_name_only_the_long_tests(tmp_path):
@@ -730,6 +747,47 @@ def tiny_env() -> dict:
     env = determinism.child_env()
     env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
     return env
+
+
+def collect_suite(*args: str) -> subprocess.CompletedProcess:
+    """``pytest --co -q ARGS`` of this repository's suite in a subprocess (ci profile)."""
+    cmd = [sys.executable, "-m", "pytest", "--co", "-q", "-p", "no:cacheprovider", "-n", "0",
+           "--invariants-profile", "ci", *args]  # fmt: skip
+    return subprocess.run(
+        cmd, cwd=REPO, env=tiny_env(), capture_output=True, text=True, timeout=600, check=False
+    )
+
+
+def listed_tests(stdout: str) -> list[str]:
+    """The node IDs a ``--co -q`` run lists (one per line, before its summary)."""
+    return [ln for ln in stdout.splitlines() if ln.startswith("properties/") and "::" in ln]
+
+
+def test_statement_option_selects_exactly_the_tests_that_check_it():
+    """``--statement ID --co`` lists the tests whose IDs include ID, and no other.
+
+    The expected set is computed apart from the plugin: every test of a plain
+    ``--co`` run whose docstring, read from its source with :mod:`ast`
+    (``statements_from_source``, not the collected function's ``__doc__``), names
+    the ID (Lemma 4's here; this docstring names none, so this test is no control
+    of it).  Negative control: an unknown ID is a usage error naming the known IDs.
+    """
+    everything = collect_suite()
+    assert everything.returncode == 0, everything.stdout[-2000:] + everything.stderr[-2000:]
+    every = listed_tests(everything.stdout)
+    expected = [n for n in every if "S-L4" in collection.statements_from_source(REPO, n)[0]]
+    assert len(expected) >= 2 and len(every) > len(expected)
+    chosen = collect_suite("--statement", "S-L4")
+    assert chosen.returncode == 0, chosen.stdout[-2000:] + chosen.stderr[-2000:]
+    assert listed_tests(chosen.stdout) == expected
+    n, total = len(expected), len(every)
+    assert f"{n}/{total} tests collected ({total - n} deselected)" in chosen.stdout
+    assert "a subset of the suite was selected" in chosen.stdout
+
+    unknown = collect_suite("--statement", "S-L4,S-NOPE")
+    assert unknown.returncode == pytest.ExitCode.USAGE_ERROR
+    assert "unknown statement ID S-NOPE" in unknown.stderr and "S-EQ1, S-EQ2" in unknown.stderr
+    assert not listed_tests(unknown.stdout)
 
 
 def test_xdist_and_serial_runs_give_the_same_report(tmp_path):

@@ -9,10 +9,12 @@ Hypothesis's ``--hypothesis-profile``) and the database's description from
 
 - Options: ``--invariants-report DIR`` (the report folder; ``report.partial.json``
   is kept up to date while the run goes on), ``--invariants-baseline FILE`` (compare
-  at the end; a regression fails the run), ``--invariants-shard I/N``.
+  at the end; a regression fails the run), ``--invariants-shard I/N``, and
+  ``--statement ID`` (only the tests that check ID; repeatable, comma-separated).
 - Collection attaches to each test the statement IDs its docstring names
   (:func:`invariants.statements.named_in`) and its ``meta`` mark, shipped in
-  ``user_properties`` with its reports.
+  ``user_properties`` with its reports; ``--statement`` and ``--invariants-shard``
+  then deselect (``pytest_deselected``), and the report says it is a subset run.
 - Fixtures ``record_slack``, ``record_observation``, ``record_erratum``: their
   records travel in ``user_properties`` too, which pytest-xdist ships from the
   workers to the controller, so a parallel run loses nothing.
@@ -35,14 +37,21 @@ from pathlib import Path
 
 import pytest
 
-from ..statements import named_in
+from ..statements import IDS, named_in
 from . import baseline, progress
 from .benchmarks import benchmark_metrics
 from .build import build_report, timings_of
 from .collection import RunState
 from .files import PARTIAL_JSON, ReportFormatError, clear_folder, write_folder, write_json
 from .records import SlackRecorder
-from .selection import parse_shard, selection_of, shard_files
+from .selection import (
+    check_statement_ids,
+    checks_any,
+    parse_shard,
+    selection_of,
+    shard_files,
+    split_statement_option,
+)
 from .summary import format_table
 
 PLUGIN_NAME = "invariants-report-run"
@@ -68,6 +77,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="Run shard I/N of the test files (sorted by path, every N-th); merge the shards' "
         "reports with 'python -m invariants.report merge'.",
     )
+    group.addoption(
+        "--statement",
+        action="append",
+        dest="invariants_statement",
+        metavar="ID",
+        default=None,
+        help="Run only the tests that check statement ID (their docstring names it, controls "
+        "included); repeatable or comma-separated. The report is then a subset run.",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -75,6 +93,12 @@ def pytest_configure(config: pytest.Config) -> None:
     if shard:
         try:
             parse_shard(shard)
+        except ValueError as exc:
+            raise pytest.UsageError(str(exc)) from None
+    wanted = config.getoption("invariants_statement")
+    if wanted is not None:
+        try:
+            check_statement_ids(split_statement_option(wanted), IDS)
         except ValueError as exc:
             raise pytest.UsageError(str(exc)) from None
     if not config.pluginmanager.has_plugin(PLUGIN_NAME):
@@ -109,7 +133,11 @@ def statements_of(item: pytest.Item) -> list[str]:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Attach the statement IDs each test's docstring names (shipped with its reports)."""
+    """Attach the statement IDs each test's docstring names (shipped with its reports).
+
+    Then keep only the shard's files (``--invariants-shard``) and the tests that check
+    a ``--statement`` ID.
+    """
     for item in items:
         doc = getattr(getattr(item, "function", None), "__doc__", None)
         item.user_properties.append(("statements", named_in(doc)))
@@ -120,6 +148,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         index, count = parse_shard(shard)
         keep_files = shard_files((i.nodeid.split("::")[0] for i in items), index, count)
         _keep(config, items, [i.nodeid.split("::")[0] in keep_files for i in items])
+    wanted = split_statement_option(config.getoption("invariants_statement"))
+    if wanted:
+        _keep(config, items, [checks_any(statements_of(i), wanted) for i in items])
 
 
 def _keep(config: pytest.Config, items: list[pytest.Item], keep: list[bool]) -> None:

@@ -1,15 +1,16 @@
-"""Which part of the suite a pytest invocation runs: the whole suite, a subset, a shard.
+"""Which part of the suite a pytest invocation runs: whole suite, subset, shard, statement.
 
 :func:`selection_of` says whether the run covers the whole suite and, if not, why
 (a subset's report lists unchecked statements and missing figures without
 failing on them).  ``--invariants-shard I/N`` takes every N-th test file
-(:func:`shard_files`).
+(:func:`shard_files`); ``--statement ID`` keeps the tests that name one of the
+given statement IDs (:func:`split_statement_option`, :func:`checks_any`).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ def selection_of(config: Any) -> dict:
     The whole suite is selected when every configured ``testpaths`` directory
     is covered by an argument given without ``::``, and nothing narrows the
     selection: no ``-k``, ``-m``, ``--deselect``, ``--ignore``/``--ignore-glob``,
-    ``--lf``, ``--sw``, or ``--invariants-shard``.
+    ``--lf``, ``--sw``, ``--invariants-shard`` or ``--statement``.
     """
     opt = config.option
     reasons = []
@@ -46,6 +47,9 @@ def selection_of(config: Any) -> dict:
     if shard_opt:
         shard = parse_shard(shard_opt)
         reasons.append(f"--invariants-shard {shard[0]}/{shard[1]}")
+    statements = split_statement_option(getattr(opt, "invariants_statement", None))
+    if statements:
+        reasons.append("--statement " + ",".join(statements))
     root = Path(config.rootpath)
     invocation = Path(config.invocation_params.dir)
     testpaths = [root / t for t in (config.getini("testpaths") or [])] or [root]
@@ -91,3 +95,27 @@ def shard_files(files: Iterable[str], index: int, count: int) -> set[str]:
     """The test files of shard ``index`` of ``count``: every count-th file, sorted by path."""
     ordered = sorted(set(files))
     return {f for i, f in enumerate(ordered) if i % count == index - 1}
+
+
+def split_statement_option(values: Iterable[str] | None) -> list[str]:
+    """The IDs of ``--statement`` (repeatable, each comma-separated), in order, without repeats."""
+    out: list[str] = []
+    for value in values or ():
+        for sid in str(value).split(","):
+            sid = sid.strip()
+            if sid and sid not in out:
+                out.append(sid)
+    return out
+
+
+def check_statement_ids(ids: list[str], known: Collection[str]) -> None:
+    """Raise ``ValueError`` unless ``ids`` is non-empty and every ID is in ``known``."""
+    unknown = [sid for sid in ids if sid not in known]
+    if not ids or unknown:
+        what = f"unknown statement ID {', '.join(unknown)}" if unknown else "no statement ID given"
+        raise ValueError(f"--statement: {what}; the known IDs are {', '.join(known)}")
+
+
+def checks_any(statements: Iterable[str], wanted: Collection[str]) -> bool:
+    """Whether a test that names ``statements`` checks one of ``wanted``."""
+    return any(sid in wanted for sid in statements)
