@@ -38,6 +38,7 @@ from invariants.report import (
     selection,
 )
 from invariants.report.build import build_report, strip_volatile
+from invariants.report.compare import compare
 from invariants.report.files import ReportFormatError
 from invariants.report.markdown import markdown
 from invariants.report.merge import merge
@@ -508,12 +509,12 @@ def test_command_line_errors_are_one_line_not_a_traceback(tmp_path, capsys):
 
 def test_same_report_has_no_regression():
     r = make_report()
-    result = baseline.compare(baseline.from_report(r), r)
+    result = compare(baseline.from_report(r), r)
     assert result["regressions"] == 0 and result["rows"] == []
 
 
 def _regressions(base: dict, new: dict) -> set[tuple[str, str]]:
-    result = baseline.compare(baseline.from_report(base), new)
+    result = compare(baseline.from_report(base), new)
     return {(r["kind"], r["item"]) for r in result["rows"] if r["verdict"] == "REGRESSION"}
 
 
@@ -609,7 +610,7 @@ def test_altered_baseline_fails_compare_with_a_diff(tmp_path, capsys):
 
 def test_profile_mismatch_is_refused():
     with pytest.raises(ReportFormatError, match="profile"):
-        baseline.compare(baseline.from_report(make_report()), make_report(profile="ci"))
+        compare(baseline.from_report(make_report()), make_report(profile="ci"))
 
 
 def test_update_validates_the_report(tmp_path):

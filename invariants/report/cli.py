@@ -26,6 +26,7 @@ import sys
 from pathlib import Path
 
 from . import baseline
+from .compare import compare, format_comparison
 from .determinism import check_determinism
 from .files import PARTIAL_JSON, ReportFormatError, load, write_folder
 from .merge import merge
@@ -52,8 +53,8 @@ def _cmd_merge(ns: argparse.Namespace) -> int:
     print(f"merged report of {len(ns.reports)} files written to {path.parent}")
     rc = 0 if report["ok"] else 1
     if ns.baseline:
-        result = baseline.compare(baseline.load_any(ns.baseline), report)
-        print(baseline.format_comparison(result, ns.baseline, str(path)))
+        result = compare(baseline.load_any(ns.baseline), report)
+        print(format_comparison(result, ns.baseline, str(path)))
         rc = max(rc, 1 if result["regressions"] else 0)
     return rc
 
@@ -70,14 +71,14 @@ def _cmd_baseline(ns: argparse.Namespace) -> int:
 
 
 def _cmd_compare(ns: argparse.Namespace) -> int:
-    result = baseline.compare(
+    result = compare(
         baseline.load_any(ns.baseline),
         load(ns.report, kinds=("invariants.report", "invariants.baseline")),
     )
-    print(baseline.format_comparison(result, ns.baseline, ns.report))
+    print(format_comparison(result, ns.baseline, ns.report))
     if ns.markdown:
         Path(ns.markdown).write_text(
-            baseline.format_comparison(result, ns.baseline, ns.report, markdown=True)
+            format_comparison(result, ns.baseline, ns.report, markdown=True)
         )
     return 1 if result["regressions"] else 0
 

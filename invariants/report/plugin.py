@@ -42,6 +42,7 @@ from . import baseline, progress
 from .benchmarks import benchmark_metrics
 from .build import build_report, timings_of
 from .collection import RunState
+from .compare import compare, format_comparison
 from .files import PARTIAL_JSON, ReportFormatError, clear_folder, write_folder, write_json
 from .records import SlackRecorder
 from .selection import (
@@ -250,16 +251,16 @@ class ReportRun:
     def _compare(self, report: dict, baseline_path: str, directory: Path) -> bool:
         """Compare with the baseline, write comparison.md; whether the run regressed."""
         try:
-            result = baseline.compare(baseline.load_any(baseline_path), report)
+            result = compare(baseline.load_any(baseline_path), report)
         except ReportFormatError as exc:
             self.comparison = (
                 f"baseline comparison impossible: {exc}\n"
                 "(make a baseline from a whole-suite report with `make baseline`)"
             )
             return True
-        self.comparison = baseline.format_comparison(result, baseline_path, str(directory))
+        self.comparison = format_comparison(result, baseline_path, str(directory))
         (directory / "comparison.md").write_text(
-            baseline.format_comparison(result, baseline_path, str(directory), markdown=True)
+            format_comparison(result, baseline_path, str(directory), markdown=True)
         )
         return bool(result["regressions"])
 
