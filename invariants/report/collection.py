@@ -82,12 +82,14 @@ class RunState:
         self._entry_cache: dict[tuple[str, bool], dict] = {}
 
     def on_collected(self, ids: Iterable[str], info: dict | None = None) -> None:
+        """Note collected node IDs (with their statements and meta flag when known)."""
         for nodeid in ids:
             if nodeid not in self.collected_info:
                 self.collected.append(nodeid)
                 self.collected_info[nodeid] = (info or {}).get(nodeid, ([], False))
 
     def on_start(self, nodeid: str) -> None:
+        """Note that a test has started (it is ``running`` until its teardown)."""
         self.running.add(nodeid)
 
     def on_report(self, report: Any) -> TestRecord:

@@ -33,7 +33,9 @@ from __future__ import annotations
 import platform
 import sys
 import time
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -197,12 +199,12 @@ class ReportRun:
         self._write_partial()
 
     @pytest.hookimpl(optionalhook=True)
-    def pytest_xdist_node_collection_finished(self, node, ids: list[str]) -> None:
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
         """The collected set of an xdist run: every worker collects the same IDs."""
         self.state.on_collected(ids)
         self._write_partial()
 
-    def pytest_runtest_logstart(self, nodeid: str, location) -> None:
+    def pytest_runtest_logstart(self, nodeid: str, location: tuple[str, int | None, str]) -> None:
         self.state.on_start(nodeid)
         self._write_partial()
 
@@ -218,7 +220,8 @@ class ReportRun:
             self._write_partial()
 
     @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_call(self, item: pytest.Item):
+    def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, object, object]:
+        """Publish the running test for the progress lines (:mod:`.progress`)."""
         own = getattr(getattr(item, "obj", None), "_hypothesis_internal_use_settings", None)
         max_examples = own.max_examples if own is not None else None
         with progress.tracking(item.nodeid, statements_of(item), max_examples):
@@ -287,7 +290,10 @@ class ReportRun:
         if directory is not None:
             write_json(directory / PARTIAL_JSON, self._build(final=False))
 
-    def pytest_terminal_summary(self, terminalreporter, exitstatus, config) -> None:
+    def pytest_terminal_summary(
+        self, terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config
+    ) -> None:
+        """The statement table, where the report went, and the baseline comparison."""
         if not is_controller(config):
             return
         report = self.report if self.report is not None else self._build(final=True)
@@ -302,7 +308,7 @@ class ReportRun:
 
 
 @pytest.fixture
-def record_erratum(request: pytest.FixtureRequest):
+def record_erratum(request: pytest.FixtureRequest) -> Callable[[str, str, str, dict], None]:
     """Record an erratum (S-ERR): where the printed paper and a derivation disagree."""
 
     def _record(statement: str, printed: str, derived: str, witness: dict) -> None:
@@ -322,7 +328,7 @@ def record_erratum(request: pytest.FixtureRequest):
 
 
 @pytest.fixture
-def record_observation(request: pytest.FixtureRequest):
+def record_observation(request: pytest.FixtureRequest) -> Callable[..., None]:
     """Record a measurement that is not a pass/fail bound: a law, a threshold, a series.
 
     ``record_observation(name, statement, values, series=None)``: ``values`` is
@@ -346,7 +352,7 @@ def record_observation(request: pytest.FixtureRequest):
 
 
 @pytest.fixture
-def record_slack(request: pytest.FixtureRequest):
+def record_slack(request: pytest.FixtureRequest) -> Iterator[SlackRecorder]:
     """Record each statement's worst slack on the test report (merged by the report job).
 
     Stored in ``user_properties``, which pytest-xdist ships from workers to the
