@@ -35,7 +35,7 @@ report: $(STAMP)
 		--invariants-report reports/runs/latest --invariants-baseline reports/baseline.json
 
 baseline: $(STAMP)
-	$(BIN)/python -m invariants.baseline update reports/runs/latest/report.json \
+	$(BIN)/python -m invariants.report baseline reports/runs/latest/report.json \
 		reports/baseline.json --profile report $(if $(ACCEPT_FAILURES),--accept-failures)
 
 stress: $(STAMP)

@@ -20,7 +20,8 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from .reporting import as_float, fmt_slack
+from .fig2 import fig2_figure
+from .values import as_float, fmt_slack
 
 matplotlib.rcParams["svg.hashsalt"] = "invariants-report"
 MAX_CURVES = 40
@@ -53,6 +54,7 @@ def _save(fig: Figure, outdir: Path, name: str) -> list[str]:
 
 
 def fig1a(report: dict) -> tuple[Figure, str]:
+    """Fig. 1a: the unit direction of depth 1 and depth L over the 2-D data, and ubar."""
     keys = ("data_x0", "data_x1", "data_y", "ubar", "d1_u0", "d1_u1", "dL_u0", "dL_u1")
     nodeid, o = _entries(report, "fig1a", keys)[0]
     s = {k: _arr(v) for k, v in o["series"].items()}
@@ -124,6 +126,7 @@ def fig1a(report: dict) -> tuple[Figure, str]:
 
 
 def fig1b(report: dict) -> tuple[Figure, str]:
+    """Fig. 1b: each layer's ||W_k||_2 / ||W_k||_F and -log R along one trajectory."""
     nodeid, o = _entries(report, "fig1b", ("log_risk", "ratio_1"))[0]
     s = {k: _arr(v) for k, v in o["series"].items()}
     if "log10_wprod" in s:
@@ -235,6 +238,7 @@ def _decay(
 
 
 def angle_decay(report: dict) -> tuple[Figure, str]:
+    """sin(angle to ubar) against ||w_prod||, log-log, with the slope -1 reference."""
     return _decay(
         report,
         "angle_decay",
@@ -248,6 +252,7 @@ def angle_decay(report: dict) -> tuple[Figure, str]:
 
 
 def alignment_gap_decay(report: dict) -> tuple[Figure, str]:
+    """1 - ||W_k||_2 / ||W_k||_F against ||W_k||_F, log-log, with the slope -2 reference."""
     return _decay(
         report,
         "alignment_gap_decay",
@@ -261,6 +266,7 @@ def alignment_gap_decay(report: dict) -> tuple[Figure, str]:
 
 
 def slack_histograms(report: dict) -> tuple[Figure, str]:
+    """Per statement, the histogram of log10 slack over every recorded example."""
     per: dict[str, list[float]] = {}
     for t in report["tests"]:
         if t["meta"]:
@@ -306,8 +312,7 @@ def slack_histograms(report: dict) -> tuple[Figure, str]:
 
 
 def fig2(report: dict) -> tuple[Figure, str]:
-    from .relu_figures import fig2_figure
-
+    """Fig. 2 from the fig2 observations (:func:`.fig2.fig2_figure`)."""
     entries = [o for _, o in _entries(report, "fig2", ("step", "risk"))]
     caption = (
         "||W_k||_2 / ||W_k||_F of each dense layer (solid) against its floor "

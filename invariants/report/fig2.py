@@ -9,7 +9,7 @@ d_{k-1}))`` dashed in the same colour, and the training risk on a twin axis.
 When several seeds were recorded, the lowest seed is drawn solid and the
 others thin and faint.  Headless (``Agg``), object-oriented API (no pyplot
 state), SVGs without a date and with a fixed hash salt, as in
-:mod:`invariants.figures`.
+:mod:`invariants.report.figures`.
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 
 These tests check the reporting code itself and name no statement of the paper.
 Statement IDs appear below only as data.  The subprocess runs use tiny
-temporary test files with a copy of the suite's ``conftest.py`` (a few seconds
-each), so they run in CI:
+temporary test files that load the report's pytest plugin and nothing else of
+the suite (``-p invariants.report.plugin``, Hypothesis's own ``ci`` profile; a
+few seconds each), so they run in CI:
 
 - a worker killed mid-test under xdist still gives a report saying what
   crashed, what ran after the restart and what did not;
@@ -16,21 +17,37 @@ from __future__ import annotations
 import copy
 import json
 import os
-import shutil
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
-from invariants import baseline, figures, reporting
-from invariants import report as rep
-from invariants.reporting import ReportFormatError, TestRecord, build_report
+from invariants.report import (
+    baseline,
+    benchmarks,
+    cli,
+    collection,
+    determinism,
+    failures,
+    figures,
+    files,
+    progress,
+    selection,
+)
+from invariants.report.build import build_report, strip_volatile
+from invariants.report.compare import compare
+from invariants.report.files import ReportFormatError
+from invariants.report.markdown import markdown
+from invariants.report.merge import merge
+from invariants.report.records import TestRecord
 from invariants.statements import IDS
 
 pytestmark = pytest.mark.meta
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 COMPLETE = {"complete": True, "reason": "", "args": ["properties"], "shard": None}
 
 
@@ -197,7 +214,7 @@ with --hypothesis-seed=302934307671667531413257853548643485645 to reproduce this
 
 def test_parse_failure_new_hypothesis_text():
     """The failing example and the reproduce_failure blob come out of today's text."""
-    f = reporting.parse_failure(NEW_STYLE)
+    f = failures.parse_failure(NEW_STYLE)
     assert f["falsifying_example"] == "test_fail(\n    x=10,\n)"
     assert f["reproduce_failure"] == "@reproduce_failure('6.170.17', b'AEEK')"
     assert (f["reproduce_version"], f["reproduce_blob"]) == ("6.170.17", "AEEK")
@@ -208,13 +225,13 @@ def test_parse_failure_new_hypothesis_text():
 
 def test_parse_failure_old_hypothesis_text_and_seed():
     """Older Hypothesis texts ('Falsifying example', '@seed') are read too."""
-    f = reporting.parse_failure(OLD_STYLE)
+    f = failures.parse_failure(OLD_STYLE)
     assert f["falsifying_example"].startswith("test_big(\n")
     assert f["falsifying_example"].endswith(")")
     assert "d=[1, 2]" in f["falsifying_example"]
     assert f["reproduce_blob"] == "AXicY2BgYAAAAAQAAQ=="
     assert f["seed"] == 302934307671667531413257853548643485645
-    plain = reporting.parse_failure("worker 'gw0' crashed while running 'x.py::t'")
+    plain = failures.parse_failure("worker 'gw0' crashed while running 'x.py::t'")
     assert plain["falsifying_example"] is None and plain["reproduce_failure"] is None
 
 
@@ -228,8 +245,8 @@ def test_hypothesis_example_count():
         "  - during shrink phase (0.1 seconds):\n"
         "    - 40 passing, 9 failing, and 0 invalid test cases\n"
     )
-    assert reporting.hypothesis_examples(text) == 28
-    assert reporting.hypothesis_examples(None) is None
+    assert failures.hypothesis_examples(text) == 28
+    assert failures.hypothesis_examples(None) is None
 
 
 # --- the report ----------------------------------------------------------------
@@ -270,7 +287,7 @@ def test_statement_table_lists_every_id_in_order_and_statuses():
     assert kinds[("not checked", "S-L1")] is True
     assert kinds[("slack", "S-L5")] is True
     assert not r["ok"]
-    md = rep.markdown(r)
+    md = markdown(r)
     assert md.index("| S-EQ1 |") < md.index("| S-EQ2 |") < md.index("| S-ERR |")
     assert "reachable only" in md and "@reproduce_failure('6.170.17', b'AEEK')" in md
 
@@ -282,7 +299,7 @@ def test_subset_run_does_not_fail_on_unchecked_statements():
     assert r["ok"]
     assert any(p["kind"] == "not checked" and not p["gating"] for p in r["problems"])
     assert any(p["kind"] == "subset" for p in r["problems"])
-    assert "a subset (-k 'x')" in rep.markdown(r)
+    assert "a subset (-k 'x')" in markdown(r)
 
 
 def test_looseness_laws_observations_and_errata():
@@ -305,7 +322,7 @@ def test_looseness_laws_observations_and_errata():
     assert law["all"]["n"] == 4 and set(law["by_depth"]) == {"1", "2", "3"}
     assert r["observations"]["flow_health"]["values"]["max_drift_rel"]["n"] == len(IDS)
     assert r["errata"][0]["statement"] == "S-EQ29"
-    md = rep.markdown(r)
+    md = markdown(r)
     for heading in ("## 2. Errata", "## 3. Looseness", "## 4. Measured laws", "## 5. Observ"):
         assert heading in md
 
@@ -314,7 +331,7 @@ def test_figures_render_from_synthetic_series(tmp_path):
     """Every planned figure is drawn as PNG and SVG; the SVG is byte-reproducible."""
     r = make_report()
     assert r["ok"], r["problems"]
-    rep.write_folder(r, tmp_path)
+    files.write_folder(r, tmp_path)
     rendered = {f["name"]: f for f in r["figures"] if f["status"] == "rendered"}
     assert set(rendered) == {"fig1a", "fig1b", "angle_decay", "fig2", "slack_histograms"}
     for f in rendered.values():
@@ -363,12 +380,12 @@ def test_statements_of_an_unreported_test_are_read_from_source(tmp_path):
             '''
         )
     )
-    assert reporting.statements_from_source(tmp_path, "t.py::test_f[1-2]") == (
+    assert collection.statements_from_source(tmp_path, "t.py::test_f[1-2]") == (
         ["S-EQ2", "S-L5"],
         False,
     )
-    assert reporting.statements_from_source(tmp_path, "t.py::TestK::test_m") == (["S-L2a"], True)
-    assert reporting.statements_from_source(tmp_path, "missing.py::t") == ([], False)
+    assert collection.statements_from_source(tmp_path, "t.py::TestK::test_m") == (["S-L2a"], True)
+    assert collection.statements_from_source(tmp_path, "missing.py::t") == ([], False)
 
 
 def _config(tmp_path: Path, args, **options) -> SimpleNamespace:
@@ -389,7 +406,7 @@ def _config(tmp_path: Path, args, **options) -> SimpleNamespace:
 
 
 def test_selection_detects_subsets(tmp_path):
-    sel = reporting.selection_of
+    sel = selection.selection_of
     assert sel(_config(tmp_path, ["properties"]))["complete"]
     assert sel(_config(tmp_path, ["."]))["complete"]
     assert not sel(_config(tmp_path, ["properties/test_a.py"]))["complete"]
@@ -398,15 +415,51 @@ def test_selection_detects_subsets(tmp_path):
     assert not sel(_config(tmp_path, ["properties"], markexpr="not slow"))["complete"]
     shard = sel(_config(tmp_path, ["properties"], invariants_shard="2/3"))
     assert shard["shard"] == [2, 3] and not shard["complete"]
+    by_id = sel(_config(tmp_path, ["properties"], invariants_statement=["S-L4,S-L5", "S-L4"]))
+    assert not by_id["complete"] and by_id["reason"] == "--statement S-L4,S-L5"
 
 
 def test_shards_partition_the_files():
-    files = [f"properties/test_{c}.py" for c in "abcdefg"]
-    parts = [reporting.shard_files(files, i, 3) for i in (1, 2, 3)]
-    assert set().union(*parts) == set(files)
-    assert sum(len(p) for p in parts) == len(files)
+    paths = [f"properties/test_{c}.py" for c in "abcdefg"]
+    parts = [selection.shard_files(paths, i, 3) for i in (1, 2, 3)]
+    assert set().union(*parts) == set(paths)
+    assert sum(len(p) for p in parts) == len(paths)
     with pytest.raises(ValueError, match="I/N"):
-        reporting.parse_shard("4/3")
+        selection.parse_shard("4/3")
+
+
+def test_statement_option_values():
+    """--statement is repeatable and comma-separated; an unknown ID names the known ones."""
+    assert selection.split_statement_option(None) == []
+    assert selection.split_statement_option(["S-L4, S-L5", "S-L4", ","]) == ["S-L4", "S-L5"]
+    selection.check_statement_ids(["S-L4", "S-L5"], IDS)
+    with pytest.raises(ValueError, match=r"unknown statement ID S-X;.* S-EQ1, S-EQ2"):
+        selection.check_statement_ids(["S-L4", "S-X"], IDS)
+    with pytest.raises(ValueError, match="no statement ID given"):
+        selection.check_statement_ids([], IDS)
+    assert selection.checks_any(["S-L3", "S-L4"], ["S-L4"])
+    assert not selection.checks_any(["S-L3"], ["S-L4"]) and not selection.checks_any([], ["S-L4"])
+
+
+def test_progress_lines_name_only_the_long_tests(tmp_path):
+    """A test past the threshold gets one line (statements, test cases); a short one none."""
+    now = 1000.0
+    for pid, started, cases in ((1, now - 95.0, 7), (2, now - 5.0, 3)):
+        (tmp_path / f"{pid}.json").write_text(
+            json.dumps(
+                {
+                    "nodeid": f"t.py::test_{pid}",
+                    "statements": ["S-L4"],
+                    "started": started,
+                    "cases": cases,
+                    "max_examples": 40,
+                }
+            )
+        )
+    (tmp_path / "3.json").write_text("{half a file")
+    assert progress.progress_lines(tmp_path, now, after=30.0) == [
+        "[running 1m35s] t.py::test_1 (S-L4): 7 test cases (max_examples 40)"
+    ]
 
 
 # --- files: schema and version -------------------------------------------------
@@ -429,7 +482,7 @@ def test_shards_partition_the_files():
 def test_load_rejects_malformed_and_foreign_files(tmp_path, content, needle):
     p = write(tmp_path, "x.json", content)
     with pytest.raises(ReportFormatError) as info:
-        rep.load(p)
+        files.load(p)
     assert str(p) in str(info.value)
     assert needle in str(info.value)
 
@@ -440,13 +493,13 @@ def test_load_names_the_bad_field(tmp_path):
     del r["run"]["profile"]
     p = write(tmp_path, "report.json", r)
     with pytest.raises(ReportFormatError, match=r"run\.profile: missing.*tests\[3\]\.slacks"):
-        rep.load(p)
+        files.load(p)
 
 
 def test_command_line_errors_are_one_line_not_a_traceback(tmp_path, capsys):
     bad = write(tmp_path, "bad.json", '{"schema": "invariants.summary/1"}')
-    assert baseline.main(["compare", str(bad), str(bad)]) == 2
-    assert rep.main(["merge", str(bad), "-o", str(tmp_path / "m")]) == 2
+    assert cli.main(["compare", str(bad), str(bad)]) == 2
+    assert cli.main(["merge", str(bad), "-o", str(tmp_path / "m")]) == 2
     err = capsys.readouterr().err
     assert err.count("error: ") == 2 and "Traceback" not in err and str(bad) in err
 
@@ -456,12 +509,12 @@ def test_command_line_errors_are_one_line_not_a_traceback(tmp_path, capsys):
 
 def test_same_report_has_no_regression():
     r = make_report()
-    result = baseline.compare(baseline.from_report(r), r)
+    result = compare(baseline.from_report(r), r)
     assert result["regressions"] == 0 and result["rows"] == []
 
 
 def _regressions(base: dict, new: dict) -> set[tuple[str, str]]:
-    result = baseline.compare(baseline.from_report(base), new)
+    result = compare(baseline.from_report(base), new)
     return {(r["kind"], r["item"]) for r in result["rows"] if r["verdict"] == "REGRESSION"}
 
 
@@ -530,7 +583,7 @@ def test_benchmark_ratio_that_fell_regresses():
 def test_benchmark_files_are_read(tmp_path):
     write(tmp_path, "gd.json", {"schema": "invariants.bench.gd/1", "ratio_a5_over_plain": 4.0})
     write(tmp_path, "x.json", {"schema": "other/1"})
-    m = reporting.benchmark_metrics(tmp_path)
+    m = benchmarks.benchmark_metrics(tmp_path)
     assert m["metrics"]["gd.ratio_a5_over_plain"] == {
         "value": 4.0,
         "better": "lower",
@@ -538,7 +591,7 @@ def test_benchmark_files_are_read(tmp_path):
         "description": "GD per-step cost, A5 rule / hand-written numpy loop",
     }
     assert "not known" in m["notes"][0]
-    assert reporting.benchmark_metrics(tmp_path / "none") is None
+    assert benchmarks.benchmark_metrics(tmp_path / "none") is None
 
 
 def test_altered_baseline_fails_compare_with_a_diff(tmp_path, capsys):
@@ -549,15 +602,15 @@ def test_altered_baseline_fails_compare_with_a_diff(tmp_path, capsys):
     base["statements"]["S-L2b"]["examples"] += 5
     base["tests"]["properties/test_x.py::test_new"] = "passed"
     base_path = write(tmp_path, "baseline.json", base)
-    assert baseline.main(["compare", str(base_path), str(report_path)]) == 1
+    assert cli.main(["compare", str(base_path), str(report_path)]) == 1
     out = capsys.readouterr().out
     assert "1 REGRESSION(S)" in out and "S-L2b examples" in out and "fewer examples" in out
-    assert baseline.main(["compare", str(report_path), str(report_path)]) == 0
+    assert cli.main(["compare", str(report_path), str(report_path)]) == 0
 
 
 def test_profile_mismatch_is_refused():
     with pytest.raises(ReportFormatError, match="profile"):
-        baseline.compare(baseline.from_report(make_report()), make_report(profile="ci"))
+        compare(baseline.from_report(make_report()), make_report(profile="ci"))
 
 
 def test_update_validates_the_report(tmp_path):
@@ -572,8 +625,8 @@ def test_update_validates_the_report(tmp_path):
         baseline.update(str(failing), str(out))
     baseline.update(str(failing), str(out), accept_failures=True)
     good = write(tmp_path, "g.json", make_report())
-    assert baseline.main(["update", str(good), str(out)]) == 0
-    assert rep.load(out, kinds=("invariants.baseline",))["profile"] == "report"
+    assert cli.main(["baseline", str(good), str(out)]) == 0
+    assert files.load(out, kinds=("invariants.baseline",))["profile"] == "report"
     ci = write(tmp_path, "ci.json", make_report(profile="ci"))
     with pytest.raises(ReportFormatError, match="profile is 'ci'"):
         baseline.update(str(ci), str(out))
@@ -584,7 +637,7 @@ def test_update_validates_the_report(tmp_path):
 
 def _written(tmp_path: Path, name: str, tests, selection, partial=False) -> Path:
     r = make_report(tests, selection, partial)
-    return rep.write_json(tmp_path / name, r)
+    return files.write_json(tmp_path / name, r)
 
 
 def test_merge_of_shards_is_the_whole_suite(tmp_path):
@@ -603,11 +656,11 @@ def test_merge_of_shards_is_the_whole_suite(tmp_path):
         )
         for i in (1, 2)
     ]
-    merged = rep.merge(shards)
+    merged = merge(shards)
     whole = make_report(tests)
-    assert reporting.strip_volatile(merged) == reporting.strip_volatile(whole)
-    assert rep.main(["merge", *map(str, shards), "-o", str(tmp_path / "m"), "--no-figures"]) == 0
-    assert rep.load(tmp_path / "m/report.json")["run"]["selection"]["complete"]
+    assert strip_volatile(merged) == strip_volatile(whole)
+    assert cli.main(["merge", *map(str, shards), "-o", str(tmp_path / "m"), "--no-figures"]) == 0
+    assert files.load(tmp_path / "m/report.json")["run"]["selection"]["complete"]
 
 
 def test_merge_of_k_subsets_partial_and_duplicates(tmp_path):
@@ -618,17 +671,17 @@ def test_merge_of_k_subsets_partial_and_duplicates(tmp_path):
         t["outcome"], t["reason"] = "not run", "not reached yet"
     a = _written(tmp_path, "a.json", part, {**COMPLETE}, partial=True)
     b = _written(tmp_path, "b.json", tests[3:], sel)
-    merged = rep.merge([a, b])
+    merged = merge([a, b])
     assert merged["run"]["selection"]["complete"]  # a covered the whole suite
     assert merged["run"]["outcomes"] == {"passed": len(tests)}  # duplicates kept once
-    subsets = rep.merge([b, _written(tmp_path, "c.json", tests[:3], sel)])
+    subsets = merge([b, _written(tmp_path, "c.json", tests[:3], sel)])
     assert not subsets["run"]["selection"]["complete"]
     ci = _written(tmp_path, "ci.json", tests, COMPLETE)
     data = json.loads(ci.read_text())
     data["run"]["profile"] = "ci"
     ci.write_text(json.dumps(data))
     with pytest.raises(ReportFormatError, match="different profiles"):
-        rep.merge([a, ci])
+        merge([a, ci])
 
 
 # --- real pytest runs on tiny files ------------------------------------------------
@@ -678,13 +731,13 @@ def test_after():
 
 
 def tiny_suite(tmp_path: Path, **files: str) -> Path:
+    """A suite of ``files`` whose only project code is the report plugin (no conftest.py)."""
     root = tmp_path / "suite"
     (root / "properties").mkdir(parents=True)
-    shutil.copy(REPO / "conftest.py", root / "conftest.py")
     (root / "pyproject.toml").write_text(
         '[tool.pytest.ini_options]\ntestpaths = ["properties"]\n'
-        'addopts = "-ra --strict-markers"\nfilterwarnings = ["error"]\n'
-        'markers = ["meta: meta-tests"]\n'
+        'addopts = "-ra --strict-markers -p invariants.report.plugin"\n'
+        'filterwarnings = ["error"]\nmarkers = ["meta: meta-tests"]\n'
     )
     for name, text in files.items():
         (root / "properties" / f"{name}.py").write_text(text)
@@ -692,15 +745,58 @@ def tiny_suite(tmp_path: Path, **files: str) -> Path:
 
 
 def tiny_env() -> dict:
-    env = rep._child_env()
+    env = determinism.child_env()
     env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
     return env
+
+
+def collect_suite(*args: str) -> subprocess.CompletedProcess:
+    """``pytest --co -q ARGS`` of this repository's suite in a subprocess (ci profile)."""
+    cmd = [sys.executable, "-m", "pytest", "--co", "-q", "-p", "no:cacheprovider", "-n", "0",
+           "--invariants-profile", "ci", *args]  # fmt: skip
+    return subprocess.run(
+        cmd, cwd=REPO, env=tiny_env(), capture_output=True, text=True, timeout=600, check=False
+    )
+
+
+def listed_tests(stdout: str) -> list[str]:
+    """The node IDs a ``--co -q`` run lists (one per line, before its summary)."""
+    return [ln for ln in stdout.splitlines() if ln.startswith("properties/") and "::" in ln]
+
+
+def test_statement_option_selects_exactly_the_tests_that_check_it():
+    """``--statement ID --co`` lists the tests whose IDs include ID, and no other.
+
+    The expected set is computed apart from the plugin: every test of a plain
+    ``--co`` run whose docstring, read from its source with :mod:`ast`
+    (``statements_from_source``, not the collected function's ``__doc__``), names
+    the ID (Lemma 4's here; this docstring names none, so this test is no control
+    of it).  Negative control: an unknown ID is a usage error naming the known IDs.
+    """
+    everything = collect_suite()
+    assert everything.returncode == 0, everything.stdout[-2000:] + everything.stderr[-2000:]
+    every = listed_tests(everything.stdout)
+    expected = [n for n in every if "S-L4" in collection.statements_from_source(REPO, n)[0]]
+    assert len(expected) >= 2 and len(every) > len(expected)
+    chosen = collect_suite("--statement", "S-L4")
+    assert chosen.returncode == 0, chosen.stdout[-2000:] + chosen.stderr[-2000:]
+    assert listed_tests(chosen.stdout) == expected
+    n, total = len(expected), len(every)
+    assert f"{n}/{total} tests collected ({total - n} deselected)" in chosen.stdout
+    assert "a subset of the suite was selected" in chosen.stdout
+
+    unknown = collect_suite("--statement", "S-L4,S-NOPE")
+    assert unknown.returncode == pytest.ExitCode.USAGE_ERROR
+    assert "unknown statement ID S-NOPE" in unknown.stderr and "S-EQ1, S-EQ2" in unknown.stderr
+    assert not listed_tests(unknown.stdout)
 
 
 def test_xdist_and_serial_runs_give_the_same_report(tmp_path):
     """Timings aside, -n 2 and -n 0 write the same report.json."""
     root = tiny_suite(tmp_path, test_a=TINY_A, test_b=TINY_B)
-    diffs, rcs = rep.check_determinism(["properties"], "ci", 2, cwd=root, env=tiny_env())
+    diffs, rcs = determinism.check_determinism(
+        ["properties"], "ci", 2, cwd=root, env=tiny_env(), profile_option="--hypothesis-profile"
+    )
     assert diffs == []
     assert rcs == {"xdist": 1, "serial": 1}  # test_fails fails on purpose
 
@@ -709,9 +805,12 @@ def test_a_crashed_worker_still_leaves_a_report(tmp_path):
     """xdist's crash report marks the test crashed; the rest ran on a fresh worker."""
     root = tiny_suite(tmp_path, test_crash=TINY_CRASH)
     out = root / "out"
-    proc = rep.run_pytest(["-n", "2", "--invariants-profile", "ci"], root, out, env=tiny_env())
+    proc = determinism.run_pytest(
+        ["-n", "2", "--hypothesis-profile", "ci"], root, out, env=tiny_env()
+    )
     assert proc.returncode == 1, proc.stdout
-    r = rep.load(out / "report.json")
+    r = files.load(out / "report.json")
+    assert r["run"]["profile"] == "ci"  # from --hypothesis-profile: no conftest.py here
     outcome = {t["nodeid"].split("::")[1]: t for t in r["tests"]}
     assert outcome["test_dies"]["outcome"] == "crashed"
     assert (
@@ -730,10 +829,12 @@ def test_a_killed_serial_run_leaves_a_partial_report(tmp_path):
     """When the controller itself dies, report.partial.json says what ran and what did not."""
     root = tiny_suite(tmp_path, test_crash=TINY_CRASH)
     out = root / "out"
-    proc = rep.run_pytest(["-n", "0", "--invariants-profile", "ci"], root, out, env=tiny_env())
+    proc = determinism.run_pytest(
+        ["-n", "0", "--hypothesis-profile", "ci"], root, out, env=tiny_env()
+    )
     assert proc.returncode == 3  # the test's os._exit(3) ended pytest
     assert not (out / "report.json").exists()
-    r = rep.load(out / "report.partial.json")
+    r = files.load(out / "report.partial.json")
     assert r["run"]["partial"] and not r["ok"]
     outcome = {t["nodeid"].split("::")[1]: t["outcome"] for t in r["tests"]}
     assert outcome == {"test_before": "passed", "test_dies": "running", "test_after": "not run"}

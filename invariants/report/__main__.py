@@ -1,0 +1,8 @@
+"""``python -m invariants.report {render,merge,baseline,compare,check-determinism} ...``."""
+
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

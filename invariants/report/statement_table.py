@@ -1,0 +1,129 @@
+"""The statement table: one row per statement of the paper, in the paper's order.
+
+Each row gathers, over the test entries, the tests that check the statement, their
+outcomes, the examples and the worst slack, the negative controls (``meta`` tests:
+each passes only when its planted bug made the property fail), failures, errata and
+how far a *reachable only* statement was followed; :func:`statement_status` gives the
+row's status.  The list of statements is :data:`invariants.statements.STATEMENTS`, so
+the table can never silently shrink: an ID no collected test names is *not checked*.
+"""
+
+from __future__ import annotations
+
+import math
+
+from ..statements import STATEMENTS
+from .records import FAILING
+from .tables import REACH_SUFFIX
+from .values import as_float, num
+
+
+def statement_rows(tests: list[dict]) -> tuple[dict[str, dict], set[str]]:
+    """The rows of every statement from the test entries, and the unknown IDs recorded."""
+    rows = {
+        sid: {
+            "id": sid,
+            "title": title,
+            "assumptions": assumptions,
+            "tests": [],
+            "outcomes": {},
+            "examples": 0,
+            "worst_slack": None,
+            "worst_detail": "",
+            "worst_test": None,
+            "controls": {"tests": [], "total": 0, "failed_as_required": 0},
+            "failures": [],
+            "errata": 0,
+            "reach": None,
+        }
+        for sid, title, assumptions in STATEMENTS
+    }
+    unknown: set[str] = set()
+    for t in tests:
+        slack_for = {s["statement"]: s for s in t["slacks"]}
+        for sid in t["statements"]:
+            row = rows.get(sid)
+            if row is None:
+                unknown.add(sid)
+                continue
+            if t["meta"]:
+                c = row["controls"]
+                c["tests"].append(t["nodeid"])
+                c["total"] += 1
+                # A control passes when the planted bug made the property fail.
+                c["failed_as_required"] += t["outcome"] == "passed"
+                continue
+            row["tests"].append(t["nodeid"])
+            row["outcomes"][t["outcome"]] = row["outcomes"].get(t["outcome"], 0) + 1
+            if sid not in slack_for and t["outcome"] == "passed" and t.get("examples"):
+                row["examples"] += int(t["examples"])
+            if t["outcome"] in FAILING:
+                row["failures"].append({"test": t["nodeid"], **(t["failure"] or {})})
+        if t["meta"]:
+            continue
+        for sid, s in slack_for.items():
+            row = rows.get(sid)
+            if row is None:
+                unknown.add(sid)
+                continue
+            if t["nodeid"] not in row["tests"]:
+                row["tests"].append(t["nodeid"])
+                row["outcomes"][t["outcome"]] = row["outcomes"].get(t["outcome"], 0) + 1
+            row["examples"] += int(s["examples"])
+            ratio = as_float(s["ratio"])
+            best = row["worst_slack"]
+            if best is None or ratio > as_float(best) or math.isnan(ratio):
+                row["worst_slack"] = num(ratio)
+                row["worst_detail"] = s.get("detail", "")
+                row["worst_test"] = t["nodeid"]
+    return rows, unknown
+
+
+def count_errata(rows: dict[str, dict], errata: list[dict]) -> None:
+    """Count each statement's errata in its row."""
+    for e in errata:
+        if e["statement"] in rows:
+            rows[e["statement"]]["errata"] += 1
+
+
+def mark_reach(rows: dict[str, dict], observations: dict[str, dict]) -> None:
+    """Attach each ``<ID>_reach`` observation to its statement's row (*reachable only*)."""
+    for name, agg in observations.items():
+        sid = agg["statement"]
+        if name.endswith(REACH_SUFFIX) and sid in rows:
+            rows[sid]["reach"] = {
+                "observation": name,
+                "tests": agg["tests"],
+                "values": agg["values"],
+            }
+
+
+def finish_rows(rows: dict[str, dict], has_errata: bool) -> None:
+    """Sort each row's tests and controls and set its status."""
+    for row in rows.values():
+        row["tests"] = sorted(set(row["tests"]))
+        row["controls"]["tests"].sort()
+        row["controls"]["all_failed_as_required"] = (
+            row["controls"]["failed_as_required"] == row["controls"]["total"]
+        )
+        row["status"] = statement_status(row, has_errata)
+
+
+def statement_status(row: dict, has_errata: bool) -> str:
+    """The row's status: violated, crashed, not run, erratum, held, reachable only ..."""
+    o = row["outcomes"]
+    ws = row["worst_slack"]
+    over = ws is not None and not as_float(ws) <= 1.0
+    if o.get("failed") or o.get("error") or over:
+        return "violated"
+    if o.get("crashed"):
+        return "crashed"
+    if o.get("not run") or o.get("running"):
+        return "not run"
+    if row["id"] == "S-ERR" and has_errata:
+        return "erratum"
+    if o.get("passed"):
+        return "reachable only" if row["reach"] else "held"
+    if o.get("skipped"):
+        return "skipped"
+    return "not checked"

@@ -1,0 +1,48 @@
+"""The plain-text statement table the terminal shows at the end of a run (and the CLI)."""
+
+from __future__ import annotations
+
+from .values import fmt_slack
+
+
+def format_table(report: dict) -> str:
+    """A plain-text statement table for the terminal."""
+    lines = [
+        f"{'statement':9} {'status':14} {'tests':>5} {'examples':>8} {'worst slack':>11} "
+        f"{'controls':>8}"
+    ]
+    for row in report["statements"]:
+        ws = row["worst_slack"]
+        ws = fmt_slack(ws)
+        c = row["controls"]
+        controls = f"{c['failed_as_required']}/{c['total']}" if c["total"] else "0"
+        lines.append(
+            f"{row['id']:9} {row['status']:14} {len(row['tests']):5d} {row['examples']:8d} "
+            f"{ws:>11} {controls:>8}"
+        )
+    gating = [p for p in report["problems"] if p["gating"]]
+    info = [p for p in report["problems"] if not p["gating"]]
+    if gating:
+        lines.append("")
+        lines.append(f"run problems ({len(gating)}, each fails the run):")
+        shown = problem_lines(gating)
+        lines.extend(f"  - {ln}" for ln in shown[:40])
+        if len(shown) > 40:
+            lines.append(f"  ... and {len(shown) - 40} more (report.md)")
+    if info:
+        lines.append("")
+        lines.extend(f"note: {ln}" for ln in problem_lines(info))
+    return "\n".join(lines)
+
+
+def problem_lines(problems: list[dict]) -> list[str]:
+    """One line per problem, unchecked statements grouped on one line."""
+    unchecked = [p["item"] for p in problems if p["kind"] == "not checked"]
+    out = []
+    for p in problems:
+        if p["kind"] == "not checked":
+            if p["item"] == unchecked[0]:
+                out.append(f"not checked by any collected test: {', '.join(unchecked)}")
+            continue
+        out.append(p["message"].splitlines()[0])
+    return out
