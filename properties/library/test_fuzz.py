@@ -31,7 +31,7 @@ import pytest
 
 pytestmark = [pytest.mark.fuzz, pytest.mark.meta]
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 FUZZ_SECONDS = 8
 
 PLANTED = '''
