@@ -809,11 +809,6 @@ def log_integral(s: np.ndarray, log_f: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return np.asarray(val), np.asarray(bnd)
 
 
-def log_time_integral(steps: StepLog) -> tuple[np.ndarray, np.ndarray]:
-    """``log t`` at every logged step, ``t = int rho / ||grad R|| ds``, and its error (S-INV)."""
-    return log_integral(steps.s, steps.log_dtds)
-
-
 def risk_decrease_integral(steps: StepLog) -> tuple[np.ndarray, np.ndarray]:
     """``Lambda(s_j) = int_0^{s_j} rho ||grad R|| / R ds`` at every step, and its error (S-EQ1).
 

@@ -327,17 +327,14 @@ def path_distance(a: flow.Trajectory, b: flow.Trajectory) -> np.ndarray:
     return np.array(out)
 
 
-def time_quadrature_error(tr: flow.Trajectory) -> np.ndarray:
-    """Relative error bound of the recorded ``t`` at each checkpoint after the first.
+def stated_time_error(tr: flow.Trajectory) -> np.ndarray:
+    """The run's own bound on ``|log t - log t_exact|`` at each checkpoint after the first.
 
-    From :func:`invariants.dynamics.flow.log_time_integral` (per-pair Richardson
-    bounds, summed in absolute value); ``|d log t| <= err / t``.
+    ``Checkpoint.log_time_error`` (:func:`invariants.dynamics.flow.log_time_errors`):
+    the size of the curvature correction of the quadrature plus ``kappa E``, the shift
+    of ``log(dt/ds)`` the path's accumulated local-error bound ``E`` can cause.
     """
-    val, err = flow.log_time_integral(tr.steps)
-    idx = np.array([c.steps for c in tr.checkpoints[1:]])
-    # Where the bound exceeds t by e^700 the time comparison is vacuous; cap it
-    # there instead of overflowing (it stays astronomically large).
-    return np.exp(np.minimum(err[idx] - val[idx], 700.0))
+    return np.array([c.log_time_error for c in tr.checkpoints[1:]])
 
 
 def _time_gap(a: flow.Trajectory, b: flow.Trajectory) -> np.ndarray:
@@ -370,7 +367,7 @@ def check_s_inv(
     the risk levels handed to B, which move B's target along the curve by at
     most the same distance (``|d log R / d arclength| = ||grad log R||``).
     Physical time is compared as ``log t``, allowed the same run-to-run
-    differences plus each fine run's quadrature error bound.
+    differences plus each fine run's stated ``log t`` error (:func:`stated_time_error`).
     ``runner`` is the integrator under test (a meta-test plants bugs in it).
     """
     kw = dict(max_frobenius=max_frobenius, ds=0.5)
@@ -420,8 +417,8 @@ def check_s_inv(
     tallowed = (
         2 * _time_gap(a_fine, a_coarse)
         + _time_gap(b_fine, b_coarse)
-        + time_quadrature_error(a_fine)
-        + time_quadrature_error(b_fine)
+        + stated_time_error(a_fine)
+        + stated_time_error(b_fine)
         + 1e-12
     )
     k = int(np.argmax(tgap - tallowed))
