@@ -30,7 +30,7 @@ import numpy as np
 
 from invariants.core import bounds
 from invariants.core import network as net
-from invariants.core.rounding import EPS, deficit_rounding, slack_ratio, wedin
+from invariants.core.rounding import EPS, TINY, deficit_rounding, slack_ratio, wedin
 from invariants.dynamics import gd
 from invariants.statements import Slack
 from properties.claims import alignment_slack, run_checks
@@ -69,6 +69,19 @@ def eq29_residuals(tr: gd.GDTrajectory, printed: bool = False) -> tuple[np.ndarr
                 acc += step_terms + c * g2
             allowed[t, k] = acc + step_terms
     return res, allowed
+
+
+def check_s_err_eq29(tr: gd.GDTrajectory) -> Slack:
+    """S-ERR for eq. 29 on a witness run: the printed signs (``+P_k - Q_{k+1}``) fail, the
+    derived ones (``+Q_{k+1} - P_k``) hold, both against the same rounding bound
+    (:func:`eq29_residuals`).  Slack: the derived form's worst residual over the bound.
+    """
+    res_p, allowed = eq29_residuals(tr, printed=True)
+    res_d, _ = eq29_residuals(tr)
+    assert np.all(res_d <= allowed), "S-ERR: the derived S-EQ29 must hold on the witness"
+    assert np.any(res_p > allowed), "S-ERR: the printed S-EQ29 holds here: not a witness"
+    worst = float(np.max(res_d / np.maximum(allowed, TINY)))
+    return Slack("S-ERR", worst, f"printed residual {res_p.max():.3g} > bound {allowed.max():.3g}")
 
 
 def check_s_eq29(tr: gd.GDTrajectory) -> Slack:
