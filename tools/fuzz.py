@@ -205,7 +205,8 @@ def fuzz(args: argparse.Namespace, pytest_args: list[str]) -> int:
 
 
 def run_counted(cmd: list[str], env: dict, seconds: float, count_dir: str) -> tuple[int, float]:
-    """Run ``cmd`` in its own process group for at most ``seconds``, then stop it.
+    """Run ``cmd`` in its own process group for at most ``seconds`` (or until SIGINT), then
+    stop it.
 
     Returns the test cases counted by ``example_counter`` in ``count_dir`` (removed
     afterwards) and the wall time.
@@ -214,7 +215,9 @@ def run_counted(cmd: list[str], env: dict, seconds: float, count_dir: str) -> tu
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
     try:
         proc.wait(seconds)
-    except subprocess.TimeoutExpired:
+    except (subprocess.TimeoutExpired, KeyboardInterrupt):
+        # The budget is spent, or Ctrl-C (SIGINT) asked to stop early: either way the
+        # group is stopped and the run goes on to its count and replay.
         pass
     finally:
         stop_process_group(proc)
