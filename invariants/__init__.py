@@ -1,0 +1,23 @@
+"""The library of the suite: the objects of Ji & Telgarsky (ICLR 2019), their dynamics,
+the generators of problems and the report, in layers that import one way only.
+
+Layers (the arrow reads "may import"; checked by ``properties/library/test_layering.py``)::
+
+    statements, errors          the statement IDs and Slack; every deliberate exception
+          ^
+    core/                       the paper's objects, numpy/scipy only
+          ^                       rounding (EPS, gamma_m, SVD/Wedin bounds, error-free sums),
+          |                       losses, data, network (+ A2), maxmargin (+ certificate),
+          |                       bounds (Lemma 2), theta (S-L3, S-L4), limits
+    dynamics/                   gradient flow (flow) and gradient descent (gd)
+    strategies                  Hypothesis generators of problems (imports core)
+    relu                        the ReLU experiment of Fig. 2 (imports core.rounding)
+    database                    the shared example database (INVARIANTS_DATABASE)
+    report/                     records, the report, figures, baseline, the pytest plugin
+                                (imports statements only)
+
+The math never imports the dynamics, the strategies or the report; the report never
+imports the math; nothing here imports ``properties``, ``tools`` or ``benchmarks``; and
+there is no import cycle.  The claims themselves (one ``check_<id>`` per statement) live
+in ``properties/claims``.
+"""

@@ -73,7 +73,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-EPS = float(np.finfo(float).eps)
+from .core.rounding import EPS
+
 U = EPS / 2  # unit roundoff (round to nearest)
 
 DIGITS_WIDTHS: tuple[int, ...] = (64, 128, 128, 10)

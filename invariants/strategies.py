@@ -16,12 +16,12 @@ What is promised, and how it is certified:
   STATEMENTS.md (``||x_i|| <= 1``, labels in {-1, +1}) and is separable with
   max margin ``gamma >= margin_lower_bound >= min_margin``.  The data are
   *built* around a unit witness ``u`` with ``<u, z_i> >= t + 1e-12`` for a
-  drawn target ``t``; :func:`certified_margin` re-derives a rigorous lower
+  drawn target ``t``; :func:`invariants.core.data.certified_margin` re-derives a rigorous lower
   bound ``min_i <u, z_i> / ||u||`` (minus the rounding of the dot products)
   and the strategy checks it is ``>= t`` before returning.
 * :func:`initialisations` -- the kinds that promise A2 (S-A2a and the random
   inits) deliver it, certified either by a clear decrease of the log-risk or
-  by a Taylor bound (see :func:`_taylor_certifies_a2`); the ``a2_violating``
+  by a Taylor bound (see :func:`invariants.core.a2.taylor_certifies_a2`); the ``a2_violating``
   kind breaks A2 clearly (zero gradient, or ``R(W(0)) >= R(0) (1 + 1e-6)``).
   The flag ``Init.satisfies_a2`` is computed with
   :func:`invariants.core.network.satisfies_a2` at ``rtol =`` :data:`A2_RTOL`.
@@ -43,7 +43,8 @@ from hypothesis import assume
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
-from .core.data import Dataset, make_dataset
+from .core.a2 import A2_RTOL, A2_VIOLATION_MARGIN, certifies_a2, clearly_violates_a2
+from .core.data import Dataset, certified_margin, make_dataset
 from .core.losses import EXPONENTIAL, LOGISTIC, Loss, get_loss
 from .core.network import (
     Weights,
@@ -66,7 +67,6 @@ __all__ = [
     "Problem",
     "a3_datasets",
     "architectures",
-    "certified_margin",
     "datasets",
     "initialisations",
     "losses",
@@ -74,7 +74,6 @@ __all__ = [
     "seeds",
 ]
 
-EPS = float(np.finfo(np.float64).eps)
 
 #: Data-set families drawn by :func:`datasets`.
 FAMILIES: tuple[str, ...] = (
@@ -98,28 +97,6 @@ INIT_KINDS: tuple[str, ...] = (
 #: The kinds that promise A2 (every kind but ``a2_violating``).
 A2_KINDS: tuple[str, ...] = tuple(k for k in INIT_KINDS if k != "a2_violating")
 
-#: ``rtol`` handed to :func:`invariants.core.network.satisfies_a2` for every kind.
-#:
-#: Why not 0: for ``zero_first`` (S-A2a) ``w_prod = 0`` exactly, so
-#: ``R(W(0)) = R(0)`` exactly, but the log-domain evaluation
-#: ``logsumexp(log loss(0) 1_n) - log n`` rounds twice: ``fl(a + fl(log n)) - fl(log n)``
-#: with ``a = log loss(0)`` (0 for exp, -0.367 for logistic) errs by at most
-#: ``(|a| + log n) u + |a| u`` (u = eps/2), i.e. < 2.5 eps for n <= 60 and
-#: < 8 eps for n <= e^15.  The same few ulps arise when ``w_prod`` is tiny
-#: (deep networks at scale 1e-2 have ``||w_prod|| ~ 1e-12``): the true decrease
-#: ``~ ||w_prod|| gamma`` is then below the resolution of log R, and A2 is
-#: certified by a Taylor bound instead (:func:`_taylor_certifies_a2`).  8 eps is
-#: also the threshold of :func:`invariants.core.network.require_a2`, so every init
-#: flagged True here passes ``require_a2``.
-A2_RTOL = 8 * EPS
-
-#: ``a2_violating`` inits that break the risk half of A2 do so by at least this
-#: much in log-risk: ``log R(W(0)) - log R(0) >= 1e-6``, far above rounding.
-A2_VIOLATION_MARGIN = 1e-6
-
-# A computed log-risk decrease at least this large certifies R(W(0)) < R(0):
-# the rounding of log R is a few eps (see A2_RTOL), 1e-12 is ~5000 eps.
-_A2_CLEAR_DECREASE = 1e-12
 
 # Data are built with margins >= t + _MARGIN_BUFFER so that the certified bound
 # (which subtracts ~(d + 2) eps of rounding) still clears the target t.
@@ -237,24 +214,6 @@ class DrawnData:
             f"witness={self.witness.tolist()!r}, x={self.data.x.tolist()!r}, "
             f"y={self.data.y.tolist()!r})"
         )
-
-
-def certified_margin(z: np.ndarray, u: np.ndarray) -> float:
-    """A rigorous lower bound on ``min_i <u, z_i> / ||u||``, hence on gamma.
-
-    Rounding (u_r = eps/2): each computed ``fl(<u, z_i>)`` errs by at most
-    ``gamma_d ||u|| ||z_i|| <= d u_r (1 + O(u_r)) ||u||`` (``||z_i|| <= 1`` up to
-    ``(d + 3) eps``); dividing by the computed ``||u||`` (relative error
-    ``<= (d/2 + 1) u_r``) and the division itself add ``(d/2 + 2) u_r`` relative
-    to a margin ``<= 1``.  Together ``<= (1.5 d + 2) u_r < (d + 2) eps``, which
-    is what is subtracted.  Any unit ``u`` gives ``gamma >= min_i <u, z_i>``
-    by the definition of gamma (Notation), so the result bounds gamma from
-    below.
-    """
-    z = np.asarray(z, dtype=np.float64)
-    u = np.asarray(u, dtype=np.float64)
-    d = z.shape[1]
-    return float(np.min(z @ u) / np.linalg.norm(u)) - (d + 2) * EPS
 
 
 def _unit(rng: np.random.Generator, dim: int) -> np.ndarray:
@@ -430,7 +389,7 @@ def datasets(
         - ``"underdetermined"``: n < d (needs d >= 2).
 
     Every data set is separable with ``gamma >= margin_lower_bound >= min_margin``:
-    see :func:`certified_margin` and the witness.  Serves the Notation and
+    see :func:`invariants.core.data.certified_margin` and the witness.  Serves the Notation and
     Assumptions of STATEMENTS.md; ``sphere``/``underdetermined`` feed the
     max-margin statements (S-T2, S-L3, S-L4).
     """
@@ -519,67 +478,6 @@ def _orient(weights: list[np.ndarray], z: np.ndarray, sign: float) -> list[np.nd
     return weights
 
 
-def _curvature_bound(loss: Loss, radius: float) -> float:
-    """``sup_{|m| <= radius} loss''(m)`` for the paper's losses.
-
-    Logistic: ``loss'' <= beta = 1/4`` everywhere (A4).  Exponential:
-    ``loss'' = exp(-m)`` is decreasing, so the sup is at ``-radius``.  The
-    factor 1.01 covers the rounding of ``exp``.
-    """
-    if loss.beta is not None:
-        return 1.01 * float(loss.beta)
-    return 1.01 * float(max(loss.d2(-radius), loss.d2(0.0)))
-
-
-def _taylor_certifies_a2(weights: Weights, z: np.ndarray, loss: Loss) -> bool:
-    """Certify ``R(W) < R(0)`` without evaluating R: Taylor with Lagrange remainder.
-
-    For each i, ``loss(m_i) - loss(0) = loss'(0) m_i + loss''(xi_i) m_i^2 / 2``
-    with ``|xi_i| <= |m_i| <= ||w|| ||z_i||``, so
-    ``R(w) - R(0) <= loss'(0) <w, mean z> + (B/2) ||w||^2 mean ||z_i||^2``
-    with B from :func:`_curvature_bound`.  This stays decisive when ``w_prod``
-    is far below the resolution of ``log R`` (deep networks at small scale).
-
-    Rounding is charged against the first-order term: ``w_prod`` as computed
-    differs from the exact product of the stored matrices by at most
-    ``~L dmax eps prod_k ||W_k||_F`` and ``<w, mean z>`` errs by ``~d eps ||w||``;
-    we demand a first-order term 100x above both (and 1.01x the remainder).
-    """
-    w = end_to_end(weights)
-    nw = float(np.linalg.norm(w))
-    if nw == 0.0:
-        return False
-    L = len(weights)
-    dmax = max(max(W.shape) for W in weights)
-    prod_norms = math.prod(float(np.linalg.norm(W)) for W in weights)
-    err_w = 2 * L * dmax * EPS * prod_norms
-    first = float(w @ z.mean(axis=0))  # <w, mean z>
-    if first <= 100 * (err_w + (z.shape[1] + 2) * EPS * nw):
-        return False
-    radius = (nw + err_w) * float(np.max(np.linalg.norm(z, axis=1)))
-    second = (
-        0.5
-        * _curvature_bound(loss, radius)
-        * (nw + err_w) ** 2
-        * float(np.mean(np.sum(z * z, axis=1)))
-    )
-    return -float(loss.d1(0.0)) * (first - err_w) > 1.01 * second
-
-
-def _a2_delivered(weights: Weights, z: np.ndarray, loss: Loss) -> bool:
-    """A2 holds mathematically *and* the flag (rtol = A2_RTOL) will say so."""
-    log_g, excess = a2_residuals(weights, z, loss)
-    if not np.isfinite(log_g) or excess > A2_RTOL:
-        return False
-    return excess <= -_A2_CLEAR_DECREASE or _taylor_certifies_a2(weights, z, loss)
-
-
-def _a2_clearly_violated(weights: Weights, z: np.ndarray, loss: Loss) -> bool:
-    """Zero gradient, or ``log R(W) - log R(0) >= A2_VIOLATION_MARGIN``."""
-    log_g, excess = a2_residuals(weights, z, loss)
-    return (not np.isfinite(log_g)) or excess >= A2_VIOLATION_MARGIN
-
-
 # Each builder returns (weights, description) or None (then the example is rejected).
 # ``z`` are the rows z_i; ``s`` the drawn scale.
 _SHRINK_TRIES = 6  # scale, scale/10, ..., scale/1e5
@@ -614,7 +512,7 @@ def _init_small_gaussian(rng, z, shapes, loss, s, draw):
     """
     for _ in range(_SHRINK_TRIES):
         ws = _orient(_gaussian(rng, shapes, s), z, +1.0)
-        if ws is not None and _a2_delivered(W := as_weights(ws), z, loss):
+        if ws is not None and certifies_a2(W := as_weights(ws), z, loss):
             return W, f"iid N(0, {s:.3g}^2/fan_in), sign of W_L chosen for A2"
         s /= 10.0
     return None
@@ -644,7 +542,7 @@ def _init_balanced(rng, z, shapes, loss, s, draw):
         c0 = float(end_to_end(tuple(ws)) @ zbar)
         if c0 < 0:  # regenerate the same chain with u_L = [-1]: an exact sign flip of W_L
             ws = [*ws[:-1], -ws[-1]]
-        if c0 != 0.0 and _a2_delivered(W := as_weights(ws), z, loss):
+        if c0 != 0.0 and certifies_a2(W := as_weights(ws), z, loss):
             return W, f"balanced rank-one chain, c = {s:.3g}, sign of u_L chosen for A2"
         s /= 10.0
     return None
@@ -659,7 +557,7 @@ def _init_equal_frobenius(rng, z, shapes, loss, s, draw):
     for _ in range(_SHRINK_TRIES):
         ws = [G * (s / float(np.linalg.norm(G))) for G in _gaussian(rng, shapes, 1.0)]
         ws = _orient(ws, z, +1.0)
-        if ws is not None and _a2_delivered(W := as_weights(ws), z, loss):
+        if ws is not None and certifies_a2(W := as_weights(ws), z, loss):
             return W, f"Gaussian layers rescaled to ||W_k||_F = {s:.3g}, sign chosen for A2"
         s /= 10.0
     return None
@@ -709,7 +607,7 @@ def _init_a2_violating(rng, z, shapes, loss, s, draw):
     factor = 1.0
     for _ in range(200):  # each pass multiplies w_prod by 2^L >= 2
         W = as_weights(ws)
-        if _a2_clearly_violated(W, z, loss):
+        if clearly_violates_a2(W, z, loss):
             return W, f"{desc}, initial scale {s:.3g} grown by {factor:g} per layer"
         ws = [2.0 * M for M in ws]
         factor *= 2.0

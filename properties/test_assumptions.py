@@ -30,6 +30,7 @@ from hypothesis import find, settings
 from hypothesis import strategies as st
 
 from invariants import strategies
+from invariants.core import lemma4 as l4
 from invariants.core import limits
 from invariants.core import network as net
 from invariants.core import theta as th
@@ -37,8 +38,8 @@ from invariants.core.data import make_dataset
 from invariants.core.losses import EXPONENTIAL, LOGISTIC
 from invariants.core.maxmargin import max_margin, perp
 from invariants.dynamics import gd
-from properties import gd_checks as gc
-from properties import limit_checks as lc
+from properties.claims import section2_limits as lc
+from properties.claims import section3 as gc
 
 pytestmark = pytest.mark.meta
 
@@ -141,7 +142,7 @@ def _a3_witness(drawn):
         xi = -xi
     for r in (1e3, 1e6):
         w = 1e3 * r * np.asarray(mm.ubar) + r * xi
-        if th.perp_gradient_sign(w, z, mm.ubar, LOGISTIC) < 0:
+        if l4.perp_gradient_sign(w, z, mm.ubar, LOGISTIC) < 0:
             return w, r
     return None
 
@@ -178,7 +179,7 @@ def a4_pairs(draw):
 
 
 def _a4_breaks_l5(example) -> bool:
-    from properties.test_gd_smoothness import check_s_l5
+    from properties.claims.smoothness import check_s_l5
 
     R, W, V = example
     as_if_a4 = dataclasses.replace(EXPONENTIAL, beta=0.25, G=1.0, satisfies_a4=True)

@@ -34,23 +34,20 @@ from hypothesis.errors import InvalidArgument
 
 from invariants import strategies as S
 from invariants.core.data import make_dataset, unit_norm_slack
+from invariants.core.lemma4 import l4_empirical_threshold, lemma4_threshold, perp_gradient_sign
 from invariants.core.losses import EXPONENTIAL, LOGISTIC
 from invariants.core.maxmargin import max_margin, perp
+from invariants.core.rounding import EPS
 from invariants.core.theta import (
     check_theta_certificate,
     h_support,
-    l4_empirical_threshold,
-    lemma4_threshold,
-    perp_gradient_sign,
     rank_tolerance,
     require_a3,
     theta,
 )
 from invariants.errors import AssumptionError
 from invariants.statements import Slack
-from properties import lemma34_checks as lc
-
-EPS = float(np.finfo(np.float64).eps)
+from properties.claims import lemmas34 as lc
 
 mp.mp.dps = 60
 
@@ -124,7 +121,7 @@ def test_a3_datasets_keep_their_promises(A: S.A3Data) -> None:
         # Closed-form agreement: the vertices as stored differ from the construction's by
         # (d + 2) eps rho (rounding and projection) plus rho ||d ubar|| (the tilted
         # projection); a facet distance moves by at most (1 + cond(B)) times that (see
-        # lemma34_checks.theta_forward_tolerance), plus theta's own forward error.
+        # properties.claims.lemmas34.theta_forward_tolerance), plus theta's own forward error.
         rho = lc.support_radius(z, mm)
         shift = (d + 2) * EPS * rho + rho * float(np.linalg.norm(mm.ubar - A.ubar))
         allowed = lc.theta_forward_tolerance(z, mm, th) + 8 * shift * (1 + th.cond)
@@ -150,7 +147,7 @@ def test_s_l3_theta_positive_and_certified(A: S.A3Data, data, record_slack) -> N
 
     The certificate (upper-bound witness xi with ``h(xi) = theta``; every facet a
     valid inequality through its vertices, none nearer than theta) is checked
-    by :func:`properties.lemma34_checks.check_s_l3`.  Then ``h(xi) >= theta - tol``
+    by :func:`properties.claims.lemmas34.check_s_l3`.  Then ``h(xi) >= theta - tol``
     over 256 random unit directions perpendicular to ubar (the tolerance is
     rounding only: theta is a minimum).
     """
@@ -175,7 +172,7 @@ def test_s_l3_simplex_closed_form_agrees_with_qhull(A: S.A3Data, record_slack) -
 
     Both use the same projected points, so only their rounding differs: the
     simplex value's forward error ``8 d eps ||B||_F (1 + cond(B))`` plus 16
-    Qhull distance-rounding units (``properties.lemma34_checks.theta_forward_tolerance``
+    Qhull distance-rounding units (``properties.claims.lemmas34.theta_forward_tolerance``
     of each path, summed).
     """
     mm = max_margin(A.data)
@@ -397,7 +394,7 @@ def test_s_l4_sign_condition_beyond_K(
     the adversarial directions (theta's minimiser, facet normals, projected
     points, both signs) x a in {0, 1, 1e4, 1e12} x factor in {1, 10, 1e3}, from
     the very threshold on.  Slack ``P/N``
-    (:func:`properties.lemma34_checks.check_s_l4_sign`).
+    (:func:`properties.claims.lemmas34.check_s_l4_sign`).
     """
     mm = max_margin(A.data)
     th = require_a3(A.data, mm)
@@ -423,7 +420,7 @@ def test_s_l4_sign_condition_beyond_K(
 def test_s_l4_targeted_search_stays_below_K(A: S.A3Data, record_slack, record_observation) -> None:
     """S-L4: the targeted search finds no failing w with ``<w, ubar> >= 0`` beyond K (both losses).
 
-    :func:`invariants.core.theta.l4_empirical_threshold` searches directions
+    :func:`invariants.core.lemma4.l4_empirical_threshold` searches directions
     (theta's minimiser, facet normals, projected points, random), a from 0 to
     the a -> inf limit, and r up to 30 K, then polishes the best by
     Nelder-Mead; its witness is re-checked.  Records K, K_emp and K/K_emp.

@@ -7,12 +7,10 @@ One trajectory serves every statement: each drawn problem is integrated once
 floor) and all seven trajectory statements are asserted on it.  A failure
 names every statement that failed on the example, so one broken statement
 cannot hide another.  Every tolerance is derived in
-:mod:`properties.flow_checks`.
+:mod:`properties.claims.section2`.
 """
 
 from __future__ import annotations
-
-import functools
 
 import pytest
 from hypothesis import given, note, settings
@@ -20,28 +18,14 @@ from hypothesis import strategies as st
 
 from invariants import strategies
 from invariants.dynamics import flow
-from invariants.statements import Slack
-from properties import flow_checks as fc
-from properties import planted
-
-MAX_FROBENIUS = 100.0
+from properties.claims import section2 as fc
+from properties.claims.section2 import MAX_FROBENIUS, check_all
 
 
 # The drawn problems: every A2-satisfying initialisation kind, one loss per case,
 # every data family, depth 1..6, widths 1..8 (strategies defaults).
 def problems(loss: str):
     return strategies.problems(kinds=strategies.A2_KINDS, loss=loss)
-
-
-CHECKS = {
-    "S-EQ1": fc.check_s_eq1,
-    "S-EQ2": fc.check_s_eq2,
-    "S-EQ3": fc.check_s_eq3,
-    "S-L2a": fc.check_s_l2a,
-    "S-L2b": fc.check_s_l2b,
-    "S-C1": fc.check_s_c1,
-    "S-L2c": functools.partial(fc.check_s_l2c, min_frobenius=MAX_FROBENIUS),
-}
 
 
 def describe(problem: strategies.Problem, tr: flow.Trajectory) -> str:
@@ -51,11 +35,6 @@ def describe(problem: strategies.Problem, tr: flow.Trajectory) -> str:
         f"steps={tr.work.steps} stop={tr.stop_reason} max F={tr.max_frobenius()[-1]:.3g} "
         f"max eq2 drift={tr.max_drift_rel:.2e}"
     )
-
-
-def check_all(tr: flow.Trajectory) -> list[Slack]:
-    """Every Section 2 trajectory check on one path (:func:`planted.run_checks`)."""
-    return planted.run_checks(CHECKS, tr)
 
 
 # One case per loss, each with half the profile's examples: the halves run side by side

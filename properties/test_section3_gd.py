@@ -35,31 +35,12 @@ from invariants import strategies
 from invariants.core.losses import EXPONENTIAL, LOGISTIC
 from invariants.dynamics import gd
 from invariants.errors import AssumptionError
-from properties import gd_checks as gc
-from properties import planted
+from properties.claims import section3 as gc
+from properties.claims.section3 import check_all
 
 STEPS = 2000
 
 PROBLEMS = strategies.problems(kinds=strategies.A2_KINDS, loss="logistic", depth=(1, 5), n=(1, 30))
-
-CHECKS = {
-    "S-EQ4": gc.check_s_eq4,
-    "S-EQ27": gc.check_s_eq27,
-    "S-EQ29": gc.check_s_eq29,
-    "S-EQ30": gc.check_s_eq30,
-    "S-EQ37": gc.check_s_eq37,
-    "S-L7": gc.check_s_l7,
-    "S-L8a": lambda tr: gc.check_s_l8a(tr, every=20),
-    "S-L8b": lambda tr: gc.check_s_l8b(tr, every=20),
-    "S-L8c": lambda tr: gc.check_s_l8c(tr, every=20),
-    "S-T3": gc.check_s_t3,
-}
-
-
-def check_all(tr: gd.GDTrajectory) -> list:
-    """A5's bookkeeping, then every GD check on one run (:func:`planted.run_checks`)."""
-    gc.a5_radius_consistent(tr)
-    return planted.run_checks(CHECKS, tr)
 
 
 @given(problem=PROBLEMS)

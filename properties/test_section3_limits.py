@@ -34,15 +34,16 @@ from hypothesis import find, given, note, settings
 from hypothesis import strategies as st
 
 from invariants import strategies
+from invariants.core import lemma4 as l4
 from invariants.core import limits
 from invariants.core import network as net
 from invariants.core import theta as th
 from invariants.core.losses import LOGISTIC, logistic_log_neg_d1
 from invariants.core.maxmargin import max_margin, perp
+from invariants.core.rounding import EPS
 from invariants.dynamics import gd
 from invariants.statements import Slack
 
-EPS = float(np.finfo(float).eps)
 STEPS = 1500
 
 
@@ -55,7 +56,7 @@ def _perp_heavy_start(z, mm, theta_value, widths, scale_r: float) -> list[np.nda
     ``r |min_i <xi, z_i>|`` above zero, so ``R(W(0)) < loss(0)`` (A2).
     """
     n, d = z.shape
-    K = th.lemma4_threshold(LOGISTIC, n, theta_value)
+    K = l4.lemma4_threshold(LOGISTIC, n, theta_value)
     xi = np.asarray(th.theta(z, mm).xi, dtype=float)
     r = scale_r * K
     c = z @ xi
@@ -110,7 +111,7 @@ def check_s_t4(tr: gd.GDTrajectory, mm, K: float) -> tuple[Slack, int]:
         if not (w @ mm.ubar >= 0 and np.linalg.norm(wperp) >= K):
             continue
         applied += 1
-        sign = th.perp_gradient_sign(w, z, mm.ubar, LOGISTIC)
+        sign = l4.perp_gradient_sign(w, z, mm.ubar, LOGISTIC)
         assert sign >= 0, (
             f"S-T4/S-L4: Lemma 4's sign condition fails at step {s} (log N - log P = {sign:.3g})"
         )
@@ -139,7 +140,7 @@ def test_s_t4_reachable_gd_under_a5(data, record_slack, record_observation):
     )
     mm = max_margin(drawn.data)
     t = th.theta(z, mm)
-    K = th.lemma4_threshold(LOGISTIC, n, t.value)
+    K = l4.lemma4_threshold(LOGISTIC, n, t.value)
     heavy = data.draw(st.booleans(), label="start beyond K")
     if heavy:
         scale_r = data.draw(st.floats(1.0, 3.0), label="||w_perp(0)|| / K")
@@ -191,7 +192,7 @@ def test_s_t4_catches_a_wrong_sign_loss_derivative():
         z = a3.drawn.data.z
         mm = max_margin(a3.drawn.data)
         t = th.theta(z, mm)
-        K = th.lemma4_threshold(LOGISTIC, z.shape[0], t.value)
+        K = l4.lemma4_threshold(LOGISTIC, z.shape[0], t.value)
         W0 = _perp_heavy_start(z, mm, t.value, [], 1.5)
         tr = gd.gradient_descent(z, W0, LOGISTIC, 300, gradient=buggy_gradient)
         try:

@@ -40,6 +40,7 @@ from .data import (
     scale_by_power_of_two,
     separability_certificate,
 )
+from .rounding import EPS
 
 __all__ = [
     "MaxMargin",
@@ -50,8 +51,6 @@ __all__ = [
     "rounding_floor",
     "sin_angle",
 ]
-
-EPS = float(np.finfo(np.float64).eps)
 
 
 # --- certificate ------------------------------------------------------------------------------

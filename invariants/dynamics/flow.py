@@ -66,6 +66,7 @@ from scipy.integrate import BDF, LSODA, Radau
 
 from ..core import network as net
 from ..core.losses import Loss
+from ..core.rounding import EPS
 from ..errors import (
     CriticalPointError,
     InvariantDriftError,
@@ -73,7 +74,6 @@ from ..errors import (
     SolverDegradedError,
 )
 
-EPS = float(np.finfo(float).eps)
 CLOCKS = ("lognorm", "arclength", "risk")
 # The stated accuracy of w_perp (the part of w_prod orthogonal to ubar) along a default
 # run (BDF, rtol 1e-10), relative to max(||w_perp||, 1), where 1e5 <= ||w_prod|| <= 1e8:

@@ -9,7 +9,7 @@ each check from these rounding facts (``u = eps/2``):
 * ``gamma(m) = m eps / (1 - m eps)`` bounds an m-term inner product relative
   to the sum of the absolute terms (Higham);
 * LAPACK's SVD is backward stable: every computed singular value is within
-  ``delta = 4 max(m, n) eps ||W||_2`` of the exact one (``properties.flow_checks.svd_error``),
+  ``delta = 4 max(m, n) eps ||W||_2`` of the exact one (``invariants.core.rounding.svd_error``),
   and the top singular vectors within ``sin angle <= (||E|| + delta) / gap`` (Wedin),
   ``gap = sigma_1 - sigma_2``, for any further perturbation E of W.
 
@@ -30,17 +30,11 @@ from hypothesis import strategies as st
 from invariants import strategies
 from invariants.core import bounds
 from invariants.core import network as net
-from properties.flow_checks import svd_error
+from invariants.core.rounding import EPS, gamma, svd_error
 
-EPS = float(np.finfo(np.float64).eps)
 DPS = 50
 
 PROBLEMS = strategies.problems(scale=(1e-2, 3.0))
-
-
-def gamma(m: int) -> float:
-    """Higham's ``gamma_m = m eps / (1 - m eps)``."""
-    return m * EPS / (1.0 - m * EPS)
 
 
 def log_uniform(draw, lo: float, hi: float, label: str) -> float:

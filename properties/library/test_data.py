@@ -25,6 +25,7 @@ from invariants.core.data import (
     separability_certificate,
     unit_norm_slack,
 )
+from invariants.core.rounding import EPS
 from invariants.errors import (
     DataError,
     LabelError,
@@ -34,7 +35,6 @@ from invariants.errors import (
     ShapeError,
 )
 
-EPS = float(np.finfo(np.float64).eps)
 CERT_TOL = 1e-12  # ||Z^T lam|| of a Gordan certificate (measured ~1e-16)
 
 XOR_X = np.array([[1.0, 1.0], [-1.0, -1.0], [1.0, -1.0], [-1.0, 1.0]]) / math.sqrt(2.0)

@@ -19,11 +19,11 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from invariants.core.losses import EXPONENTIAL, LOGISTIC, LOSSES, Loss, get_loss
+from invariants.core.rounding import EPS
 
 FORMS = ("value", "d1", "d2", "log_value", "log_neg_d1", "log_d2")
 LOG_FORMS = FORMS[3:]
 PLAIN_DERIVATIVE = {"value": "d1", "d1": "d2"}  # form -> form that is its derivative
-EPS = float(np.finfo(np.float64).eps)
 SUBNORMAL = float(np.finfo(np.float64).smallest_subnormal)
 LOG_VALUE_ZERO = float(-mp.log(mp.e - 1))  # logistic log_value crosses 0 here: ~ -0.5413
 

@@ -46,6 +46,7 @@ from invariants.core.maxmargin import (
     rounding_floor,
     sin_angle,
 )
+from invariants.core.rounding import EPS
 from invariants.errors import (
     CertificateError,
     DataError,
@@ -53,9 +54,7 @@ from invariants.errors import (
     NonSeparableError,
     ShapeError,
 )
-
-EPS = float(np.finfo(np.float64).eps)
-TOL = 1e-12  # certificate tolerance (max_margin's default)
+from properties.library.assertions import TOL, assert_valid
 
 # SLSQP stops when the change of f = ||u||^2 = 1/gamma^2 between iterates, the
 # gradient of the Lagrangian and the summed constraint violation are all below
@@ -126,28 +125,6 @@ def orthogonal_matrices(draw: st.DrawFn, d: int) -> np.ndarray:
 
 
 # --- helpers --------------------------------------------------------------------------------
-
-
-def assert_valid(mm: MaxMargin, z: np.ndarray) -> None:
-    """Everything a MaxMargin promises, checked from scratch."""
-    n, d = z.shape
-    cert = check_certificate(z, mm.ubar, mm.gamma, mm.dual, TOL)
-    assert cert.max_residual <= TOL
-    assert mm.certificate.max_residual <= TOL
-    for value in mm.certificate.as_dict().values():
-        assert abs(value) <= TOL
-    assert mm.ubar.shape == (d,) and mm.dual.shape == (n,) and mm.margins.shape == (n,)
-    np.testing.assert_array_equal(mm.margins, z @ mm.ubar)
-    assert np.all(mm.dual >= 0.0)
-    assert abs(mm.dual.sum() - 1.0) <= TOL
-    assert np.all(np.diff(mm.support) > 0)  # sorted, unique
-    off = np.setdiff1d(np.arange(n), mm.support)
-    assert np.all(mm.dual[off] == 0.0)
-    assert np.all(mm.margins >= mm.gamma * (1.0 - TOL))
-    rmax = float(np.max(np.linalg.norm(z, axis=1)))
-    np.testing.assert_allclose(
-        mm.margins[mm.support], mm.gamma, rtol=TOL, atol=4 * (d + 2) * EPS * rmax
-    )
 
 
 def direction_bound(mm: MaxMargin, z: np.ndarray) -> float:

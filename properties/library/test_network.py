@@ -43,12 +43,18 @@ from hypothesis import strategies as st
 from invariants import strategies
 from invariants.core import network as net
 from invariants.core.losses import EXPONENTIAL, LOGISTIC, Loss
+from invariants.core.rounding import EPS, gamma
 from invariants.dynamics import flow
 from invariants.errors import ArchitectureError, AssumptionError
+from properties.library.assertions import (
+    GradFn,
+    Scales,
+    check_layer_gradients_fd,
+    my_w_prod,
+    prod_except,
+    rounding_count,
+)
 
-EPS = float(np.finfo(np.float64).eps)
-
-GradFn = Callable[[net.Weights, np.ndarray, Loss], net.ScaledGradient]
 HessFn = Callable[[net.Weights, np.ndarray, Loss, float], np.ndarray]
 
 # Depth 1..6, widths 1..8, both losses, every data family, every init kind (strategy
@@ -56,11 +62,6 @@ HessFn = Callable[[net.Weights, np.ndarray, Loss, float], np.ndarray]
 # checks' a-priori bounds stay tight and R is representable, and well away from 0.
 PROBLEMS = strategies.problems(scale=(1e-2, 2.0))
 A2_PROBLEMS = strategies.problems(kinds=strategies.A2_KINDS, scale=(1e-2, 2.0))
-
-
-def gamma(m: int) -> float:
-    """Higham's ``gamma_m = m eps / (1 - m eps)``."""
-    return m * EPS / (1.0 - m * EPS)
 
 
 # --- independent references ----------------------------------------------------------------
@@ -71,16 +72,6 @@ def ratio(err, tol) -> float:
     err, tol = np.broadcast_arrays(np.asarray(err, dtype=float), np.asarray(tol, dtype=float))
     r = np.divide(err, tol, out=np.where(err > 0, np.inf, 0.0), where=tol > 0)
     return float(np.max(r)) if r.size else 0.0
-
-
-def frob(weights: Iterable[np.ndarray]) -> np.ndarray:
-    """``nu_j = ||W_j||_F``."""
-    return np.array([float(np.linalg.norm(W)) for W in weights])
-
-
-def prod_except(nu: np.ndarray, *skip: int) -> float:
-    """``prod_{j not in skip} nu_j`` (1 for the empty product)."""
-    return math.prod(float(v) for j, v in enumerate(nu) if j not in skip)
 
 
 def chain(mats: list[np.ndarray], size: int) -> np.ndarray:
@@ -102,142 +93,7 @@ def my_suffix(W: net.Weights, k: int) -> np.ndarray:
     return chain(list(W[k + 1 :][::-1]), 1)[0] if k < len(W) - 1 else np.ones(1)
 
 
-def my_w_prod(W: net.Weights) -> np.ndarray:
-    """``w_prod = (W_L ... W_1)^T`` as one ``multi_dot``."""
-    return chain(list(W[::-1]), W[0].shape[1])[0]
-
-
-def rounding_count(W: net.Weights, n: int) -> int:
-    """The ``m`` of every ``gamma(m)`` below: all inner dimensions of every product met.
-
-    A chain ``W_L ... W_1 z_i`` has inner dimensions ``d_{L-1}, ..., d_1, d_0`` and
-    the sums over data points add ``n``; doubling covers the two chains (suffix
-    and prefix) that meet in one gradient entry, ``+ 16`` the scalar operations.
-    """
-    dims = [W[0].shape[1]] + [w.shape[0] for w in W]
-    return 2 * sum(dims) + n + 16
-
-
-@dataclasses.dataclass(frozen=True)
-class Scales:
-    """A-priori magnitudes of one network on one data set (see the module docstring).
-
-    ``delta_m`` bounds the rounding of every computed margin: any parenthesisation of
-    ``W_L ... W_1 z_i`` errs by ``gamma(d_0 + ... + d_{L-1}) |W_L| ... |W_1| |z_i|``
-    (Higham's componentwise bound for a product; the inner dimensions add), which is
-    evaluated here (``+ 2`` in gamma for its own rounding); it is
-    ``<= gamma(M) prod_j nu_j zmax`` (as ``|| |A| ||_F = ||A||_F``).
-    ``s_w = sum_i |loss'(m_i)| / max_j |loss'(m_j)|`` (``<= n``), inflated by
-    ``exp(2 delta_m)`` for the margins' rounding.  ``rho_w`` bounds the relative
-    error of each scaled weight ``exp(a_i - a_max)`` (a = log|loss'|, 1-Lipschitz in
-    m, plus a few ulps of the log form and of the exp per unit of ``|a|``).
-    """
-
-    nu: np.ndarray
-    zmax: float
-    M: int
-    delta_m: float
-    s_w: float
-    rho_w: float
-    log_risk_err: float
-
-    @classmethod
-    def of(cls, W: net.Weights, z: np.ndarray, loss: Loss) -> Scales:
-        nu = frob(W)
-        zmax = float(np.max(np.linalg.norm(z, axis=1)))
-        n = z.shape[0]
-        M = rounding_count(W, n)
-        big = float(np.prod(nu)) * zmax
-        inner = sum(w.shape[1] for w in W) + 2
-        abs_w = my_w_prod(tuple(np.abs(w) for w in W))
-        delta_m = gamma(inner) * float(np.max(np.abs(z) @ abs_w))
-        a = loss.log_neg_d1(z @ my_w_prod(W))
-        s_w = float(np.sum(np.exp(a - np.max(a)))) * math.exp(2 * delta_m) * (1 + gamma(n + 4))
-        rho_w = math.expm1(2 * delta_m + 16 * EPS * (2 + big))
-        return cls(nu, zmax, M, delta_m, s_w, rho_w, log_risk_rounding(big, n, M))
-
-
-def log_risk_rounding(big: float, n: int, M: int) -> float:
-    """Bound on ``|fl(log R) - log R|`` when ``prod_j nu_j zmax <= big``.
-
-    Margins err by ``<= gamma(M) big`` and pass to ``log R`` unamplified
-    (``sum_i |d log R / d m_i| = sum_i |loss'_i| / (n R) <= 1`` as ``|loss'| <= loss``).
-    ``a_i = log loss(m_i)`` is exact (exponential) or within a few ulps of
-    ``1 + |a_i|`` (logistic; test_losses measures < 5 ulp), ``|a_i| <= big + 1``;
-    logsumexp forms ``a_i - a_max`` (``<= 2 eps max|a|`` each, passed through exp),
-    a sum of n terms (``gamma(n)``), a log (``eps log n``) and two additions
-    (``eps (|a_max| + 2 log n)``).  Total ``<= gamma(M) big + eps (8 (big + 2) + n + 4 log n + 8)``.
-    """
-    return gamma(M) * big + EPS * (8 * (big + 2) + n + 4 * math.log(n) + 8)
-
-
 # --- layer gradients against finite differences of log R (S-EQ1) ------------------------
-
-
-def check_layer_gradients_fd(grad_fn: GradFn, weights: net.Weights, z: np.ndarray, loss: Loss):
-    """Every ``dR/dW_k`` entry equals the central difference of ``log R``; worst err/tol.
-
-    Compared in the scaled domain: ``d log R / dW = (dR/dW) / R = exp(log_scale - log R) G``,
-    which is order one whatever the size of R.
-
-    Along ``W_k[a, b]`` the margins are affine with slopes ``|c_i| <= C_k``, so with
-    ``f = log R`` and ``R^(j) = (1/n) sum_i loss^(j)(m_i) c_i^j``, ``|R^(j)| <= C_k^j R``
-    and ``f''' = R'''/R - 3 R'' R'/R^2 + 2 (R'/R)^3`` gives ``|f'''| <= 6 C_k^3``
-    *uniformly along the line*.  With half-step ``eta``:
-
-    * truncation ``|FD - f'(mid)| <= eta^2/6 sup|f'''| <= eta^2 C_k^3``;
-    * rounding: each ``log R`` errs by ``delta`` (:func:`log_risk_rounding`, with
-      ``nu_k + h``), so ``2 delta / (2 eta)``;
-    * the perturbed entries ``fl(x +- h)`` are rounded: the midpoint moves by
-      ``<= eps (|x| + h)`` and ``|f''| <= 2 C_k^2``; the step ``fl(xp - xm)``
-      errs by ``eps/2`` relative (``4 eps |FD|`` allowed);
-    * the gradient's own rounding: ``|d log R / dW| <= C_k``, relative error
-      ``gamma(M)`` for the products plus ``expm1(4 delta)`` for the scales.
-
-    ``h = (delta / (2 C_k^3))^(1/3)`` minimises ``h^2 C_k^3 + delta / h``.
-    """
-    W = tuple(np.array(w, dtype=np.float64) for w in weights)
-    sg = grad_fn(W, z, loss)
-    assert len(sg.layers) == len(W), f"{len(sg.layers)} layer gradients for {len(W)} layers"
-    lr = net.log_risk(W, z, loss)
-    assert math.isfinite(lr) and math.isfinite(sg.log_scale), (lr, sg.log_scale)
-    factor = math.exp(sg.log_scale - lr)
-    sc = Scales.of(W, z, loss)
-    n = z.shape[0]
-    worst = 0.0
-    for k, Wk in enumerate(W):
-        G = np.asarray(sg.layers[k])
-        assert G.shape == Wk.shape, f"layer {k + 1}: gradient shape {G.shape} != {Wk.shape}"
-        assert np.all(np.isfinite(G)), f"layer {k + 1}: non-finite gradient"
-        expected = factor * G
-        C = prod_except(sc.nu, k) * sc.zmax * (1 + 1e-12)
-        h = min(1.0, (sc.log_risk_err / (2 * C**3)) ** (1 / 3)) if C > 0 else 1.0
-        nu_h = sc.nu.copy()
-        nu_h[k] += h
-        delta = log_risk_rounding(float(np.prod(nu_h)) * sc.zmax, n, sc.M)
-        grad_round = (gamma(sc.M) + math.expm1(4 * sc.log_risk_err)) * C
-        for a, b in np.ndindex(*Wk.shape):
-            x = float(Wk[a, b])
-            xp, xm = x + h, x - h
-            Wp, Wm = [*W], [*W]
-            Wp[k], Wm[k] = Wk.copy(), Wk.copy()
-            Wp[k][a, b], Wm[k][a, b] = xp, xm
-            fd = (net.log_risk(tuple(Wp), z, loss) - net.log_risk(tuple(Wm), z, loss)) / (xp - xm)
-            eta = (xp - xm) / 2
-            tol = (
-                eta**2 * C**3
-                + delta / eta
-                + EPS * (abs(x) + h) * 2 * C**2
-                + grad_round
-                + 4 * EPS * abs(fd)
-            )
-            err = abs(fd - expected[a, b])
-            assert err <= tol, (
-                f"dR/dW_{k + 1}[{a},{b}]: closed form {expected[a, b]!r} (scaled by R) vs "
-                f"finite difference {fd!r}: |err| {err:.3e} > tol {tol:.3e} (h={h:.2e})"
-            )
-            worst = max(worst, err / tol)
-    return worst
 
 
 @given(problem=PROBLEMS)
@@ -255,7 +111,7 @@ def check_closed_form(grad_fn: GradFn, weights: net.Weights, z: np.ndarray, loss
 
     Rank: the library forms ``fl(outer(s, p)) = s p^T + E`` with
     ``|E_ab| <= eps |s_a p_b|/2``, so ``sigma_2 <= ||E||_F <= eps ||G||_F``; the SVD adds
-    ``4 max(m, n) eps ||G||_2`` (backward stable, flow_checks.svd_error).
+    ``4 max(m, n) eps ||G||_2`` (backward stable, invariants.core.rounding.svd_error).
 
     Value: both sides are products of the same float matrices in different
     orders, so each entry differs from the exact ``s_k[a] (P_k grad R)[b]`` by at

@@ -31,14 +31,14 @@ from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
 from invariants import strategies as S
-from invariants.core.data import Dataset, unit_norm_slack
+from invariants.core.data import Dataset, certified_margin, unit_norm_slack
 from invariants.core.losses import EXPONENTIAL, LOGISTIC
 from invariants.core.maxmargin import max_margin
 from invariants.core.network import layer_shapes
+from invariants.core.rounding import EPS
 
 pytestmark = pytest.mark.meta
 
-EPS = float(np.finfo(np.float64).eps)
 
 # max_margin's certificate tolerance for the cross-check.  A passing certificate
 # at tol gives gamma_true <= ||Z^T dual|| <= gamma (1 + tol) (weak duality), so
@@ -141,7 +141,7 @@ def _check_dataset(dd: S.DrawnData, min_margin: float) -> None:
     u = dd.witness
     recomputed = float(np.min(z @ u) / np.linalg.norm(u)) - (d + 2) * EPS
     assert recomputed >= lb, (recomputed, lb)
-    assert S.certified_margin(z, u) == recomputed
+    assert certified_margin(z, u) == recomputed
     try:
         mm = max_margin(data, tol=MM_TOL)
     except Exception as exc:  # the data are valid by the witness check above

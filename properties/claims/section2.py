@@ -17,43 +17,16 @@ from eq. 2 and eq. 3 alone, so each use of eq. 2 in a proof is charged
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from invariants.core import bounds
 from invariants.core import network as net
+from invariants.core.rounding import EPS, deficit_rounding, slack_ratio, wedin
 from invariants.dynamics import flow
 from invariants.statements import Slack
-
-EPS = float(np.finfo(float).eps)
-
-
-def svd_error(W: np.ndarray) -> float:
-    """Absolute error bound on each computed singular value of ``W``.
-
-    LAPACK's SVD is backward stable: ``|sigma_hat_i - sigma_i| <= p(m, n) eps ||W||_2``
-    with ``p`` a modest function of the dimensions; ``p = 4 max(m, n)`` is
-    taken here (the usual ``O(max(m, n))`` of the Golub-Kahan bidiagonalisation).
-    """
-    return 4 * max(W.shape) * EPS * float(np.linalg.norm(W, 2))
-
-
-def deficit_rounding(W: np.ndarray) -> float:
-    """Rounding bound of :func:`bounds.rank_deficit` = ``sum_{i>=2} sigma_i^2``."""
-    s = bounds.singular_values(W)
-    delta = svd_error(W)
-    tail = s[1:]
-    return float(np.sum(2 * tail * delta + delta**2))
-
-
-def wedin(W: np.ndarray) -> float:
-    """Rounding bound on the sine between computed and exact top singular vectors.
-
-    Wedin's theorem: ``sin angle <= ||E|| / gap`` for a perturbation ``E``; the
-    backward error of the SVD is ``E ~ svd_error``.  Capped at 1.
-    """
-    s = bounds.singular_values(W)
-    gap = s[0] - (s[1] if s.size > 1 else 0.0)
-    return 1.0 if gap <= 0 else min(1.0, svd_error(W) / gap)
+from properties.claims import run_checks
 
 
 def _eq2_charge(c: flow.Checkpoint, shapes) -> np.ndarray:
@@ -70,12 +43,6 @@ def _defined(tr: flow.Trajectory) -> list[flow.Checkpoint]:
     statements are vacuous, and they are asserted at every other checkpoint.
     """
     return [c for c in tr.checkpoints if not bounds.has_zero_layer(c.weights)]
-
-
-def _ratio(observed: float, allowed: float) -> float:
-    if allowed > 0:
-        return observed / allowed
-    return 0.0 if observed <= 0 else np.inf
 
 
 # --- S-EQ1 -------------------------------------------------------------------------------
@@ -158,7 +125,7 @@ def check_s_eq2(tr: flow.Trajectory) -> Slack:
                 f"S-EQ2: I_{k + 1} drifted by {dk:.3e} > allowed {bk:.3e} at s = {c.s:.4g} "
                 f"(||W_k||_F^2 = {np.vdot(c.weights[k], c.weights[k]):.3e})"
             )
-            worst = max(worst, _ratio(dk, bk))
+            worst = max(worst, slack_ratio(dk, bk))
     return Slack("S-EQ2", worst, f"max relative drift {tr.max_drift_rel:.3e}")
 
 
@@ -182,7 +149,7 @@ def check_s_eq3(tr: flow.Trajectory) -> Slack:
                 f"S-EQ3: ||W_{k + 2}||_F^2 - ||W_{k + 1}||_F^2 moved by {obs:.3e} > {allowed:.3e} "
                 f"at s = {c.s:.4g}"
             )
-            worst = max(worst, _ratio(obs, allowed))
+            worst = max(worst, slack_ratio(obs, allowed))
     return Slack("S-EQ3", worst)
 
 
@@ -215,7 +182,7 @@ def check_s_l2a(tr: flow.Trajectory) -> Slack:
             assert deficit <= Dv + tol, (
                 f"S-L2a: layer {k + 1} deficit {deficit:.6e} > D = {Dv:.6e} + tol {tol:.2e}"
             )
-            worst = max(worst, _ratio(deficit, e8[k] + tol))
+            worst = max(worst, slack_ratio(deficit, e8[k] + tol))
     return Slack("S-L2a", worst, f"D = {Dv:.4g}")
 
 
@@ -254,7 +221,7 @@ def check_s_l2b(tr: flow.Trajectory) -> Slack:
                 f"- tol {tol:.2e} at s = {c.s:.4g}"
             )
             if lb[k] > 0:
-                worst = max(worst, _ratio(1 - al[k] ** 2, 1 - lb[k] + tol))
+                worst = max(worst, slack_ratio(1 - al[k] ** 2, 1 - lb[k] + tol))
     return Slack("S-L2b", worst)
 
 
@@ -308,7 +275,7 @@ def check_s_c1(tr: flow.Trajectory) -> Slack:
                 f"at s = {c.s:.4g}"
             )
         if b_meas > 0:
-            worst = max(worst, _ratio(1 - obs, 1 - b_meas + tol))
+            worst = max(worst, slack_ratio(1 - obs, 1 - b_meas + tol))
     return Slack("S-C1", worst)
 
 
@@ -338,7 +305,7 @@ def check_s_l2c(tr: flow.Trajectory, min_frobenius: float = 100.0) -> Slack:
         )
         gaps.append((gap, tol))
         if b_apr > 0:
-            worst = max(worst, _ratio(gap, 1 - b_apr + tol))
+            worst = max(worst, slack_ratio(gap, 1 - b_apr + tol))
     Fd = np.array([np.sqrt(np.max(bounds.frobenius_sq(c.weights))) for c in _defined(tr)])
     j = int(np.argmax(Fd >= Fd[-1] / 10))
     (g_end, t_end), (g_mid, t_mid) = gaps[-1], gaps[j]
@@ -474,3 +441,22 @@ def check_s_inv(
         ratio,
         f"path ratio {np.max(dist / allowed):.3g}, time ratio {np.max(tgap / tallowed):.3g}",
     )
+
+
+MAX_FROBENIUS = 100.0
+
+
+CHECKS = {
+    "S-EQ1": check_s_eq1,
+    "S-EQ2": check_s_eq2,
+    "S-EQ3": check_s_eq3,
+    "S-L2a": check_s_l2a,
+    "S-L2b": check_s_l2b,
+    "S-C1": check_s_c1,
+    "S-L2c": functools.partial(check_s_l2c, min_frobenius=MAX_FROBENIUS),
+}
+
+
+def check_all(tr: flow.Trajectory) -> list[Slack]:
+    """Every Section 2 trajectory check on one path (:func:`run_checks`)."""
+    return run_checks(CHECKS, tr)

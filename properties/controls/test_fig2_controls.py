@@ -1,10 +1,10 @@
 """Negative controls for the Fig. 2 experiment: each S-FIG2 check fails on a planted bug.
 
 Every control runs the same check function the property runs (imported from
-:mod:`properties.test_fig2`) on a run with one planted bug or violated
+:mod:`properties.claims.fig2`) on a run with one planted bug or violated
 assumption, and asserts that it raises; the honest run is asserted to pass
 first, so a control cannot pass because the check is broken.  Sizes: the
-small configuration of :mod:`properties.test_fig2` under every profile
+small configuration of :mod:`properties.claims.fig2` under every profile
 (the controls need no statistics).
 """
 
@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from invariants import relu
-from properties import test_fig2 as tf
+from properties.claims import fig2 as f2
 
 pytestmark = pytest.mark.meta
 
@@ -23,13 +23,13 @@ SEED = 11
 
 @pytest.fixture(scope="module")
 def data():
-    return relu.load_digits(tf.SMALL.n, seed=SEED)
+    return relu.load_digits(f2.SMALL.n, seed=SEED)
 
 
 @pytest.fixture(scope="module")
 def honest(data):
     W0 = relu.init_weights("default", relu.DIGITS_WIDTHS, SEED)
-    return relu.train_sgd(data, W0, tf.SMALL.steps, tf.ETA, tf.BATCH, SEED, init="default")
+    return relu.train_sgd(data, W0, f2.SMALL.steps, f2.ETA, f2.BATCH, SEED, init="default")
 
 
 def _noise_instead_of_gradient(weights, Xb, yb, rng):
@@ -67,9 +67,9 @@ def _backprop_without_mask(weights, X, y):
 
 def test_honest_run_passes(honest):
     """The controls mean something only if the unbroken run passes every check."""
-    tf.check_s_fig2(honest)
-    tf.check_relu_balance(honest)
-    tf.check_homogeneity(honest)
+    f2.check_s_fig2(honest)
+    f2.check_relu_balance(honest)
+    f2.check_homogeneity(honest)
 
 
 def test_balancedness_fails_for_tanh(data):
@@ -80,11 +80,11 @@ def test_balancedness_fails_for_tanh(data):
     homogeneity check and the exact balancedness identity fail.
     """
     W0 = relu.init_weights("default", relu.DIGITS_WIDTHS, SEED)
-    run = relu.train_sgd(data, W0, 50, tf.ETA, tf.BATCH, SEED, activation="tanh")
+    run = relu.train_sgd(data, W0, 50, f2.ETA, f2.BATCH, SEED, activation="tanh")
     with pytest.raises(AssertionError, match="S-FIG2 homogeneity"):
-        tf.check_homogeneity(run)
+        f2.check_homogeneity(run)
     with pytest.raises(AssertionError, match="S-FIG2 balancedness"):
-        tf.check_relu_balance(run)
+        f2.check_relu_balance(run)
 
 
 def test_balancedness_resolves_a_one_in_a_million_gradient_error(data):
@@ -94,23 +94,23 @@ def test_balancedness_resolves_a_one_in_a_million_gradient_error(data):
     step, far above the rounding bound: the tolerance is not vacuous.
     """
     W0 = relu.init_weights("default", relu.DIGITS_WIDTHS, SEED)
-    run = relu.train_sgd(data, W0, 50, tf.ETA, tf.BATCH, SEED, gradient=_one_layer_off(1 + 1e-6))
+    run = relu.train_sgd(data, W0, 50, f2.ETA, f2.BATCH, SEED, gradient=_one_layer_off(1 + 1e-6))
     with pytest.raises(AssertionError, match="S-FIG2 balancedness"):
-        tf.check_relu_balance(run)
+        f2.check_relu_balance(run)
 
 
 @pytest.fixture(scope="module")
 def noise_runs(data):
     runs = []
-    for init in tf.INITS:
+    for init in f2.INITS:
         W0 = relu.init_weights(init, relu.DIGITS_WIDTHS, SEED)
         runs.append(
             relu.train_sgd(
                 data,
                 W0,
-                tf.SMALL.steps,
-                tf.ETA,
-                tf.BATCH,
+                f2.SMALL.steps,
+                f2.ETA,
+                f2.BATCH,
                 SEED,
                 gradient=_noise_instead_of_gradient,
                 init=init,
@@ -127,13 +127,13 @@ def test_s_fig2_fails_when_gradients_are_noise(noise_runs):
     threshold, and the risk does not fall.  Both inits.
     """
     for run in noise_runs:
-        thr = tf.fig2_thresholds(run)
+        thr = f2.fig2_thresholds(run)
         _, sd = relu.init_ratio_spread(run.init, tuple(run.widths))
         value = np.array([relu.gaussian_ratio(s) for s in run.shapes])
-        assert np.all(np.abs(run.ratios[-1] - value) <= 2 * tf.SPREAD_MARGIN * sd)
+        assert np.all(np.abs(run.ratios[-1] - value) <= 2 * f2.SPREAD_MARGIN * sd)
         assert np.all(run.ratios[-1, :-1] < thr[:-1])
         with pytest.raises(AssertionError, match="S-FIG2"):
-            tf.check_s_fig2(run)
+            f2.check_s_fig2(run)
 
 
 def test_classifier_rise_fails_when_gradients_are_noise(data):
@@ -145,9 +145,9 @@ def test_classifier_rise_fails_when_gradients_are_noise(data):
             relu.train_sgd(
                 data,
                 W0,
-                tf.SMALL.steps,
-                tf.ETA,
-                tf.BATCH,
+                f2.SMALL.steps,
+                f2.ETA,
+                f2.BATCH,
                 seed,
                 gradient=_noise_instead_of_gradient,
                 init="default",
@@ -155,7 +155,7 @@ def test_classifier_rise_fails_when_gradients_are_noise(data):
             )
         )
     with pytest.raises(AssertionError, match="S-FIG2: classifier layer"):
-        tf.check_classifier_rise(runs)
+        f2.check_classifier_rise(runs)
 
 
 def test_gradient_check_fails_on_backprop_without_relu_mask(data):
@@ -163,7 +163,7 @@ def test_gradient_check_fails_on_backprop_without_relu_mask(data):
     W = relu.init_weights("default", relu.DIGITS_WIDTHS, SEED)
     X, y = data.X[:32], data.y[:32]
     rng = np.random.default_rng(SEED)
-    coords = tf.sample_coords(W, rng, per_layer=4)
-    tf.check_gradients_fd(W, X, y, coords)
+    coords = f2.sample_coords(W, rng, per_layer=4)
+    f2.check_gradients_fd(W, X, y, coords)
     with pytest.raises(AssertionError, match="S-FIG2 gradient"):
-        tf.check_gradients_fd(W, X, y, coords, gradient=_backprop_without_mask)
+        f2.check_gradients_fd(W, X, y, coords, gradient=_backprop_without_mask)

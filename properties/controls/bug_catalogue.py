@@ -24,18 +24,23 @@ import numpy as np
 import pytest
 
 from invariants.core import bounds, limits, maxmargin
+from invariants.core import lemma4 as l4
 from invariants.core import network as net
 from invariants.core import theta as th
 from invariants.core.data import make_dataset
 from invariants.core.losses import EXPONENTIAL, LOGISTIC, Loss
+from invariants.core.rounding import EPS
 from invariants.dynamics import flow, gd
 from invariants.errors import CertificateError, InvariantsError
-from properties import flow_checks as fc
-from properties import lemma34_checks as l34
-from properties import limit_checks as lc
-from properties import planted
-
-EPS = float(np.finfo(float).eps)
+from properties import problems
+from properties.claims import lemmas34 as l34
+from properties.claims import run_checks
+from properties.claims import section2 as fc
+from properties.claims import section2_limits as lc
+from properties.claims import section3 as gc
+from properties.claims.smoothness import check_s_l5
+from properties.controls import planted
+from properties.library.assertions import assert_valid, check_layer_gradients_fd
 
 #: What counts as "caught": a failed assertion of a property, or the library's
 #: own guards and certificates refusing the result (each names its statement).
@@ -47,16 +52,14 @@ CAUGHT = (AssertionError, InvariantsError)
 
 def small_data(seed: int = 0, n: int = 12, d: int = 3):
     """Separable data in the unit ball with margin >= 0.2 (the controls' data)."""
-    from properties.test_section2_controls import _data
 
-    return _data(seed=seed, n=n, d=d)
+    return problems.small_data(seed=seed, n=n, d=d)
 
 
 def equal_frobenius_init(z: np.ndarray, widths, seed: int = 1, norm: float = 0.8):
     """The controls' equal-Frobenius layers, oriented so that A2 holds."""
-    from properties.test_section2_controls import _equal_frobenius_init
 
-    W = _equal_frobenius_init(z.shape[1], widths, seed=seed, norm=norm)
+    W = equal_frobenius_init(z.shape[1], widths, seed=seed, norm=norm)
     if not net.satisfies_a2(tuple(W), z, LOGISTIC):
         W[-1] = -W[-1]
     return W
@@ -99,7 +102,6 @@ def probe_losses() -> None:
 
 def probe_gradients() -> None:
     """Layer gradients against central differences of log R (the network tests' check)."""
-    from properties.test_network import check_layer_gradients_fd
 
     data = small_data(seed=2)
     for loss in (EXPONENTIAL, LOGISTIC):
@@ -110,7 +112,6 @@ def probe_gradients() -> None:
 
 def probe_max_margin() -> None:
     """The max-margin answer against an independent KKT certificate and a support-set re-solve."""
-    from properties.test_maxmargin import assert_valid
 
     data = small_data(seed=4, n=15, d=3)
     mm = maxmargin.max_margin(data)
@@ -147,8 +148,8 @@ def probe_lemma4() -> None:
     mm = maxmargin.max_margin(z)
     t = th.theta(z, mm)
     for loss in (EXPONENTIAL, LOGISTIC):
-        K = th.lemma4_threshold(loss, z.shape[0], t.value)
-        search = th.l4_empirical_threshold(z, mm, t, loss)
+        K = l4.lemma4_threshold(loss, z.shape[0], t.value)
+        search = l4.l4_empirical_threshold(z, mm, t, loss)
         l34.check_s_l4_search(search, z, mm, loss, K)
 
 
@@ -174,10 +175,9 @@ def probe_flow() -> None:
     tr = flow.gradient_flow(
         data.z, W0, LOGISTIC, max_frobenius=30.0, max_steps=2000, max_rtol=1e-10
     )
-    from properties.test_section2_flow import CHECKS
 
-    checks = {k: v for k, v in CHECKS.items() if k != "S-L2c"}  # S-L2c needs F >= 100
-    planted.run_checks(checks, tr)
+    checks = {k: v for k, v in fc.CHECKS.items() if k != "S-L2c"}  # S-L2c needs F >= 100
+    run_checks(checks, tr)
 
 
 def probe_gd() -> None:
@@ -185,18 +185,16 @@ def probe_gd() -> None:
     data = small_data(seed=3)
     W0 = equal_frobenius_init(data.z, [3], seed=4, norm=1.0)
     tr = gd.gradient_descent(data.z, W0, LOGISTIC, 150)
-    from properties.test_section3_gd import check_all
 
-    check_all(tr)  # the Section 3 property's own checks, A5 bookkeeping first
+    gc.check_all(tr)  # the Section 3 property's own checks, A5 bookkeeping first
 
 
 def probe_smoothness() -> None:
     """S-L5 at its known worst cases and at a misclassified point (Lemma 5's beta(R))."""
-    from properties.test_gd_smoothness import _worst_cases, check_s_l5
 
-    for z, R, W, V in _worst_cases():
+    for z, R, W, V in problems.l5_worst_cases():
         check_s_l5(z, W, V, LOGISTIC, R)
-    # The constructed worst case of test_gd_smoothness.scalar_chains at L = 6, R = 4:
+    # The constructed worst case of test_section3_smoothness.scalar_chains at L = 6, R = 4:
     # z = e_1, W_1 = (0, R) at margin 0, W_2..W_L = R, V moves W_1 by 1e-4 R along z.
     z = make_dataset(np.array([[1.0, 0.0]]), np.array([1.0])).z
     R = 4.0 * (1 - 1e-12)
@@ -431,7 +429,7 @@ def plant_theta_all_points(mp):
     real = th.theta
 
     def buggy(data_or_z, mm=None):
-        z = th._as_z(data_or_z)
+        z = th.as_rows(data_or_z)
         mm = mm if mm is not None else maxmargin.max_margin(z)
         everyone = dataclasses.replace(mm, support=np.arange(z.shape[0]))
         return real(z, everyone)
@@ -445,7 +443,7 @@ def plant_k_times_theta(mp):
         c = (1 + math.log(n)) if name == "exponential" else 2 * n / math.e
         return c * theta_value
 
-    mp.setattr(th, "lemma4_threshold", buggy)
+    mp.setattr(l4, "lemma4_threshold", buggy)
 
 
 def plant_clock_time_doubled(mp):

@@ -1,7 +1,7 @@
 """Negative controls for the limit statements: each check must fail on a broken run.
 
-The checks of :mod:`properties.limit_checks` pass on every honest long run
-(``properties/test_limits.py``).  Here each is shown failing on a planted bug
+The checks of :mod:`properties.claims.section2_limits` pass on every honest long run
+(``properties/test_section2_limits.py``).  Here each is shown failing on a planted bug
 or a violated assumption:
 
 * a wrong ubar (a separating, non-optimal direction) breaks S-T2;
@@ -26,8 +26,8 @@ from invariants.core.losses import EXPONENTIAL, LOGISTIC
 from invariants.core.maxmargin import max_margin
 from invariants.dynamics import flow
 from invariants.errors import CriticalPointError, TrajectoryError
-from properties import limit_checks as lc
-from properties.test_appendix_a import a2b_flow, a2b_gd
+from properties.claims import section2_limits as lc
+from properties.claims.appendix_a import a2b_flow, a2b_gd
 
 pytestmark = pytest.mark.meta
 

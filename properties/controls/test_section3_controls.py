@@ -15,17 +15,17 @@ from invariants.core import bounds
 from invariants.core import network as net
 from invariants.core.losses import LOGISTIC
 from invariants.dynamics import gd
-from properties import gd_checks as gc
-from properties import planted
-from properties.test_section2_controls import _data, _equal_frobenius_init
+from properties.claims import section3 as gc
+from properties.controls import planted
+from properties.problems import equal_frobenius_init, small_data
 
 pytestmark = pytest.mark.meta
 
 
 @pytest.fixture(scope="module")
 def problem():
-    data = _data(seed=3)
-    W0 = _equal_frobenius_init(data.d, [3], seed=4, norm=1.0)
+    data = small_data(seed=3)
+    W0 = equal_frobenius_init(data.d, [3], seed=4, norm=1.0)
     if not net.satisfies_a2(tuple(W0), data.z, LOGISTIC):
         W0[-1] = -W0[-1]
     return data, W0
@@ -44,7 +44,7 @@ def _oriented(data, W):
 def grown(problem):
     """A run from a large equal-Frobenius start (norm 3), where Lemma 8's bounds bite."""
     data, _ = problem
-    W0 = _oriented(data, _equal_frobenius_init(data.d, [3], seed=4, norm=3.0))
+    W0 = _oriented(data, equal_frobenius_init(data.d, [3], seed=4, norm=3.0))
     return gd.gradient_descent(data.z, W0, LOGISTIC, 50)
 
 
@@ -167,7 +167,7 @@ def _grown(data):
     steps what A5's collapsing step would need millions for; the honest checks
     are asserted to pass before each bug is planted.
     """
-    W0 = _oriented(data, _equal_frobenius_init(data.d, [3], seed=4, norm=0.3))
+    W0 = _oriented(data, equal_frobenius_init(data.d, [3], seed=4, norm=0.3))
     tr = gd.gradient_descent(data.z, W0, LOGISTIC, 3000, rule="fixed", eta=1.0)
     gc.check_s_eq4(tr)
     return tr
@@ -197,7 +197,7 @@ def test_s_l7_and_s_t3_fail_when_the_update_is_dropped(honest):
     """S-L7, S-T3: a loop that computes each step but never applies it (``W = new`` forgotten).
 
     The recorded steps and gradients are the honest run's, so the layers'
-    changes are resolvable (``gd_checks.norm_change_scales``), and norms that
+    changes are resolvable (``properties.claims.section3.norm_change_scales``), and norms that
     stay put are caught.  (A step of 1e-300 would not do as a control: its
     updates are below float64's resolution, where no finite run can show
     growth, and the checks rightly accept unchanged norms.)

@@ -7,28 +7,10 @@ once.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-
 import numpy as np
 
 from invariants.core import bounds
 from invariants.core import network as net
-
-
-def run_checks(checks: Mapping[str, Callable], trajectory) -> list:
-    """Run every check on one trajectory; raise one error naming all statements that failed.
-
-    One failing statement must not hide another, so all run before raising.
-    """
-    slacks, failures = [], []
-    for statement, check in checks.items():
-        try:
-            slacks.append(check(trajectory))
-        except AssertionError as exc:
-            failures.append(f"{statement}: {exc}")
-    if failures:
-        raise AssertionError("\n".join(failures))
-    return slacks
 
 
 def off_by_one_alignment(weights: net.Weights) -> np.ndarray:

@@ -7,7 +7,7 @@ Each drawn example integrates two flows on the same A3 data -- depth 1 and a
 drawn depth L in 2..4 -- until ``||w_prod|| = 1e12`` or the float64 floor
 (NUMERICS.md), and asserts every limit statement on them: one pair of
 trajectories, five statements.  The checks and the derivation of every
-threshold are in :mod:`properties.limit_checks`.
+threshold are in :mod:`properties.claims.section2_limits`.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from invariants import strategies
 from invariants.core import limits
 from invariants.core.losses import EXPONENTIAL, LOGISTIC
 from invariants.core.maxmargin import max_margin
+from invariants.core.rounding import deficit_rounding
 from invariants.dynamics import flow
-from properties import flow_checks as fc
-from properties import limit_checks as lc
+from properties.claims import section2_limits as lc
 
 
 def _series(tr: flow.Trajectory, mm, points: int = 60) -> dict[str, list[float]]:
@@ -76,7 +76,7 @@ def check_run(tr, mm, record_slack, record_observation, label: str) -> None:
         # deficit divided by F^2 (balanced inits have D = 0 and a gap of pure noise).
         j = limits.decade_before(f[:, k])
         resolved = all(
-            gaps[i, k] > 100 * fc.deficit_rounding(c.weights[k]) / f[i, k] ** 2
+            gaps[i, k] > 100 * deficit_rounding(c.weights[k]) / f[i, k] ** 2
             for i, c in enumerate(tr.checkpoints)
             if i >= j
         )

@@ -17,40 +17,20 @@ import pytest
 
 from invariants.core import bounds
 from invariants.core import network as net
-from invariants.core.data import make_dataset
 from invariants.core.losses import LOGISTIC
 from invariants.dynamics import flow
 from invariants.errors import InvariantDriftError, RiskIncreaseError
-from properties import flow_checks as fc
-from properties import planted
+from properties.claims import section2 as fc
+from properties.controls import planted
+from properties.problems import equal_frobenius_init, small_data
 
 pytestmark = pytest.mark.meta
 
 
-def _data(seed: int = 0, n: int = 12, d: int = 3):
-    rng = np.random.default_rng(seed)
-    u = rng.normal(size=d)
-    u /= np.linalg.norm(u)
-    x = rng.normal(size=(n, d))
-    x /= np.linalg.norm(x, axis=1, keepdims=True) * rng.uniform(1.0, 2.0, size=(n, 1))
-    y = np.where(x @ u >= 0, 1.0, -1.0)
-    x = x + 0.2 * y[:, None] * u
-    x /= np.maximum(1.0, np.linalg.norm(x, axis=1))[:, None] * (1 + 1e-12)
-    return make_dataset(x, y)
-
-
-def _equal_frobenius_init(d: int, widths, seed: int = 1, norm: float = 0.8):
-    """Random layers rescaled to one Frobenius norm, oriented so A2 holds (Fig. 2b)."""
-    rng = np.random.default_rng(seed)
-    W = [rng.normal(size=s) for s in net.layer_shapes(d, widths)]
-    W = [norm * M / np.linalg.norm(M) for M in W]
-    return W
-
-
 @pytest.fixture(scope="module")
 def problem():
-    data = _data()
-    W0 = _equal_frobenius_init(data.d, [3, 3])
+    data = small_data()
+    W0 = equal_frobenius_init(data.d, [3, 3])
     if not net.satisfies_a2(tuple(W0), data.z, LOGISTIC):
         W0[-1] = -W0[-1]
     assert net.satisfies_a2(tuple(W0), data.z, LOGISTIC)

@@ -14,20 +14,13 @@ import math
 
 import numpy as np
 
+from invariants.core.lemma4 import L4Search, perp_gradient_sign
 from invariants.core.losses import Loss
 from invariants.core.maxmargin import MaxMargin, perp
-from invariants.core.theta import (
-    L4Search,
-    Theta,
-    _distround,
-    check_theta_certificate,
-    perp_gradient_sign,
-    theta_tolerance,
-)
+from invariants.core.rounding import EPS
+from invariants.core.theta import Theta, check_theta_certificate, distance_rounding, theta_tolerance
 from invariants.errors import CertificateError
 from invariants.statements import Slack
-
-EPS = float(np.finfo(np.float64).eps)
 
 
 def support_radius(z: np.ndarray, mm: MaxMargin) -> float:
@@ -47,7 +40,7 @@ def theta_forward_tolerance(z: np.ndarray, mm: MaxMargin, th: Theta) -> float:
     ``delta / width`` of the hyperplane times the lever arm ``<= diam``; and
     ``diam / width <= cond(B)``.  So ``8 d eps ||B||_F (1 + cond(B))``, plus
     the facet-offset tolerance itself.  Hull / interval paths: 16 Qhull
-    distance-rounding units (:func:`invariants.core.theta._distround`), as in the
+    distance-rounding units (:func:`invariants.core.theta.distance_rounding`), as in the
     certificate.  Both plus ``2 (d + 2) eps rho`` for a recomputed
     ``<xi, z_i>``.
     """
@@ -57,7 +50,7 @@ def theta_forward_tolerance(z: np.ndarray, mm: MaxMargin, th: Theta) -> float:
         bnorm = math.sqrt(float(np.sum(np.asarray(th.points) ** 2)) + d)
         return base + 8.0 * d * EPS * bnorm * (1.0 + th.cond)
     if th.method in ("hull", "interval"):
-        return base + 16.0 * _distround(np.asarray(th.points))
+        return base + 16.0 * distance_rounding(np.asarray(th.points))
     return base
 
 
@@ -149,7 +142,7 @@ def check_s_l4_sign(w: np.ndarray, z: np.ndarray, ubar: np.ndarray, loss: Loss, 
     ``<w, ubar>``); ``4 (d + 2) eps ||w||`` is allowed.
 
     Slack: ``P / N = exp(-margin)``, with ``N`` and ``P`` the two sums of
-    :func:`invariants.core.theta.perp_gradient_sign` (the parts of
+    :func:`invariants.core.lemma4.perp_gradient_sign` (the parts of
     ``n <w_perp, grad R>`` that shrink and grow ``||w_perp||`` under gradient
     flow).  <= 1 iff the sign condition holds.
     """

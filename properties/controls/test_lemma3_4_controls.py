@@ -1,6 +1,6 @@
 """Negative controls for Lemma 3 (S-L3) and Lemma 4 (S-L4): each check fails on a planted bug.
 
-Every control runs the same check function of :mod:`properties.lemma34_checks`
+Every control runs the same check function of :mod:`properties.claims.lemmas34`
 that the property tests run, on fixed A3 data (``strategies.build_a3`` with a
 fixed seed) with one realistic bug or violated hypothesis, and asserts that it
 raises :class:`AssertionError`.  The unbroken case passes every check first.
@@ -15,15 +15,11 @@ import numpy as np
 import pytest
 
 from invariants import strategies as S
+from invariants.core.lemma4 import l4_empirical_threshold, lemma4_threshold
 from invariants.core.losses import EXPONENTIAL, LOGISTIC, Loss
 from invariants.core.maxmargin import MaxMargin, max_margin
-from invariants.core.theta import (
-    Theta,
-    l4_empirical_threshold,
-    lemma4_threshold,
-    theta,
-)
-from properties import lemma34_checks as lc
+from invariants.core.theta import Theta, theta
+from properties.claims import lemmas34 as lc
 
 pytestmark = pytest.mark.meta
 

@@ -29,10 +29,10 @@ from invariants import strategies
 from invariants.core import network as net
 from invariants.core.losses import EXPONENTIAL, LOGISTIC
 from invariants.core.maxmargin import max_margin
+from invariants.core.rounding import EPS
 from invariants.dynamics import flow
 from invariants.statements import Slack
 
-EPS = float(np.finfo(float).eps)
 MAX_WPROD = 1e9
 REFERENCE = dict(method="Radau", rtol=1e-12, atol=1e-14)
 
@@ -145,7 +145,7 @@ def test_flow_accuracy_against_an_independent_integration(loss, data, record_sla
 
 
 def _fixed_problem():
-    from properties.limit_checks import figure1_data
+    from properties.claims.section2_limits import figure1_data
 
     ds = figure1_data()
     rng = np.random.default_rng(7)

@@ -30,11 +30,10 @@ import numpy as np
 
 from invariants.core import bounds
 from invariants.core import network as net
+from invariants.core.rounding import EPS, deficit_rounding, slack_ratio, wedin
 from invariants.dynamics import gd
 from invariants.statements import Slack
-from properties.flow_checks import _ratio, deficit_rounding, wedin
-
-EPS = float(np.finfo(float).eps)
+from properties.claims import run_checks
 
 
 def _fro2(W: np.ndarray) -> float:
@@ -209,7 +208,7 @@ def check_s_l8a(tr: gd.GDTrajectory, every: int = 1) -> Slack:
             assert deficit <= Dg + tol, (
                 f"S-L8a: layer {k + 1} deficit {deficit:.6e} > D + 2R(W(0)) = {Dg:.6e} at step {t}"
             )
-            worst = max(worst, _ratio(deficit, Dg + tol))
+            worst = max(worst, slack_ratio(deficit, Dg + tol))
     return Slack("S-L8a", worst, f"D + 2R(0) = {Dg:.4g}")
 
 
@@ -241,7 +240,7 @@ def check_s_l8b(tr: gd.GDTrajectory, every: int = 1, constant: float = 3.0) -> S
                 f"{lb[k]:.10f} at step {t}"
             )
             if lb[k] > 0:
-                worst = max(worst, _ratio(1 - al[k] ** 2, 1 - lb[k] + tol))
+                worst = max(worst, slack_ratio(1 - al[k] ** 2, 1 - lb[k] + tol))
     return Slack("S-L8b", worst)
 
 
@@ -263,7 +262,7 @@ def check_s_l8c(tr: gd.GDTrajectory, every: int = 1) -> Slack:
         tol = (len(W) + 2) * m * EPS + sum(2 * wedin(M) for M in W)
         assert obs >= b - tol, f"S-L8c: {obs:.12f} < bound {b:.12f} at step {t}"
         if b > 0:
-            worst = max(worst, _ratio(1 - obs, 1 - b + tol))
+            worst = max(worst, slack_ratio(1 - obs, 1 - b + tol))
     return Slack("S-L8c", worst)
 
 
@@ -372,3 +371,23 @@ def a5_radius_consistent(tr: gd.GDTrajectory) -> None:
 
 def product_norms(W: net.Weights) -> float:
     return float(np.linalg.norm(net.end_to_end(W)))
+
+
+CHECKS = {
+    "S-EQ4": check_s_eq4,
+    "S-EQ27": check_s_eq27,
+    "S-EQ29": check_s_eq29,
+    "S-EQ30": check_s_eq30,
+    "S-EQ37": check_s_eq37,
+    "S-L7": check_s_l7,
+    "S-L8a": lambda tr: check_s_l8a(tr, every=20),
+    "S-L8b": lambda tr: check_s_l8b(tr, every=20),
+    "S-L8c": lambda tr: check_s_l8c(tr, every=20),
+    "S-T3": check_s_t3,
+}
+
+
+def check_all(tr: gd.GDTrajectory) -> list:
+    """A5's bookkeeping, then every GD check on one run (:func:`run_checks`)."""
+    a5_radius_consistent(tr)
+    return run_checks(CHECKS, tr)

@@ -36,11 +36,10 @@ from invariants.core import bounds, limits
 from invariants.core import network as net
 from invariants.core.data import Dataset, make_dataset
 from invariants.core.maxmargin import MaxMargin, perp
+from invariants.core.rounding import EPS, deficit_rounding, slack_ratio
 from invariants.dynamics import flow
 from invariants.statements import Slack
-from properties import flow_checks as fc
-
-EPS = float(np.finfo(float).eps)
+from properties.claims import section2 as fc
 
 #: "The risk goes to 0": log R below this at the end of the run (the issue's level).
 MAX_FINAL_LOG_RISK = -1e3
@@ -415,7 +414,7 @@ def check_s_fig1b(tr: flow.Trajectory) -> Slack:
     every practical purpose), each layer's gap ``1 - sigma_k/F_k`` is at most
     ``(eq8_k + charge_k + rounding_k) / (F_k (F_k + sigma_k))`` -- eq. 8 of
     S-L2a divided through, with the eq. 2 drift and SVD rounding charges of
-    :func:`properties.flow_checks.check_s_l2a` -- a bound that decays like
+    :func:`properties.claims.section2.check_s_l2a` -- a bound that decays like
     ``F_k^{-2}``.  There must be such checkpoints.
     """
     eq8 = bounds.eq8_bounds(tr.initial)
@@ -435,8 +434,8 @@ def check_s_fig1b(tr: flow.Trajectory) -> Slack:
         for k, W in enumerate(c.weights):
             f = float(np.linalg.norm(W))
             s = bounds.singular_values(W)[0]
-            allowed = (max(eq8[k], 0.0) + charge[k] + fc.deficit_rounding(W)) / (f * (f + s))
-            r = fc._ratio(gaps[k], allowed)
+            allowed = (max(eq8[k], 0.0) + charge[k] + deficit_rounding(W)) / (f * (f + s))
+            r = slack_ratio(gaps[k], allowed)
             assert r <= 1, (
                 f"S-FIG1b: layer {k + 1} at log R = {c.log_risk:.4g}: 1 - sigma/F = {gaps[k]:.3e} "
                 f"> {allowed:.3e} (eq. 8 / F(F + sigma))"

@@ -1,0 +1,111 @@
+"""The numerical vocabulary of the suite: machine constants and rounding-error bounds.
+
+Every tolerance of a check is built from these (defined here once, cited by the
+statement checks of ``properties/claims`` and by the library):
+
+- :data:`EPS` (machine epsilon of float64, ``2^-52``) and :data:`UNIT_ROUNDOFF`
+  (``EPS / 2``, round to nearest);
+- :func:`gamma`: Higham's ``gamma_m = m eps / (1 - m eps)``, the relative error
+  bound of an m-term sum or dot product in any order (Higham, *Accuracy and
+  Stability of Numerical Algorithms*, Lemma 3.1);
+- :func:`svd_error`, :func:`deficit_rounding`, :func:`wedin`: the rounding of the
+  computed singular values, of the rank deficit ``sum_{i>=2} sigma_i^2`` (S-L2a) and
+  of the top singular vectors (Wedin's theorem; S-L2b, S-L2c, S-C1);
+- :func:`distance_rounding`: Qhull's bound on a point-to-facet distance (S-L3);
+- :func:`two_sum`, :func:`two_prod`: error-free transformations (Knuth, Dekker /
+  Veltkamp), the bricks of the double-double margins of Lemma 4 (S-L4);
+- :func:`slack_ratio`: ``observed / allowed`` with ``0 / 0 = 0``, the ratio every
+  :class:`~invariants.statements.Slack` records.
+
+numpy only; imports nothing else of the project.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+EPS = float(np.finfo(np.float64).eps)
+UNIT_ROUNDOFF = EPS / 2
+TINY = float(np.finfo(np.float64).tiny)  # smallest positive normal float64
+
+_SPLIT = 134217729.0  # 2^27 + 1, Veltkamp's splitter for float64
+
+
+def gamma(m: int) -> float:
+    """Higham's ``gamma_m = m eps / (1 - m eps)``: relative error of an m-term sum or dot
+    product, any summation order (``m eps < 1``)."""
+    return m * EPS / (1.0 - m * EPS)
+
+
+def slack_ratio(observed: float, allowed: float) -> float:
+    """``observed / allowed``; a zero allowance is met only by a non-positive observation."""
+    if allowed > 0:
+        return observed / allowed
+    return 0.0 if observed <= 0 else np.inf
+
+
+def svd_error(W: np.ndarray) -> float:
+    """Absolute error bound on each computed singular value of ``W`` (S-L2a, S-L2b, S-C1).
+
+    LAPACK's SVD is backward stable: ``|sigma_hat_i - sigma_i| <= p(m, n) eps ||W||_2``
+    with ``p`` a modest function of the dimensions; ``p = 4 max(m, n)`` is
+    taken here (the usual ``O(max(m, n))`` of the Golub-Kahan bidiagonalisation).
+    """
+    return 4 * max(W.shape) * EPS * float(np.linalg.norm(W, 2))
+
+
+def deficit_rounding(W: np.ndarray) -> float:
+    """Rounding bound of the rank deficit ``sum_{i>=2} sigma_i^2`` (S-L2a).
+
+    Each computed ``sigma_i`` errs by at most ``delta =`` :func:`svd_error`, so each
+    square by ``2 sigma_i delta + delta^2``.
+    """
+    s = np.linalg.svd(W, compute_uv=False)
+    delta = svd_error(W)
+    tail = s[1:]
+    return float(np.sum(2 * tail * delta + delta**2))
+
+
+def wedin(W: np.ndarray) -> float:
+    """Rounding bound on the sine between computed and exact top singular vectors.
+
+    Wedin's theorem: ``sin angle <= ||E|| / gap`` for a perturbation ``E``; the
+    backward error of the SVD is ``E ~`` :func:`svd_error`.  Capped at 1 (S-L2b, S-L2c).
+    """
+    s = np.linalg.svd(W, compute_uv=False)
+    gap = s[0] - (s[1] if s.size > 1 else 0.0)
+    return 1.0 if gap <= 0 else min(1.0, svd_error(W) / gap)
+
+
+def distance_rounding(pts: np.ndarray) -> float:
+    """Qhull's own bound on the rounding of a point-to-facet distance (``qh_distround``).
+
+    ``eps (D * maxsumcoord * 1.01 + maxabs)`` with D the dimension,
+    ``maxsumcoord`` the largest sum of |coordinates| of a point and
+    ``maxabs`` the largest |coordinate| (Qhull, geom2.c).  Serves S-L3.
+    """
+    dim = pts.shape[1]
+    maxsum = float(np.max(np.sum(np.abs(pts), axis=1)))
+    maxabs = float(np.max(np.abs(pts)))
+    return EPS * (dim * maxsum * 1.01 + maxabs)
+
+
+def two_prod(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Error-free product (Dekker/Veltkamp): ``a b = p + e`` exactly (no over/underflow)."""
+    p = a * b
+    ca = _SPLIT * a
+    ah = ca - (ca - a)
+    al = a - ah
+    cb = _SPLIT * b
+    bh = cb - (cb - b)
+    bl = b - bh
+    e = ((ah * bh - p) + ah * bl + al * bh) + al * bl
+    return p, e
+
+
+def two_sum(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Error-free sum (Knuth): ``a + b = s + e`` exactly."""
+    s = a + b
+    bb = s - a
+    e = (a - (s - bb)) + (b - bb)
+    return s, e

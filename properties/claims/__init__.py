@@ -1,0 +1,38 @@
+"""The claims of the paper as checks: ``check_<id>(...) -> Slack`` per statement.
+
+One module per paper section; each check asserts its statement on a computed object
+(a trajectory, a max-margin solution, a trained ReLU network) and returns the worst
+``observed / allowed`` ratio (:class:`invariants.statements.Slack`).  Every tolerance is
+derived next to the check.  The test modules of ``properties/`` draw the problems and
+call these; the controls of ``properties/controls/`` plant bugs and call the same checks.
+
+- :mod:`.section2`: the flow along one trajectory (S-EQ1, S-EQ2, S-EQ3, S-L2a, S-L2b,
+  S-L2c, S-C1, S-INV) and :data:`.section2.CHECKS`;
+- :mod:`.section2_limits`: where the flow goes (S-T1, S-T2, S-L1, S-FIG1a, S-FIG1b);
+- :mod:`.lemmas34`: theta (S-L3) and the sign condition (S-L4);
+- :mod:`.section3`: gradient descent under A5 (S-EQ4, S-EQ27, S-EQ29, S-EQ30, S-EQ37,
+  S-L7, S-L8a-c, S-T3) and :data:`.section3.CHECKS`;
+- :mod:`.smoothness`: S-L5 and S-L6;
+- :mod:`.appendix_a`: S-A2a and the S-A2b counterexample;
+- :mod:`.fig2`: the ReLU experiment of Fig. 2 (S-FIG2).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+
+def run_checks(checks: Mapping[str, Callable], trajectory) -> list:
+    """Run every check on one trajectory; raise one error naming all statements that failed.
+
+    One failing statement must not hide another, so all run before raising.
+    """
+    slacks, failures = [], []
+    for statement, check in checks.items():
+        try:
+            slacks.append(check(trajectory))
+        except AssertionError as exc:
+            failures.append(f"{statement}: {exc}")
+    if failures:
+        raise AssertionError("\n".join(failures))
+    return slacks

@@ -1,0 +1,43 @@
+"""Small fixed problems shared by the controls and the bug catalogue.
+
+Each is deterministic (a fixed seed or closed form), so a control that plants a bug
+into one fails the same way on every run.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from invariants.core import network as net
+from invariants.core.data import make_dataset
+
+
+def l5_worst_cases():
+    """The largest S-L5 ratios known: depth 1 at margin 0 (collinear unit data), a scalar chain."""
+    z1 = make_dataset(np.array([[0.0, 1.0], [0.0, 1.0]]), np.array([1.0, 1.0])).z
+    W1 = (np.array([[1.0 - 1e-12, 0.0]]),)
+    V1 = (np.array([[1.0 - 1e-12, 1e-6]]),)
+    z2 = make_dataset(np.array([[1.0, 0.0]]), np.array([1.0])).z
+    W2 = (np.array([[0.0, 1.0 - 1e-12]]), np.array([[1.0 - 1e-12]]))
+    V2 = (np.array([[1e-6, 1.0 - 1e-12]]), np.array([[1.0 - 1e-12]]))
+    return [(z1, 1.0, W1, V1), (z2, 1.0, W2, V2)]
+
+
+def small_data(seed: int = 0, n: int = 12, d: int = 3):
+    rng = np.random.default_rng(seed)
+    u = rng.normal(size=d)
+    u /= np.linalg.norm(u)
+    x = rng.normal(size=(n, d))
+    x /= np.linalg.norm(x, axis=1, keepdims=True) * rng.uniform(1.0, 2.0, size=(n, 1))
+    y = np.where(x @ u >= 0, 1.0, -1.0)
+    x = x + 0.2 * y[:, None] * u
+    x /= np.maximum(1.0, np.linalg.norm(x, axis=1))[:, None] * (1 + 1e-12)
+    return make_dataset(x, y)
+
+
+def equal_frobenius_init(d: int, widths, seed: int = 1, norm: float = 0.8):
+    """Random layers rescaled to one Frobenius norm, oriented so A2 holds (Fig. 2b)."""
+    rng = np.random.default_rng(seed)
+    W = [rng.normal(size=s) for s in net.layer_shapes(d, widths)]
+    W = [norm * M / np.linalg.norm(M) for M in W]
+    return W
