@@ -73,20 +73,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .core.rounding import EPS
-
-U = EPS / 2  # unit roundoff (round to nearest)
+from .core.rounding import EPS, gamma_unit
 
 DIGITS_WIDTHS: tuple[int, ...] = (64, 128, 128, 10)
 #: Frobenius norm of every layer under the equal-norm init; the paper uses 4 (Fig. 2b).
 EQUAL_FROBENIUS_NORM = 4.0
 
 Weights = list[np.ndarray]
-
-
-def gamma(m: int) -> float:
-    """Higham's ``gamma_m = m u / (1 - m u)``: relative error of an m-term dot product."""
-    return m * U / (1 - m * U)
 
 
 # --- data -------------------------------------------------------------------------------
@@ -499,22 +492,22 @@ def balance_residuals(run: SGDRun) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             2
             * eta
             * (
-                (gamma(run.batch) + gamma(dkm1)) * T[:, k]
-                + (gamma(run.batch) + gamma(dk1)) * T[:, k + 1]
+                (gamma_unit(run.batch) + gamma_unit(dkm1)) * T[:, k]
+                + (gamma_unit(run.batch) + gamma_unit(dk1)) * T[:, k + 1]
             )
         )
         terms = eta**2 * (g2[:, k + 1] - g2[:, k])
         S = np.concatenate([[0.0], np.cumsum(terms)])
         update = EPS * (3 * (F2[1:, k] + F2[1:, k + 1]) + eta**2 * (g2[:, k] + g2[:, k + 1]))
-        sums = (gamma(Nk) + 3 * EPS) * eta**2 * g2[:, k] + (gamma(Nk1) + 3 * EPS) * eta**2 * g2[
-            :, k + 1
-        ]
+        sums = (gamma_unit(Nk) + 3 * EPS) * eta**2 * g2[:, k] + (
+            gamma_unit(Nk1) + 3 * EPS
+        ) * eta**2 * g2[:, k + 1]
         per_step = first + update + sums + EPS * np.abs(S[1:])
         acc = np.concatenate([[0.0], np.cumsum(per_step)])
         acc *= 1 + (np.arange(steps + 1) + 1) * EPS  # the cumulative sum of the bound itself
         measure = (
-            gamma(Nk) * (F2[:, k] + F2[0, k])
-            + gamma(Nk1) * (F2[:, k + 1] + F2[0, k + 1])
+            gamma_unit(Nk) * (F2[:, k] + F2[0, k])
+            + gamma_unit(Nk1) * (F2[:, k + 1] + F2[0, k + 1])
             + EPS * (np.abs(D[:, k]) + abs(D[0, k]) + np.abs(drift[:, k]))
         )
         res[:, k] = np.abs(drift[:, k] - S)
@@ -570,7 +563,7 @@ def forward_abs_bound(weights: Sequence[np.ndarray], X: np.ndarray) -> float:
     P = np.abs(X)
     for W in weights:
         P = P @ np.abs(W).T
-    g = sum(gamma(W.shape[1]) for W in weights)
+    g = sum(gamma_unit(W.shape[1]) for W in weights)
     return float(g * np.max(P))
 
 
@@ -608,17 +601,17 @@ def gradient_error_bound(
     F = [np.zeros_like(X)]
     for k in range(L):
         W = np.abs(weights[k])
-        F.append(gamma(W.shape[1]) * (np.abs(H[k]) @ W.T) + F[k] @ W.T)
+        F.append(gamma_unit(W.shape[1]) * (np.abs(H[k]) @ W.T) + F[k] @ W.T)
     E = np.full_like(dAL, (float(np.max(F[L])) / 2 + (C + 4) * EPS) / n)
     dA = dAL
     out: list[np.ndarray] = [np.empty(0)] * L
     for k in range(L - 1, -1, -1):
         out[k] = 2 * (
-            E.T @ np.abs(H[k]) + np.abs(dA).T @ F[k] + gamma(n) * (np.abs(dA).T @ np.abs(H[k]))
+            E.T @ np.abs(H[k]) + np.abs(dA).T @ F[k] + gamma_unit(n) * (np.abs(dA).T @ np.abs(H[k]))
         )
         if k > 0:
             W = np.abs(weights[k])
             mask = A[k - 1] > 0
-            E = (E @ W + gamma(W.shape[0]) * (np.abs(dA) @ W)) * mask
+            E = (E @ W + gamma_unit(W.shape[0]) * (np.abs(dA) @ W)) * mask
             dA = (dA @ weights[k]) * mask
     return out

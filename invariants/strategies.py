@@ -702,14 +702,10 @@ def losses(names: Sequence[str] | None = None) -> st.SearchStrategy[Loss]:
     return st.sampled_from(chosen)
 
 
-@dataclass(frozen=True, eq=False)
-class Problem:
-    """One drawn problem: data, architecture, loss and initialisation."""
+class _OnDrawnData:
+    """The data views of a record that holds a :class:`DrawnData` as ``drawn``."""
 
     drawn: DrawnData
-    widths: tuple[int, ...]
-    loss: Loss
-    init: Init
 
     @property
     def data(self) -> Dataset:
@@ -720,6 +716,26 @@ class Problem:
     def z(self) -> np.ndarray:
         """Rows ``z_i = y_i x_i``."""
         return self.drawn.data.z
+
+    @property
+    def n(self) -> int:
+        """Number of points."""
+        return self.drawn.n
+
+    @property
+    def d(self) -> int:
+        """Input dimension."""
+        return self.drawn.d
+
+
+@dataclass(frozen=True, eq=False)
+class Problem(_OnDrawnData):
+    """One drawn problem: data, architecture, loss and initialisation."""
+
+    drawn: DrawnData
+    widths: tuple[int, ...]
+    loss: Loss
+    init: Init
 
     @property
     def weights(self) -> Weights:
@@ -785,7 +801,7 @@ A3_MIN_SPREAD = 0.05
 
 
 @dataclass(frozen=True, eq=False)
-class A3Data:
+class A3Data(_OnDrawnData):
     """A drawn data set where A3 holds by construction, with its max-margin solution known.
 
     Attributes
@@ -823,26 +839,6 @@ class A3Data:
     extra: int
     theta: float | None
     q: np.ndarray
-
-    @property
-    def data(self) -> Dataset:
-        """The data set."""
-        return self.drawn.data
-
-    @property
-    def z(self) -> np.ndarray:
-        """Rows ``z_i = y_i x_i``."""
-        return self.drawn.data.z
-
-    @property
-    def n(self) -> int:
-        """Number of points."""
-        return self.drawn.n
-
-    @property
-    def d(self) -> int:
-        """Input dimension."""
-        return self.drawn.d
 
     def __repr__(self) -> str:
         return (

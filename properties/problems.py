@@ -10,10 +10,12 @@ import numpy as np
 
 from invariants.core import network as net
 from invariants.core.data import make_dataset
+from invariants.core.losses import LOGISTIC
 
 
 def l5_worst_cases():
-    """The largest S-L5 ratios known: depth 1 at margin 0 (collinear unit data), a scalar chain."""
+    """The largest S-L5 ratios known, as ``(z, R, W, V)``: depth 1 at margin 0 (collinear
+    unit data), and a scalar chain."""
     z1 = make_dataset(np.array([[0.0, 1.0], [0.0, 1.0]]), np.array([1.0, 1.0])).z
     W1 = (np.array([[1.0 - 1e-12, 0.0]]),)
     V1 = (np.array([[1.0 - 1e-12, 1e-6]]),)
@@ -24,6 +26,7 @@ def l5_worst_cases():
 
 
 def small_data(seed: int = 0, n: int = 12, d: int = 3):
+    """Separable data in the unit ball with margin >= 0.2 about a random unit ``u``."""
     rng = np.random.default_rng(seed)
     u = rng.normal(size=d)
     u /= np.linalg.norm(u)
@@ -36,8 +39,16 @@ def small_data(seed: int = 0, n: int = 12, d: int = 3):
 
 
 def equal_frobenius_init(d: int, widths, seed: int = 1, norm: float = 0.8):
-    """Random layers rescaled to one Frobenius norm, oriented so A2 holds (Fig. 2b)."""
+    """Random layers rescaled to one Frobenius norm (Fig. 2b); A2 is not arranged."""
     rng = np.random.default_rng(seed)
     W = [rng.normal(size=s) for s in net.layer_shapes(d, widths)]
     W = [norm * M / np.linalg.norm(M) for M in W]
+    return W
+
+
+def a2_equal_frobenius_init(z: np.ndarray, widths, seed: int = 1, norm: float = 0.8):
+    """:func:`equal_frobenius_init`, with the last layer's sign chosen so that A2 holds."""
+    W = equal_frobenius_init(z.shape[1], widths, seed=seed, norm=norm)
+    if not net.satisfies_a2(tuple(W), z, LOGISTIC):
+        W[-1] = -W[-1]
     return W

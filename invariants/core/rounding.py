@@ -5,15 +5,18 @@ statement checks of ``properties/claims`` and by the library):
 
 - :data:`EPS` (machine epsilon of float64, ``2^-52``) and :data:`UNIT_ROUNDOFF`
   (``EPS / 2``, round to nearest);
-- :func:`gamma`: Higham's ``gamma_m = m eps / (1 - m eps)``, the relative error
+- :func:`gamma_unit`: Higham's ``gamma_m = m u / (1 - m u)``, the relative error
   bound of an m-term sum or dot product in any order (Higham, *Accuracy and
-  Stability of Numerical Algorithms*, Lemma 3.1);
+  Stability of Numerical Algorithms*, Lemma 3.1), and :func:`gamma`, the same with
+  ``eps = 2u`` in place of ``u``;
 - :func:`svd_error`, :func:`deficit_rounding`, :func:`wedin`: the rounding of the
   computed singular values, of the rank deficit ``sum_{i>=2} sigma_i^2`` (S-L2a) and
   of the top singular vectors (Wedin's theorem; S-L2b, S-L2c, S-C1);
 - :func:`distance_rounding`: Qhull's bound on a point-to-facet distance (S-L3);
 - :func:`two_sum`, :func:`two_prod`: error-free transformations (Knuth, Dekker /
   Veltkamp), the bricks of the double-double margins of Lemma 4 (S-L4);
+- :func:`log_risk_rounding`, :func:`rounding_count`: the rounding of one evaluation of
+  ``log R(W)`` (S-EQ1's allowance in the flow's guard, the gradient checks);
 - :func:`slack_ratio`: ``observed / allowed`` with ``0 / 0 = 0``, the ratio every
   :class:`~invariants.statements.Slack` records.
 
@@ -21,6 +24,9 @@ numpy only; imports nothing else of the project.
 """
 
 from __future__ import annotations
+
+import math
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -32,9 +38,17 @@ _SPLIT = 134217729.0  # 2^27 + 1, Veltkamp's splitter for float64
 
 
 def gamma(m: int) -> float:
-    """Higham's ``gamma_m = m eps / (1 - m eps)``: relative error of an m-term sum or dot
-    product, any summation order (``m eps < 1``)."""
+    """``gamma_m = m eps / (1 - m eps)``: Higham's bound on the relative error of an m-term
+    sum or dot product, any summation order, taken with ``eps = 2u`` in place of the unit
+    roundoff ``u`` (a factor-2 margin; ``m eps < 1``).  The checks of the linear network
+    use this one; :func:`gamma_unit` is the bound itself."""
     return m * EPS / (1.0 - m * EPS)
+
+
+def gamma_unit(m: int) -> float:
+    """Higham's ``gamma_m = m u / (1 - m u)`` with the unit roundoff ``u = eps / 2``
+    (Lemma 3.1): the exact bound, used by the ReLU experiment's balancedness (S-FIG2)."""
+    return m * UNIT_ROUNDOFF / (1.0 - m * UNIT_ROUNDOFF)
 
 
 def slack_ratio(observed: float, allowed: float) -> float:
@@ -109,3 +123,28 @@ def two_sum(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     bb = s - a
     e = (a - (s - bb)) + (b - bb)
     return s, e
+
+
+def log_risk_rounding(big: float, n: int, M: int) -> float:
+    """Bound on ``|fl(log R) - log R|`` when ``prod_j nu_j zmax <= big``.
+
+    Margins err by ``<= gamma(M) big`` and pass to ``log R`` unamplified
+    (``sum_i |d log R / d m_i| = sum_i |loss'_i| / (n R) <= 1`` as ``|loss'| <= loss``).
+    ``a_i = log loss(m_i)`` is exact (exponential) or within a few ulps of
+    ``1 + |a_i|`` (logistic; test_losses measures < 5 ulp), ``|a_i| <= big + 1``;
+    logsumexp forms ``a_i - a_max`` (``<= 2 eps max|a|`` each, passed through exp),
+    a sum of n terms (``gamma(n)``), a log (``eps log n``) and two additions
+    (``eps (|a_max| + 2 log n)``).  Total ``<= gamma(M) big + eps (8 (big + 2) + n + 4 log n + 8)``.
+    """
+    return gamma(M) * big + EPS * (8 * (big + 2) + n + 4 * math.log(n) + 8)
+
+
+def rounding_count(W: Sequence[np.ndarray], n: int) -> int:
+    """The ``m`` of every ``gamma(m)`` below: all inner dimensions of every product met.
+
+    A chain ``W_L ... W_1 z_i`` has inner dimensions ``d_{L-1}, ..., d_1, d_0`` and
+    the sums over data points add ``n``; doubling covers the two chains (suffix
+    and prefix) that meet in one gradient entry, ``+ 16`` the scalar operations.
+    """
+    dims = [W[0].shape[1]] + [w.shape[0] for w in W]
+    return 2 * sum(dims) + n + 16

@@ -66,7 +66,7 @@ from scipy.integrate import BDF, LSODA, Radau
 
 from ..core import network as net
 from ..core.losses import Loss
-from ..core.rounding import EPS
+from ..core.rounding import EPS, gamma, log_risk_rounding, rounding_count
 from ..errors import (
     CriticalPointError,
     InvariantDriftError,
@@ -280,13 +280,13 @@ def eq2_rounding(initial: net.Weights, weights: net.Weights) -> np.ndarray:
 
     Each Gram product ``A^T A`` with inner dimension ``m`` has entrywise error
     ``<= gamma_m |A|^T |A|``, hence Frobenius error ``<= gamma_m ||A||_F^2``
-    (``gamma_m = m eps / (1 - m eps)``); two of them at each time, plus the
+    (:func:`~invariants.core.rounding.gamma`); two of them at each time, plus the
     subtractions (``+3`` in m), at ``t`` and at 0.
     """
     out = []
     for k in range(len(weights) - 1):
         m = max(weights[k].shape[1], weights[k + 1].shape[0]) + 3
-        gm = m * EPS / (1 - m * EPS)
+        gm = gamma(m)
         tot = 0.0
         for W in (weights, initial):
             tot += gm * (float(np.vdot(W[k], W[k])) + float(np.vdot(W[k + 1], W[k + 1])))
@@ -323,22 +323,18 @@ def sensitivities(
     return r + h + grad_log_r, r + h
 
 
-def log_risk_rounding(weights: net.Weights, z: np.ndarray, log_risk: float) -> float:
-    """Rounding bound on one evaluation of ``log R(W)``.
+def evaluation_rounding(weights: net.Weights, z: np.ndarray) -> float:
+    """Rounding bound on one evaluation of ``log R(W)`` (S-EQ1's allowance in the guard).
 
-    The margins ``<w_prod, z_i>`` come from ``L`` matrix-vector products and a
-    dot product: forward error ``<= gamma_{(L+1) m} prod ||W_k||_F ||z_i||`` with
-    ``m`` the largest dimension.  ``d log R / d m_i`` lies in [-1, 0] (a
-    weighted mean of ``loss'/loss``, each in [-1, 0] for both losses), so the
-    margin error passes to ``log R`` unamplified; logsumexp adds a few ulps of
-    ``|log R|``.
+    :func:`invariants.core.rounding.log_risk_rounding` with the a-priori margin bound
+    ``big = prod_k ||W_k||_F max_i ||z_i||`` and the operation count of
+    :func:`~invariants.core.rounding.rounding_count`.
     """
-    m = max(max(W.shape) for W in weights)
-    L = len(weights)
-    scale = float(np.prod([np.linalg.norm(W) for W in weights])) * float(
+    n = z.shape[0]
+    big = float(np.prod([np.linalg.norm(W) for W in weights])) * float(
         np.max(np.linalg.norm(z, axis=1))
     )
-    return (L + 1) * m * EPS * scale + 4 * EPS * (abs(log_risk) + 1.0)
+    return log_risk_rounding(big, n, rounding_count(weights, n))
 
 
 def local_error_bound(y_old: np.ndarray, y_new: np.ndarray, rtol: float, atol: float) -> float:
@@ -600,7 +596,7 @@ class _Guard:
         self.n_steps = 0
         self.max_drift_rel = 0.0
         self.last = evaluate(W0, z, loss, clock)
-        self.last_rounding = log_risk_rounding(W0, z, self.last.log_risk)
+        self.last_rounding = evaluation_rounding(W0, z)
         self.log = {
             "s": [0.0],
             "log_risk": [self.last.log_risk],
@@ -667,7 +663,7 @@ class _Guard:
                 "the flow needs infinite time. Check A2 (grad R(W(0)) != 0, R(W(0)) <= R(0)).",
                 partial("critical point"),
             )
-        rounding = log_risk_rounding(W, self.z, fe.log_risk)
+        rounding = evaluation_rounding(W, self.z)
         # S-EQ1 guard: log R may rise across a step only through the local error
         # (first order in e, with ||grad log R|| the larger of the two ends).
         # (Capped at exp(709): beyond it the allowance is vacuous anyway -- only

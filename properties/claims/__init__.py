@@ -21,6 +21,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
+import numpy as np
+
+from invariants.core.rounding import slack_ratio
+
 
 def run_checks(checks: Mapping[str, Callable], trajectory) -> list:
     """Run every check on one trajectory; raise one error naming all statements that failed.
@@ -36,3 +40,23 @@ def run_checks(checks: Mapping[str, Callable], trajectory) -> list:
     if failures:
         raise AssertionError("\n".join(failures))
     return slacks
+
+
+def alignment_slack(
+    statement: str, al: np.ndarray, lb: np.ndarray, tol: np.ndarray, where: str
+) -> float:
+    """Assert ``<v_{k+2}, u_{k+1}>^2 >= lb_k - tol_k`` for every k (S-L2b, S-L8b).
+
+    ``al`` are the alignments (:func:`invariants.core.bounds.alignment`), ``lb`` the
+    statement's lower bounds and ``tol`` their rounding allowances.  Returns the worst
+    ``(1 - al_k^2) / (1 - lb_k + tol_k)`` over the k whose bound is positive.
+    """
+    worst = 0.0
+    for k in range(al.size):
+        assert al[k] ** 2 >= lb[k] - tol[k], (
+            f"{statement}: <v_{k + 2}, u_{k + 1}>^2 = {al[k] ** 2:.12f} < bound {lb[k]:.12f} "
+            f"- tol {tol[k]:.2e} {where}"
+        )
+        if lb[k] > 0:
+            worst = max(worst, slack_ratio(1 - al[k] ** 2, 1 - lb[k] + tol[k]))
+    return worst

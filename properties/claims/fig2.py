@@ -11,7 +11,7 @@ import numpy as np
 from scipy import stats
 
 from invariants import relu
-from invariants.core.rounding import EPS
+from invariants.core.rounding import EPS, gamma_unit
 from invariants.statements import Slack
 
 INITS = ("default", "equal_frobenius")
@@ -307,11 +307,11 @@ def check_homogeneity(run: relu.SGDRun) -> Slack:
     worst, where = 0.0, ""
     for k in range(len(shapes) - 1):
         (dk, dkm1), (dk1, _) = shapes[k], shapes[k + 1]
-        gb = relu.gamma(run.batch)
-        chain = (gb + relu.gamma(dkm1)) * T[:, k] + (gb + relu.gamma(dk1)) * T[:, k + 1]
+        gb = gamma_unit(run.batch)
+        chain = (gb + gamma_unit(dkm1)) * T[:, k] + (gb + gamma_unit(dk1)) * T[:, k + 1]
         comp = (
-            relu.gamma(dk * dkm1) * (1 + gb) * T[:, k]
-            + relu.gamma(dk1 * dk) * (1 + gb) * T[:, k + 1]
+            gamma_unit(dk * dkm1) * (1 + gb) * T[:, k]
+            + gamma_unit(dk1 * dk) * (1 + gb) * T[:, k + 1]
         )
         allowed = chain + comp
         diff = np.abs(wg[:, k] - wg[:, k + 1])

@@ -47,24 +47,6 @@ from properties.library.assertions import assert_valid, check_layer_gradients_fd
 CAUGHT = (AssertionError, InvariantsError)
 
 
-# --- fixed problems -----------------------------------------------------------------------------
-
-
-def small_data(seed: int = 0, n: int = 12, d: int = 3):
-    """Separable data in the unit ball with margin >= 0.2 (the controls' data)."""
-
-    return problems.small_data(seed=seed, n=n, d=d)
-
-
-def equal_frobenius_init(z: np.ndarray, widths, seed: int = 1, norm: float = 0.8):
-    """The controls' equal-Frobenius layers, oriented so that A2 holds."""
-
-    W = equal_frobenius_init(z.shape[1], widths, seed=seed, norm=norm)
-    if not net.satisfies_a2(tuple(W), z, LOGISTIC):
-        W[-1] = -W[-1]
-    return W
-
-
 # --- probes -------------------------------------------------------------------------------------
 
 
@@ -103,9 +85,9 @@ def probe_losses() -> None:
 def probe_gradients() -> None:
     """Layer gradients against central differences of log R (the network tests' check)."""
 
-    data = small_data(seed=2)
+    data = problems.small_data(seed=2)
     for loss in (EXPONENTIAL, LOGISTIC):
-        W = equal_frobenius_init(data.z, [3, 3], seed=5, norm=1.3)
+        W = problems.a2_equal_frobenius_init(data.z, [3, 3], seed=5, norm=1.3)
         W[1] = W[1] + 0.3 * np.eye(3)  # a square, non-symmetric middle layer
         check_layer_gradients_fd(net.layer_gradients, tuple(W), data.z, loss)
 
@@ -113,7 +95,7 @@ def probe_gradients() -> None:
 def probe_max_margin() -> None:
     """The max-margin answer against an independent KKT certificate and a support-set re-solve."""
 
-    data = small_data(seed=4, n=15, d=3)
+    data = problems.small_data(seed=4, n=15, d=3)
     mm = maxmargin.max_margin(data)
     assert_valid(mm, data.z)
 
@@ -169,8 +151,8 @@ def probe_sine() -> None:
 
 def probe_flow() -> None:
     """Section 2 along one guarded flow: S-EQ1, S-EQ2, S-EQ3, S-L2a, S-L2b, S-C1."""
-    data = small_data()
-    W0 = equal_frobenius_init(data.z, [3, 3])
+    data = problems.small_data()
+    W0 = problems.a2_equal_frobenius_init(data.z, [3, 3])
     # As in probe_limits: few steps per interval, no escalation (fast refusal).
     tr = flow.gradient_flow(
         data.z, W0, LOGISTIC, max_frobenius=30.0, max_steps=2000, max_rtol=1e-10
@@ -182,8 +164,8 @@ def probe_flow() -> None:
 
 def probe_gd() -> None:
     """Section 3 along one A5 GD run: every check of ``test_section3_gd`` (S-EQ4 ... S-T3)."""
-    data = small_data(seed=3)
-    W0 = equal_frobenius_init(data.z, [3], seed=4, norm=1.0)
+    data = problems.small_data(seed=3)
+    W0 = problems.a2_equal_frobenius_init(data.z, [3], seed=4, norm=1.0)
     tr = gd.gradient_descent(data.z, W0, LOGISTIC, 150)
 
     gc.check_all(tr)  # the Section 3 property's own checks, A5 bookkeeping first
@@ -206,8 +188,8 @@ def probe_smoothness() -> None:
 
 def probe_clocks() -> None:
     """S-INV: two clocks, one path, one physical time."""
-    data = small_data()
-    W0 = equal_frobenius_init(data.z, [3, 3])
+    data = problems.small_data()
+    W0 = problems.a2_equal_frobenius_init(data.z, [3, 3])
     fc.check_s_inv(data.z, W0, LOGISTIC, max_frobenius=10.0)
 
 

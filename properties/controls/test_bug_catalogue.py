@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import pytest
 
-from properties import bug_catalogue as bc
+from properties.controls import bug_catalogue as bc
 
 pytestmark = pytest.mark.meta
 

@@ -99,24 +99,18 @@ def test_balancedness_resolves_a_one_in_a_million_gradient_error(data):
         f2.check_relu_balance(run)
 
 
+def _noise_run(data, init: str, seed: int, **kw) -> relu.SGDRun:
+    """The small Fig. 2 run with gradient-sized noise in place of the gradient."""
+    W0 = relu.init_weights(init, relu.DIGITS_WIDTHS, seed)
+    return relu.train_sgd(
+        data, W0, f2.SMALL.steps, f2.ETA, f2.BATCH, seed,
+        gradient=_noise_instead_of_gradient, init=init, **kw,
+    )  # fmt: skip
+
+
 @pytest.fixture(scope="module")
 def noise_runs(data):
-    runs = []
-    for init in f2.INITS:
-        W0 = relu.init_weights(init, relu.DIGITS_WIDTHS, SEED)
-        runs.append(
-            relu.train_sgd(
-                data,
-                W0,
-                f2.SMALL.steps,
-                f2.ETA,
-                f2.BATCH,
-                SEED,
-                gradient=_noise_instead_of_gradient,
-                init=init,
-            )
-        )
-    return runs
+    return [_noise_run(data, init, SEED) for init in f2.INITS]
 
 
 def test_s_fig2_fails_when_gradients_are_noise(noise_runs):
@@ -138,22 +132,7 @@ def test_s_fig2_fails_when_gradients_are_noise(noise_runs):
 
 def test_classifier_rise_fails_when_gradients_are_noise(data):
     """S-FIG2: across seeds, the classifier layer's mean rise is not significant under noise."""
-    runs = []
-    for seed in range(4):
-        W0 = relu.init_weights("default", relu.DIGITS_WIDTHS, seed)
-        runs.append(
-            relu.train_sgd(
-                data,
-                W0,
-                f2.SMALL.steps,
-                f2.ETA,
-                f2.BATCH,
-                seed,
-                gradient=_noise_instead_of_gradient,
-                init="default",
-                trace=False,
-            )
-        )
+    runs = [_noise_run(data, "default", seed, trace=False) for seed in range(4)]
     with pytest.raises(AssertionError, match="S-FIG2: classifier layer"):
         f2.check_classifier_rise(runs)
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable, Iterable
-from itertools import chain
 
 import numpy as np
 
@@ -18,7 +17,7 @@ from invariants.core.maxmargin import (
     MaxMargin,
     check_certificate,
 )
-from invariants.core.rounding import EPS, gamma
+from invariants.core.rounding import EPS, gamma, log_risk_rounding, rounding_count
 
 
 def check_layer_gradients_fd(grad_fn: GradFn, weights: net.Weights, z: np.ndarray, loss: Loss):
@@ -33,8 +32,9 @@ def check_layer_gradients_fd(grad_fn: GradFn, weights: net.Weights, z: np.ndarra
     *uniformly along the line*.  With half-step ``eta``:
 
     * truncation ``|FD - f'(mid)| <= eta^2/6 sup|f'''| <= eta^2 C_k^3``;
-    * rounding: each ``log R`` errs by ``delta`` (:func:`log_risk_rounding`, with
-      ``nu_k + h``), so ``2 delta / (2 eta)``;
+    * rounding: each ``log R`` errs by ``delta``
+      (:func:`invariants.core.rounding.log_risk_rounding`, with ``nu_k + h``),
+      so ``2 delta / (2 eta)``;
     * the perturbed entries ``fl(x +- h)`` are rounded: the midpoint moves by
       ``<= eps (|x| + h)`` and ``|f''| <= 2 C_k^2``; the step ``fl(xp - xm)``
       errs by ``eps/2`` relative (``4 eps |FD|`` allowed);
@@ -156,20 +156,6 @@ class Scales:
         return cls(nu, zmax, M, delta_m, s_w, rho_w, log_risk_rounding(big, n, M))
 
 
-def log_risk_rounding(big: float, n: int, M: int) -> float:
-    """Bound on ``|fl(log R) - log R|`` when ``prod_j nu_j zmax <= big``.
-
-    Margins err by ``<= gamma(M) big`` and pass to ``log R`` unamplified
-    (``sum_i |d log R / d m_i| = sum_i |loss'_i| / (n R) <= 1`` as ``|loss'| <= loss``).
-    ``a_i = log loss(m_i)`` is exact (exponential) or within a few ulps of
-    ``1 + |a_i|`` (logistic; test_losses measures < 5 ulp), ``|a_i| <= big + 1``;
-    logsumexp forms ``a_i - a_max`` (``<= 2 eps max|a|`` each, passed through exp),
-    a sum of n terms (``gamma(n)``), a log (``eps log n``) and two additions
-    (``eps (|a_max| + 2 log n)``).  Total ``<= gamma(M) big + eps (8 (big + 2) + n + 4 log n + 8)``.
-    """
-    return gamma(M) * big + EPS * (8 * (big + 2) + n + 4 * math.log(n) + 8)
-
-
 TOL = 1e-12  # certificate tolerance (max_margin's default)
 
 
@@ -183,12 +169,20 @@ def my_w_prod(W: net.Weights) -> np.ndarray:
     return chain(list(W[::-1]), W[0].shape[1])[0]
 
 
-def rounding_count(W: net.Weights, n: int) -> int:
-    """The ``m`` of every ``gamma(m)`` below: all inner dimensions of every product met.
+def chain(mats: list[np.ndarray], size: int) -> np.ndarray:
+    """The product of ``mats`` (left to right), the identity of ``size`` if empty."""
+    if not mats:
+        return np.eye(size)
+    if len(mats) == 1:
+        return mats[0]
+    return np.linalg.multi_dot(mats)
 
-    A chain ``W_L ... W_1 z_i`` has inner dimensions ``d_{L-1}, ..., d_1, d_0`` and
-    the sums over data points add ``n``; doubling covers the two chains (suffix
-    and prefix) that meet in one gradient entry, ``+ 16`` the scalar operations.
-    """
-    dims = [W[0].shape[1]] + [w.shape[0] for w in W]
-    return 2 * sum(dims) + n + 16
+
+def unit(v: np.ndarray) -> np.ndarray:
+    """v / ||v||, or e_1 when v is (nearly) zero."""
+    nrm = float(np.linalg.norm(v))
+    if nrm < 1e-3:
+        e = np.zeros_like(v)
+        e[0] = 1.0
+        return e
+    return v / nrm

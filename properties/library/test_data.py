@@ -34,6 +34,7 @@ from invariants.errors import (
     NormError,
     ShapeError,
 )
+from properties.library.assertions import unit
 
 CERT_TOL = 1e-12  # ||Z^T lam|| of a Gordan certificate (measured ~1e-16)
 
@@ -44,16 +45,6 @@ SEP_Y = np.array([1.0, -1.0, 1.0])
 
 
 # --- strategies -------------------------------------------------------------------------
-
-
-def unit(v: np.ndarray) -> np.ndarray:
-    """v / ||v||, or e_1 when v is (nearly) zero."""
-    nrm = float(np.linalg.norm(v))
-    if nrm < 1e-3:
-        e = np.zeros_like(v)
-        e[0] = 1.0
-        return e
-    return v / nrm
 
 
 @st.composite

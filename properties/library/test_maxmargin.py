@@ -54,7 +54,7 @@ from invariants.errors import (
     NonSeparableError,
     ShapeError,
 )
-from properties.library.assertions import TOL, assert_valid
+from properties.library.assertions import TOL, assert_valid, unit
 
 # SLSQP stops when the change of f = ||u||^2 = 1/gamma^2 between iterates, the
 # gradient of the Lagrangian and the summed constraint violation are all below
@@ -68,16 +68,6 @@ SLSQP_RTOL = 10 * SLSQP_FTOL
 
 
 # --- local strategies -------------------------------------------------------------------------
-
-
-def unit(v: np.ndarray) -> np.ndarray:
-    """v / ||v||, or e_1 when v is (nearly) zero."""
-    nrm = float(np.linalg.norm(v))
-    if nrm < 1e-3:
-        e = np.zeros_like(v)
-        e[0] = 1.0
-        return e
-    return v / nrm
 
 
 @st.composite

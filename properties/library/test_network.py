@@ -43,16 +43,16 @@ from hypothesis import strategies as st
 from invariants import strategies
 from invariants.core import network as net
 from invariants.core.losses import EXPONENTIAL, LOGISTIC, Loss
-from invariants.core.rounding import EPS, gamma
+from invariants.core.rounding import EPS, gamma, rounding_count
 from invariants.dynamics import flow
 from invariants.errors import ArchitectureError, AssumptionError
 from properties.library.assertions import (
     GradFn,
     Scales,
+    chain,
     check_layer_gradients_fd,
     my_w_prod,
     prod_except,
-    rounding_count,
 )
 
 HessFn = Callable[[net.Weights, np.ndarray, Loss, float], np.ndarray]
@@ -72,15 +72,6 @@ def ratio(err, tol) -> float:
     err, tol = np.broadcast_arrays(np.asarray(err, dtype=float), np.asarray(tol, dtype=float))
     r = np.divide(err, tol, out=np.where(err > 0, np.inf, 0.0), where=tol > 0)
     return float(np.max(r)) if r.size else 0.0
-
-
-def chain(mats: list[np.ndarray], size: int) -> np.ndarray:
-    """The product of ``mats`` (left to right), the identity of ``size`` if empty."""
-    if not mats:
-        return np.eye(size)
-    if len(mats) == 1:
-        return mats[0]
-    return np.linalg.multi_dot(mats)
 
 
 def my_prefix(W: net.Weights, k: int) -> np.ndarray:
