@@ -132,7 +132,15 @@ class _Db:
         self.planted_path = planted_path
 
 
-def _check_fuzz_then_replay(spec: str, open_db, snapshot, tmp_path: Path) -> dict:
+def _check_fuzz_then_replay(
+    spec: str, open_db, snapshot, tmp_path: Path, dashboard: bool = False
+) -> dict:
+    """Fuzz the planted bug into ``spec``, then replay it read-only from another process.
+
+    The fuzz run is stopped as soon as the shrunk failure is stored (and, with
+    ``dashboard``, the dashboard has answered once): HypoFuzz's hub itself stops fuzzing
+    when every test has failed but keeps serving its dashboard until the budget ends.
+    """
     planted = _planted(tmp_path)
     port = _free_port()
     proc = _fuzz(spec, planted, port)
@@ -140,7 +148,7 @@ def _check_fuzz_then_replay(spec: str, open_db, snapshot, tmp_path: Path) -> dic
     deadline = time.monotonic() + FUZZ_SECONDS + 60
     stopped = False
     while proc.poll() is None and time.monotonic() < deadline:
-        if api is None:
+        if dashboard and api is None:
             try:
                 url = f"http://localhost:{port}/api/collection_status/"
                 with urllib.request.urlopen(url, timeout=2) as response:
@@ -149,7 +157,11 @@ def _check_fuzz_then_replay(spec: str, open_db, snapshot, tmp_path: Path) -> dic
                     page = response.read().decode()
             except OSError:
                 pass
-        elif not stopped and _stored_failures(_Db(open_db(), tmp_path / "test_planted.py")):
+        if (
+            not stopped
+            and (api is not None or not dashboard)
+            and _stored_failures(_Db(open_db(), tmp_path / "test_planted.py"))
+        ):
             proc.send_signal(signal.SIGINT)  # seen what we need: stop early, cleanly
             stopped = True
         time.sleep(0.5)
@@ -193,7 +205,9 @@ def directory_run(tmp_path_factory):
     def snapshot():
         return sorted((str(p), p.stat().st_mtime_ns) for p in Path(spec).rglob("*"))
 
-    return _check_fuzz_then_replay(spec, lambda: DirectoryBasedExampleDatabase(spec), snapshot, tmp)
+    return _check_fuzz_then_replay(
+        spec, lambda: DirectoryBasedExampleDatabase(spec), snapshot, tmp, dashboard=True
+    )
 
 
 def test_fuzz_failure_replayed_from_directory_database(directory_run):
