@@ -26,6 +26,7 @@ import numpy as np
 
 from ..errors import ArchitectureError, AssumptionError
 from .losses import Loss
+from .rounding import EPS
 
 Weights = tuple[np.ndarray, ...]
 
@@ -300,7 +301,7 @@ def require_a2(weights: Weights, z: np.ndarray, loss: Loss) -> None:
             "zero). Initialise at most W_1 to zero, or draw a small random initialisation."
         )
     # R(W(0)) = R(0) exactly is allowed (S-A2a); its evaluation carries a few ulps of rounding.
-    if excess > 8 * np.finfo(float).eps:
+    if excess > 8 * EPS:
         raise AssumptionError(
             f"A2 fails: R(W(0)) exceeds R(0) = loss(0) (log ratio {excess:.3g} > 0). Flip the sign "
             "of W_L or shrink the initialisation so the network starts no worse than zero."
