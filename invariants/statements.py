@@ -9,7 +9,8 @@ beside the repository) and the meta-tests assert the two agree.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ID_PATTERN = re.compile(r"S-[A-Z0-9]+[a-z]?\b")
@@ -72,14 +73,39 @@ def named_in(text: str | None) -> list[str]:
     return out
 
 
+#: A statement is *held* only when at least this fraction of its examples exercised it
+#: (``Slack.exercised``); otherwise it is *reachable only* (when a ``_reach`` is recorded)
+#: or *vacuous*.  One half: "held on N examples" must mean that most of those N examples
+#: could have failed.
+EXERCISED_FLOOR = 0.5
+
+
 @dataclass(frozen=True)
 class Slack:
-    """Worst ``observed / allowed`` ratio of one statement on one trajectory.
+    """What one claim check measured on one example: its slack, and whether it could fail.
 
-    The record every claim check returns and the report consumes: ``<= 1`` means the
-    statement held with room to spare, ``> 1`` that it failed (invariants/report).
+    * ``ratio``: the worst ``observed / allowed`` of the inequalities the check asserted,
+      always in that sense: ``<= 1`` held, ``> 1`` failed, near 1 tight, near 0 loose.
+      ``None`` when the example asserted no inequality with a finite allowance (a trend
+      checked only for its sign).  Never a progress ratio.
+    * ``exercised``: whether the example could have failed the statement -- its bound was
+      not vacuous (e.g. an alignment lower bound above 0), the regime was reached, the
+      run moved beyond rounding.  Each check defines it beside its assertion.  An example
+      that passes without exercising the statement is counted and reported as such.
+    * ``measures``: a trend or limit statement's measures under their own names (``reach``
+      of a run, a ``decay_ratio`` ``R(end)/R(0)``, a ``growth`` factor), never as slack.
+
+    The record every claim check returns and the report consumes (invariants/report).
     """
 
     statement: str
-    ratio: float
+    ratio: float | None
     detail: str = ""
+    exercised: bool = field(kw_only=True)
+    measures: Mapping[str, float] = field(default_factory=dict, kw_only=True)
+
+
+def worst_ratio(*ratios: float | None) -> float | None:
+    """The largest of the ratios that exist (``None`` when none does)."""
+    present = [r for r in ratios if r is not None]
+    return max(present) if present else None

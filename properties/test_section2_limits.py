@@ -147,7 +147,7 @@ def test_limits_of_gradient_flow(loss, data, record_slack, record_observation):
             failures.append(str(exc))
     try:
         dec = lc.check_s_fig1a(shallow, deep, mm.ubar)
-        record_slack(lc.Slack("S-FIG1a", dec.ratio, f"{dec.start:.3g} -> {dec.end:.3g}"))
+        record_slack(lc.fig1a_slack(dec))
     except AssertionError as exc:
         failures.append(str(exc))
     assert not failures, "\n".join(failures)
@@ -165,7 +165,7 @@ def test_figure1_runs(record_slack, record_observation):
     deep = lc.long_flow(data.z, deep_init, LOGISTIC)
     shallow = lc.long_flow(data.z, one_init, LOGISTIC)
     dec = lc.check_s_fig1a(shallow, deep, mm.ubar)
-    record_slack(lc.Slack("S-FIG1a", dec.ratio, f"{dec.start:.3g} -> {dec.end:.3g}"))
+    record_slack(lc.fig1a_slack(dec))
     record_slack(lc.check_s_fig1b(deep))
 
     def unit_path(tr):  # w_prod / ||w_prod|| where defined (the depth-1 run starts at 0)

@@ -158,6 +158,14 @@ def _problems(rows, tests, figures, complete, partial, unknown) -> list[dict]:
     for row in rows.values():
         if row["status"] == "not checked":
             add("not checked", row["id"], f"{row['id']}: no collected test checks it", complete)
+        if row["status"] == "vacuous":
+            add(
+                "vacuous",
+                row["id"],
+                f"{row['id']}: vacuous, exercised on {row['exercised']} of {row['recorded']} "
+                "examples (the strategies must be steered towards examples that can fail it)",
+                False,
+            )
         ws = row["worst_slack"]
         if (
             ws is not None

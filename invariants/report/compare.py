@@ -11,7 +11,8 @@ Regression rules (each a row marked ``REGRESSION``):
 - coverage: a statement checked in the baseline is not checked now (or not
   run, crashed, skipped); it is checked by fewer tests, on fewer examples, or
   by fewer negative controls; a negative control no longer fails as required;
-  a held statement became *reachable only*;
+  a held statement became *reachable only* or *vacuous*; fewer of its examples
+  exercised it (could have failed it) than in the baseline;
 - failure: a statement that was not violated is violated; a test that did not
   fail now fails, errors or crashes;
 - slack: a worst slack that was <= 1 (or absent) is now > 1;
@@ -120,14 +121,14 @@ def _compare_statement(sid: str, b: dict, n: dict | None, subset: bool, row: Row
         row("REGRESSION", "coverage", sid, b["status"], n["status"], "lost coverage")
     elif b["status"] != "violated" and n["status"] == "violated":
         row("REGRESSION", "failure", sid, b["status"], n["status"], "new failure")
-    elif b["status"] == "held" and n["status"] == "reachable only":
+    elif b["status"] == "held" and n["status"] in ("reachable only", "vacuous"):
         row(
             "REGRESSION",
             "coverage",
             sid,
             b["status"],
             n["status"],
-            "held became reachable only",
+            f"held became {n['status']}",
         )
     elif b["status"] != n["status"]:
         verdict = "improved" if n["status"] in ("held", "erratum") else "changed"
@@ -180,6 +181,7 @@ def _compare_statement(sid: str, b: dict, n: dict | None, subset: bool, row: Row
             f"{n['controls_failed_as_required']}/{n['controls']} fail as required",
             "a negative control no longer fails",
         )
+    _compare_exercise(sid, b, n, subset, row)
     bs, ns = b["worst_slack"], n["worst_slack"]
     over = ns is not None and not as_float(ns) <= 1.0
     was_over = bs is not None and not as_float(bs) <= 1.0
@@ -198,6 +200,41 @@ def _compare_statement(sid: str, b: dict, n: dict | None, subset: bool, row: Row
                 if not over
                 else "worst slack changed (still past the bound)",
             )
+
+
+def _compare_exercise(sid: str, b: dict, n: dict, subset: bool, row: Row) -> None:
+    """Exercised examples (``k of n``) and the medians of a trend statement's measures."""
+    if "exercised" in b and not subset:
+        bk, nk = b["exercised"], n.get("exercised", 0)
+        if nk < bk:
+            row(
+                "REGRESSION",
+                "coverage",
+                f"{sid} exercised",
+                f"{bk} of {b.get('recorded', 0)}",
+                f"{nk} of {n.get('recorded', 0)}",
+                "exercised on fewer examples",
+            )
+        elif nk > bk:
+            row(
+                "improved",
+                "coverage",
+                f"{sid} exercised",
+                f"{bk} of {b.get('recorded', 0)}",
+                f"{nk} of {n.get('recorded', 0)}",
+                "exercised on more examples",
+            )
+    for name, old in (b.get("measures") or {}).items():
+        now = (n.get("measures") or {}).get(name)
+        if old is None or now is None:
+            if old != now and not subset:
+                row("changed", "measure", f"{sid} {name}", old, now, "measure appeared/vanished")
+            continue
+        if as_float(old) == as_float(now):
+            continue
+        rel = _rel_change(as_float(old), as_float(now))
+        if rel is None or abs(rel) > 0.01:
+            row("changed", "measure", f"{sid} {name}", old, now, "median measure changed")
 
 
 def _compare_tests(base: dict, new: dict, subset: bool, row: Row) -> None:

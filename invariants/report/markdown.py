@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .summary import problem_lines
+from ..statements import EXERCISED_FLOOR
+from .summary import exercised_cell, problem_lines
 from .values import as_float, fmt_slack
 
 
@@ -53,6 +54,11 @@ def _status_text(row: dict) -> str:
     ntests = len(row["tests"])
     if st == "held":
         text = f"held on {n} examples" if n else f"held ({ntests} test{'s' * (ntests != 1)})"
+    elif st == "vacuous":
+        text = (
+            f"**vacuous**: exercised on {row['exercised']} of {row['recorded']} examples "
+            f"(held needs {EXERCISED_FLOOR:g} of them); it passed without being able to fail"
+        )
     elif st == "reachable only":
         reach = row["reach"] or {}
         far = ", ".join(
@@ -80,6 +86,14 @@ def _status_text(row: dict) -> str:
     if row["errata"] and st != "erratum":
         text += "; erratum in print"
     return text
+
+
+def _measures_cell(measures: dict) -> str:
+    parts = [
+        f"{_esc(name)} {_fmt(m.get('median'))} [{_fmt(m.get('min'))}, {_fmt(m.get('max'))}]"
+        for name, m in measures.items()
+    ]
+    return "<br>".join(parts) or "-"
 
 
 def _tests_cell(tests: list[str], limit: int = 3) -> str:
@@ -193,17 +207,26 @@ def _statements(report: dict) -> list[str]:
     out: list[str] = [
         "## 1. Statements",
         "",
-        "Every ID of STATEMENTS.md, in the paper's order. *Worst slack* is the largest "
-        "observed / allowed over every example (<= 1: held). *Controls* are the negative "
-        "controls: each plants a bug and passes only if the property then fails.",
+        "Every ID of the statement catalogue, in the paper's order. *Exercised* counts the "
+        "examples that could have failed the statement (its bound was not vacuous, the "
+        "regime was reached, the run moved beyond rounding) out of those that recorded a "
+        f"check; a statement is *held* only when at least {EXERCISED_FLOOR:g} of them did. "
+        "*Worst slack* is always the largest observed / allowed of an inequality over every "
+        "example (<= 1: held; near 1: tight; near 0: loose; '-': no inequality with a finite "
+        "allowance was asserted). *Measures* are a trend or limit statement's own "
+        "quantities (reach, decay ratio, growth), as median [min, max] over the examples: "
+        "never a slack. *Controls* are the negative controls: each plants a bug and passes "
+        "only if the property then fails.",
         "",
-        "| ID | statement | status | worst slack | tests | controls | assumptions |",
-        "|---|---|---|---|---|---|---|",
+        "| ID | statement | status | exercised | worst slack | measures | tests | controls "
+        "| assumptions |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for row in report["statements"]:
         out.append(
             f"| {row['id']} | {_esc(row['title'])} | {_status_text(row)} | "
-            f"{_slack(row['worst_slack'])} | {_tests_cell(row['tests'])} | "
+            f"{exercised_cell(row)} | {_slack(row['worst_slack'])} | "
+            f"{_measures_cell(row.get('measures') or {})} | {_tests_cell(row['tests'])} | "
             f"{_controls_cell(row['controls'])} | {_esc(row['assumptions'])} |"
         )
     out.append("")

@@ -38,6 +38,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import event
+from hypothesis.control import currently_in_test_context
 
 from ..statements import IDS, named_in
 from . import baseline, progress
@@ -351,6 +353,17 @@ def record_observation(request: pytest.FixtureRequest) -> Callable[..., None]:
     return _record
 
 
+def _exercise_event(slack: Any) -> None:
+    """Hypothesis ``event()``: whether this example exercised the statement.
+
+    ``--hypothesis-show-statistics`` then shows, per test, the split between examples
+    that could have failed the statement and examples on which it held trivially.
+    """
+    if currently_in_test_context():
+        word = "exercised" if slack.exercised else "not exercised (vacuous)"
+        event(f"{slack.statement}: {word}")
+
+
 @pytest.fixture
 def record_slack(request: pytest.FixtureRequest) -> Iterator[SlackRecorder]:
     """Record each statement's worst slack on the test report (merged by the report job).
@@ -358,7 +371,7 @@ def record_slack(request: pytest.FixtureRequest) -> Iterator[SlackRecorder]:
     Stored in ``user_properties``, which pytest-xdist ships from workers to the
     controller, so a parallel run loses nothing.
     """
-    rec = SlackRecorder()
+    rec = SlackRecorder(on_record=_exercise_event)
     yield rec
     for entry in rec.worst.values():
         request.node.user_properties.append(("slack", entry))

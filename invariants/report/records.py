@@ -13,6 +13,7 @@ controller, so a parallel run loses nothing.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,14 +56,21 @@ class TestRecord:
             failure = parse_failure(self.longrepr)
         slacks = []
         for s in sorted(self.slacks, key=lambda s: s["statement"]):
+            examples = int(s.get("examples", 1))
             entry = {
                 "statement": s["statement"],
-                "examples": int(s.get("examples", 1)),
-                "ratio": num(s["ratio"]),
+                "examples": examples,
+                "exercised": int(s.get("exercised", examples)),
+                "ratio": None if s.get("ratio") is None else num(s["ratio"]),
                 "detail": str(s.get("detail", "")),
             }
-            ratios = [] if light else s.get("ratios", [s["ratio"]])[:MAX_RATIOS]
+            default = [] if s.get("ratio") is None else [s["ratio"]]
+            ratios = [] if light else s.get("ratios", default)[:MAX_RATIOS]
             entry["ratios"] = [num(r) for r in ratios]
+            measures = s.get("measures") or {}
+            entry["measures"] = {
+                str(k): [num(x) for x in v][:MAX_RATIOS] for k, v in sorted(measures.items())
+            }
             slacks.append(entry)
         return {
             "nodeid": self.nodeid,
@@ -100,23 +108,51 @@ def _clean_observation(o: dict, light: bool = False) -> dict:
 class SlackRecorder:
     """Collects, over every example of one test, each statement's worst slack.
 
-    It also keeps every example's ratio (up to ``MAX_RATIOS`` per statement, in
-    example order) for the report's slack histograms.  Called with any object
-    with ``statement``, ``ratio`` and ``detail`` (``invariants.statements.Slack``).
+    Called with any object with ``statement``, ``ratio``, ``detail``, ``exercised`` and
+    ``measures`` (``invariants.statements.Slack``).  Per statement it keeps the number of
+    examples, how many of them *exercised* the statement (could have failed it), the
+    worst ratio over the examples that asserted one (``None`` when none did), every
+    example's ratio (up to ``MAX_RATIOS``, in example order, for the slack histograms)
+    and every example's trend measures by name.  ``on_record(slack)`` is called after
+    each record (the plugin uses it for Hypothesis's ``event()`` statistics).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, on_record: Callable[[Any], None] | None = None) -> None:
         self.worst: dict[str, dict] = {}
+        self._on_record = on_record
 
     def __call__(self, slack: Any) -> None:
         entry = self.worst.setdefault(
             slack.statement,
-            {"statement": slack.statement, "examples": 0, "ratio": -math.inf, "ratios": []},
+            {
+                "statement": slack.statement,
+                "examples": 0,
+                "exercised": 0,
+                "ratio": None,
+                "ratios": [],
+                "measures": {},
+                "detail": "",
+            },
         )
         entry["examples"] += 1
-        ratio = float(slack.ratio)
-        if len(entry["ratios"]) < MAX_RATIOS:
-            entry["ratios"].append(ratio)
-        if ratio > entry["ratio"] or math.isnan(ratio):
-            entry["ratio"] = ratio
+        exercised = bool(slack.exercised)
+        entry["exercised"] += exercised
+        for name, value in dict(getattr(slack, "measures", {}) or {}).items():
+            values = entry["measures"].setdefault(str(name), [])
+            if len(values) < MAX_RATIOS:
+                values.append(float(value))
+        # The worst slack and the histograms are over the examples that exercised the
+        # statement: on the others the bound could not fail and its ratio says nothing
+        # (a ratio past 1 is kept whatever the flag: it is a failure).
+        ratio = None if slack.ratio is None else float(slack.ratio)
+        if ratio is not None and (exercised or not ratio <= 1.0):
+            if len(entry["ratios"]) < MAX_RATIOS:
+                entry["ratios"].append(ratio)
+            worst = entry["ratio"]
+            if worst is None or ratio > worst or math.isnan(ratio):
+                entry["ratio"] = ratio
+                entry["detail"] = slack.detail
+        elif entry["ratio"] is None:
             entry["detail"] = slack.detail
+        if self._on_record is not None:
+            self._on_record(slack)

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import math
 
-from ..statements import STATEMENTS
+from ..statements import EXERCISED_FLOOR, STATEMENTS
 from .records import FAILING
 from .tables import REACH_SUFFIX
-from .values import as_float, num
+from .values import as_float, num, stats
 
 
 def statement_rows(tests: list[dict]) -> tuple[dict[str, dict], set[str]]:
@@ -28,6 +28,9 @@ def statement_rows(tests: list[dict]) -> tuple[dict[str, dict], set[str]]:
             "tests": [],
             "outcomes": {},
             "examples": 0,
+            "recorded": 0,
+            "exercised": 0,
+            "measures": {},
             "worst_slack": None,
             "worst_detail": "",
             "worst_test": None,
@@ -70,6 +73,12 @@ def statement_rows(tests: list[dict]) -> tuple[dict[str, dict], set[str]]:
                 row["tests"].append(t["nodeid"])
                 row["outcomes"][t["outcome"]] = row["outcomes"].get(t["outcome"], 0) + 1
             row["examples"] += int(s["examples"])
+            row["recorded"] += int(s["examples"])
+            row["exercised"] += int(s.get("exercised", s["examples"]))
+            for name, values in (s.get("measures") or {}).items():
+                row["measures"].setdefault(name, []).extend(values)
+            if s["ratio"] is None:
+                continue
             ratio = as_float(s["ratio"])
             best = row["worst_slack"]
             if best is None or ratio > as_float(best) or math.isnan(ratio):
@@ -101,6 +110,7 @@ def mark_reach(rows: dict[str, dict], observations: dict[str, dict]) -> None:
 def finish_rows(rows: dict[str, dict], has_errata: bool) -> None:
     """Sort each row's tests and controls and set its status."""
     for row in rows.values():
+        row["measures"] = {k: stats(v) for k, v in sorted(row["measures"].items())}
         row["tests"] = sorted(set(row["tests"]))
         row["controls"]["tests"].sort()
         row["controls"]["all_failed_as_required"] = (
@@ -109,8 +119,23 @@ def finish_rows(rows: dict[str, dict], has_errata: bool) -> None:
         row["status"] = statement_status(row, has_errata)
 
 
+def well_exercised(row: dict) -> bool:
+    """At least :data:`EXERCISED_FLOOR` of the row's recorded examples exercised it.
+
+    A row whose tests record no slack (unit properties, a fixed witness) has nothing
+    to count and is judged by its outcomes alone.
+    """
+    return row["recorded"] == 0 or row["exercised"] >= EXERCISED_FLOOR * row["recorded"]
+
+
 def statement_status(row: dict, has_errata: bool) -> str:
-    """The row's status: violated, crashed, not run, erratum, held, reachable only ..."""
+    """The row's status: violated, crashed, not run, erratum, held, reachable only, vacuous ...
+
+    *held* needs the row's examples to have exercised it (:func:`well_exercised`);
+    otherwise a passing statement is *reachable only* when a ``_reach`` was recorded
+    (it was followed as far as a simulation can), else *vacuous*.  A statement that no
+    recorded example exercised is *vacuous* whatever its reach.
+    """
     o = row["outcomes"]
     ws = row["worst_slack"]
     over = ws is not None and not as_float(ws) <= 1.0
@@ -123,7 +148,11 @@ def statement_status(row: dict, has_errata: bool) -> str:
     if row["id"] == "S-ERR" and has_errata:
         return "erratum"
     if o.get("passed"):
-        return "reachable only" if row["reach"] else "held"
+        if row["recorded"] and not row["exercised"]:
+            return "vacuous"
+        if row["reach"]:
+            return "reachable only"
+        return "held" if well_exercised(row) else "vacuous"
     if o.get("skipped"):
         return "skipped"
     return "not checked"

@@ -8,8 +8,8 @@ from .values import fmt_slack
 def format_table(report: dict) -> str:
     """A plain-text statement table for the terminal."""
     lines = [
-        f"{'statement':9} {'status':14} {'tests':>5} {'examples':>8} {'worst slack':>11} "
-        f"{'controls':>8}"
+        f"{'statement':9} {'status':14} {'tests':>5} {'examples':>8} {'exercised':>12} "
+        f"{'worst slack':>11} {'controls':>8}"
     ]
     for row in report["statements"]:
         ws = row["worst_slack"]
@@ -18,7 +18,7 @@ def format_table(report: dict) -> str:
         controls = f"{c['failed_as_required']}/{c['total']}" if c["total"] else "0"
         lines.append(
             f"{row['id']:9} {row['status']:14} {len(row['tests']):5d} {row['examples']:8d} "
-            f"{ws:>11} {controls:>8}"
+            f"{exercised_cell(row):>12} {ws:>11} {controls:>8}"
         )
     gating = [p for p in report["problems"] if p["gating"]]
     info = [p for p in report["problems"] if not p["gating"]]
@@ -33,6 +33,13 @@ def format_table(report: dict) -> str:
         lines.append("")
         lines.extend(f"note: {ln}" for ln in problem_lines(info))
     return "\n".join(lines)
+
+
+def exercised_cell(row: dict) -> str:
+    """``k of n``: examples that exercised the statement of those that recorded a check."""
+    if not row.get("recorded"):
+        return "-"
+    return f"{row['exercised']} of {row['recorded']}"
 
 
 def problem_lines(problems: list[dict]) -> list[str]:

@@ -45,12 +45,14 @@ def run_checks(checks: Mapping[str, Callable], trajectory) -> list:
 
 def alignment_slack(
     statement: str, al: np.ndarray, lb: np.ndarray, tol: np.ndarray, where: str
-) -> float:
+) -> tuple[float, bool]:
     """Assert ``<v_{k+2}, u_{k+1}>^2 >= lb_k - tol_k`` for every k (S-L2b, S-L8b).
 
     ``al`` are the alignments (:func:`invariants.core.bounds.alignment`), ``lb`` the
     statement's lower bounds and ``tol`` their rounding allowances.  Returns the worst
-    ``(1 - al_k^2) / (1 - lb_k + tol_k)`` over the k whose bound is positive.
+    ``(1 - al_k^2) / (1 - lb_k + tol_k)`` over the k whose bound is positive, and
+    whether any bound was *exercised*: ``lb_k - tol_k > 0``.  A squared alignment is
+    never negative, so a bound at or below 0 holds for any weights and can fail nothing.
     """
     worst = 0.0
     for k in range(al.size):
@@ -60,4 +62,16 @@ def alignment_slack(
         )
         if lb[k] > 0:
             worst = max(worst, slack_ratio(1 - al[k] ** 2, 1 - lb[k] + tol[k]))
-    return worst
+    return worst, bool(np.any(lb - tol > 0))
+
+
+def deficit_bound_exercised(W: np.ndarray, allowed: float) -> bool:
+    """Whether a rank-deficit bound ``||W||_F^2 - ||W||_2^2 <= allowed`` can fail on ``W``.
+
+    The deficit is the tail sum of the squared singular values, at most
+    ``(1 - 1/r) ||W||_F^2`` for ``r = min(shape)``; a bound at or above that holds for
+    every matrix of this norm (in particular for every vector layer, r = 1, whose
+    deficit is identically 0).  Serves S-L2a, S-L8a and S-FIG1b.
+    """
+    r = min(W.shape)
+    return bool(allowed < (1.0 - 1.0 / r) * float(np.vdot(W, W)))

@@ -40,7 +40,13 @@ def check_s_a2a(weights, z: np.ndarray, loss, gamma: float) -> Slack:
         f"S-A2a: ||dR/dW_1||_F = {math.exp(log_obs):.6g} < |loss'(0)| gamma ||W_L...W_2|| = "
         f"{bound:.6g} (or the bound is 0)"
     )
-    return Slack("S-A2a", bound * (1 - tol) / math.exp(log_obs), "lower bound / ||dR/dW_1||_F")
+    # Exercised: the lower bound is asserted > 0 above, so a vanishing gradient fails it.
+    return Slack(
+        "S-A2a",
+        bound * (1 - tol) / math.exp(log_obs),
+        "lower bound / ||dR/dW_1||_F",
+        exercised=True,
+    )
 
 
 def a2b_weights(c: float) -> tuple[np.ndarray, np.ndarray]:
@@ -83,12 +89,20 @@ def check_s_a2b_gd(tr: gd.GDTrajectory) -> Slack:
     One GD step maps ``(w, -w)`` to ``((1 - eta R) w, -(1 - eta R) w)``: the two
     coordinates are computed by the same operations up to sign, so the symmetry
     holds exactly and ``log R = w^2 >= 0`` exactly (no tolerance).
+
+    An exact identity has no finite allowance, so no slack (``None``).  Exercised: the
+    run moved (``w1`` changed), so a step that broke the symmetry would have shown.
     """
     w1 = np.array([W[0][0, 0] for W in tr.weights])
     w2 = np.array([W[1][0, 0] for W in tr.weights])
     assert np.array_equal(w1, -w2), "S-A2b: GD broke the symmetry w1 = -w2"
     assert np.min(tr.log_risk) >= 0.0, f"S-A2b: log R fell to {np.min(tr.log_risk):.3g} < 0"
-    return Slack("S-A2b", 0.0, f"min log R = {np.min(tr.log_risk):.3g} (>= 0 exactly)")
+    return Slack(
+        "S-A2b",
+        None,
+        f"exact: min log R = {np.min(tr.log_risk):.3g} (>= 0, no tolerance)",
+        exercised=bool(np.any(w1 != w1[0])),
+    )
 
 
 def check_s_a2b_flow(tr: flow.Trajectory, c: float) -> Slack:
@@ -100,7 +114,8 @@ def check_s_a2b_flow(tr: flow.Trajectory, c: float) -> Slack:
     ``>= 0`` up to its rounding (a few eps of ``w^2``).
     """
     s_star = a2b_saddle_clock(c)
-    worst = 0.0
+    worst, moved = 0.0, False
+    start = math.hypot(float(tr.initial[0][0, 0]), float(tr.initial[1][0, 0]))
     for cp in tr.checkpoints:
         w1, w2 = float(cp.weights[0][0, 0]), float(cp.weights[1][0, 0])
         allowed = cp.local_error + 4 * EPS * (abs(w1) + abs(w2) + 1)
@@ -109,5 +124,9 @@ def check_s_a2b_flow(tr: flow.Trajectory, c: float) -> Slack:
         assert norm_err <= allowed, f"S-A2b: ||W|| off the closed form by {norm_err:.3e}"
         assert cp.log_risk >= -4 * EPS * w1 * w1, f"S-A2b: log R = {cp.log_risk:.3e} < 0"
         worst = max(worst, abs(w1 + w2) / allowed, norm_err / allowed)
+        # Exercised: ||W|| moved from its start by more than the allowance.
+        moved |= abs(math.hypot(w1, w2) - start) > allowed
     assert tr.final.log_time > 0, "the run should pass t = 1 on its way to the saddle"
-    return Slack("S-A2b", worst, f"to s = 0.95 s*, t = exp({tr.final.log_time:.3g})")
+    return Slack(
+        "S-A2b", worst, f"to s = 0.95 s*, t = exp({tr.final.log_time:.3g})", exercised=moved
+    )

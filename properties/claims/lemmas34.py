@@ -11,6 +11,7 @@ expect :class:`AssertionError`.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 
@@ -73,6 +74,8 @@ def check_s_l3(z: np.ndarray, mm: MaxMargin, th: Theta) -> Slack:
         "S-L3",
         cert.worst_ratio,
         f"theta = {th.value:.6g} ({th.method}); worst certificate residual {cert.worst}",
+        # Exercised: theta > 0 and every certificate residual are asserted on this data.
+        exercised=True,
     )
 
 
@@ -90,7 +93,9 @@ def check_s_l3_rank_deficient(z: np.ndarray, mm: MaxMargin, th: Theta) -> Slack:
         cert = check_theta_certificate(z, mm, th)
     except CertificateError as exc:
         raise AssertionError(f"S-L3: {exc}") from exc
-    return Slack("S-L3", cert.worst_ratio, f"rank {th.rank} < d: theta = 0 detected")
+    return Slack(
+        "S-L3", cert.worst_ratio, f"rank {th.rank} < d: theta = 0 detected", exercised=True
+    )
 
 
 def check_s_l3_sampled(z: np.ndarray, mm: MaxMargin, th: Theta, directions: np.ndarray) -> Slack:
@@ -121,12 +126,18 @@ def check_s_l3_sampled(z: np.ndarray, mm: MaxMargin, th: Theta, directions: np.n
         "S-L3",
         max(0.0, th.value - float(hs[j])) / tol,
         f"min over {xs.shape[0]} sampled directions of h = {hs[j]:.6g}, theta = {th.value:.6g}",
+        # Exercised when some direction survived the projection: h(xi) below theta fails.
+        exercised=xs.shape[0] > 0,
     )
 
 
 def worst(*slacks: Slack) -> Slack:
-    """The slack with the largest ratio (one record per example and statement)."""
-    return max(slacks, key=lambda s: s.ratio)
+    """One record per example and statement: the largest ratio of those that exercised
+    the statement (of all, if none did), exercised when any of them was."""
+    pool = [s for s in slacks if s.exercised] or list(slacks)
+    rated = [s for s in pool if s.ratio is not None]
+    top = max(rated, key=lambda s: s.ratio) if rated else pool[0]
+    return replace(top, exercised=any(s.exercised for s in slacks))
 
 
 # --- S-L4 ----------------------------------------------------------------------------------------
@@ -158,10 +169,12 @@ def check_s_l4_sign(w: np.ndarray, z: np.ndarray, ubar: np.ndarray, loss: Loss, 
         f"log N - log P = {margin:.6g}; w = {w.tolist()}"
     )
     ratio = math.exp(-margin) if margin < 700 else 0.0
+    # Exercised: ``||w_perp|| >= K`` holds (checked above), the regime the lemma speaks of.
     return Slack(
         "S-L4",
         ratio,
         f"{loss.name}: ||w_perp||/K = {rp / K:.3g}, <w, ubar> = {float(w @ ubar):.3g}",
+        exercised=True,
     )
 
 
@@ -178,7 +191,10 @@ def check_s_l4_search(
     """
     K = search.K if K is None else float(K)
     if search.witness_w is None:
-        return Slack("S-L4", 0.0, f"{loss.name}: the search found no failing w at all")
+        # K_emp = 0: the search, which could have found a failing w beyond K, found none.
+        return Slack(
+            "S-L4", 0.0, f"{loss.name}: the search found no failing w at all", exercised=True
+        )
     w = np.asarray(search.witness_w)
     d = w.size
     rp = float(np.linalg.norm(perp(w, mm.ubar)))
@@ -195,4 +211,5 @@ def check_s_l4_search(
         "S-L4",
         search.K_emp / K,
         f"{loss.name}: K_emp = {search.K_emp:.4g}, K = {K:.4g} (K/K_emp = {K / search.K_emp:.3g})",
+        exercised=True,
     )

@@ -23,10 +23,10 @@ import numpy as np
 
 from invariants.core import bounds
 from invariants.core import network as net
-from invariants.core.rounding import EPS, deficit_rounding, slack_ratio, wedin
+from invariants.core.rounding import EPS, TINY, deficit_rounding, slack_ratio, wedin
 from invariants.dynamics import flow
 from invariants.statements import Slack
-from properties.claims import alignment_slack, run_checks
+from properties.claims import alignment_slack, deficit_bound_exercised, run_checks
 
 
 def _eq2_charge(c: flow.Checkpoint, shapes) -> np.ndarray:
@@ -100,11 +100,14 @@ def check_s_eq1(tr: flow.Trajectory) -> Slack:
         total = float(np.vdot(net.flatten(g.layers), net.flatten(g.layers)))
         assert abs(per_layer - total) <= 4 * EPS * total * len(g.layers)
     reach = int(np.sum(finite)) - 1
+    # Exercised: somewhere the integrated rate is larger than the identity's allowance,
+    # so a flow that lost or gained risk at the wrong rate would have shown.
     return Slack(
         "S-EQ1",
         float(ratios[j]),
         f"integral identity asserted over {reach}/{st.s.size - 1} steps "
         f"(to log R = {st.log_risk[reach]:.4g})",
+        exercised=bool(np.any(finite & (np.abs(lam) > allowed))),
     )
 
 
@@ -117,16 +120,25 @@ def check_s_eq2(tr: flow.Trajectory) -> Slack:
     Allowed drift: the checkpoint's ``drift_bound`` (local errors through the
     invariant's Lipschitz bound, plus the measurement's own rounding).
     """
-    worst = 0.0
+    if len(tr.initial) == 1:
+        return Slack("S-EQ2", None, "depth 1: no layer pairs", exercised=False)
+    worst, moved = 0.0, False
+    grams0 = [W.T @ W for W in tr.initial[1:]]
     for c in tr.checkpoints:
         drift = flow.eq2_drift(tr.initial, c.weights)
+        # Exercised: a Gram matrix of the invariant moved by more than the allowed drift,
+        # so a dynamic that broke eq. 2 by the size of that motion would have shown.
+        moved |= any(
+            float(np.linalg.norm(W.T @ W - g0)) > bk
+            for W, g0, bk in zip(c.weights[1:], grams0, c.drift_bound, strict=True)
+        )
         for k, (dk, bk) in enumerate(zip(drift, c.drift_bound, strict=True)):
             assert dk <= bk, (
                 f"S-EQ2: I_{k + 1} drifted by {dk:.3e} > allowed {bk:.3e} at s = {c.s:.4g} "
                 f"(||W_k||_F^2 = {np.vdot(c.weights[k], c.weights[k]):.3e})"
             )
             worst = max(worst, slack_ratio(dk, bk))
-    return Slack("S-EQ2", worst, f"max relative drift {tr.max_drift_rel:.3e}")
+    return Slack("S-EQ2", worst, f"max relative drift {tr.max_drift_rel:.3e}", exercised=moved)
 
 
 def check_s_eq3(tr: flow.Trajectory) -> Slack:
@@ -135,8 +147,11 @@ def check_s_eq3(tr: flow.Trajectory) -> Slack:
     It is the trace of eq. 2, so its drift is at most ``sqrt(d_k)`` times the
     eq. 2 drift bound; the Frobenius norms' own rounding is ``gamma_m`` of each.
     """
+    if len(tr.initial) == 1:
+        return Slack("S-EQ3", None, "depth 1: no layer pairs", exercised=False)
     f0 = bounds.frobenius_differences(tr.initial)
-    worst = 0.0
+    sq0 = bounds.frobenius_sq(tr.initial)
+    worst, moved = 0.0, False
     for c in tr.checkpoints:
         f = bounds.frobenius_differences(c.weights)
         sq = bounds.frobenius_sq(c.weights) + bounds.frobenius_sq(tr.initial)
@@ -150,7 +165,9 @@ def check_s_eq3(tr: flow.Trajectory) -> Slack:
                 f"at s = {c.s:.4g}"
             )
             worst = max(worst, slack_ratio(obs, allowed))
-    return Slack("S-EQ3", worst)
+            # Exercised: a squared norm of the pair moved by more than the allowance.
+            moved |= bool(np.max(np.abs(sq[k : k + 2] - 2 * sq0[k : k + 2])) > allowed)
+    return Slack("S-EQ3", worst, exercised=moved)
 
 
 # --- S-L2a / S-L2b ------------------------------------------------------------------------
@@ -168,7 +185,7 @@ def check_s_l2a(tr: flow.Trajectory) -> Slack:
     Dv = bounds.D(tr.initial)
     e8 = bounds.eq8_bounds(tr.initial)
     shapes = [W.shape for W in tr.initial]
-    worst = 0.0
+    worst, exercised = 0.0, False
     for c in tr.checkpoints:
         charge = _eq2_charge(c, shapes)
         tail = np.concatenate([np.cumsum(charge[::-1])[::-1], [0.0]])  # sum_{j>=k}
@@ -183,7 +200,8 @@ def check_s_l2a(tr: flow.Trajectory) -> Slack:
                 f"S-L2a: layer {k + 1} deficit {deficit:.6e} > D = {Dv:.6e} + tol {tol:.2e}"
             )
             worst = max(worst, slack_ratio(deficit, e8[k] + tol))
-    return Slack("S-L2a", worst, f"D = {Dv:.4g}")
+            exercised |= deficit_bound_exercised(W, e8[k] + tol)
+    return Slack("S-L2a", worst, f"D = {Dv:.4g}", exercised=exercised)
 
 
 def l2b_tolerance(c: flow.Checkpoint, shapes, k: int) -> float:
@@ -210,13 +228,15 @@ def check_s_l2b(tr: flow.Trajectory) -> Slack:
     permitted misalignment actually used.
     """
     shapes = [W.shape for W in tr.initial]
-    worst = 0.0
+    worst, exercised = 0.0, False
     for c in _defined(tr):
         lb = bounds.l2b_lower_bounds(tr.initial, c.weights)
         al = bounds.alignment(c.weights)
         tol = np.array([l2b_tolerance(c, shapes, k) for k in range(al.size)])
-        worst = max(worst, alignment_slack("S-L2b", al, lb, tol, f"at s = {c.s:.4g}"))
-    return Slack("S-L2b", worst)
+        ratio, positive = alignment_slack("S-L2b", al, lb, tol, f"at s = {c.s:.4g}")
+        worst, exercised = max(worst, ratio), exercised or positive
+    # Exercised: some bound above 0 (alignment_slack); a bound <= 0 holds for any weights.
+    return Slack("S-L2b", worst, exercised=exercised)
 
 
 # --- S-C1 / S-L2c -------------------------------------------------------------------------
@@ -260,9 +280,10 @@ def check_s_c1(tr: flow.Trajectory) -> Slack:
     Asserted with the measured alignments and with their S-L2b lower bounds.
     Reports the worst ``(1 - observed) / (1 - bound)`` over non-vacuous bounds.
     """
-    worst = 0.0
+    worst, exercised = 0.0, False
     for c in _defined(tr):
         obs, b_meas, b_apr, tol = c1_terms(tr, c)
+        exercised |= b_meas - tol > 0
         for name, b in (("measured alignments", b_meas), ("S-L2b alignments", b_apr)):
             assert obs >= b - tol, (
                 f"S-C1 ({name}): |<w/prod F, v_1>| = {obs:.12f} < bound {b:.12f} - tol {tol:.2e} "
@@ -270,7 +291,8 @@ def check_s_c1(tr: flow.Trajectory) -> Slack:
             )
         if b_meas > 0:
             worst = max(worst, slack_ratio(1 - obs, 1 - b_meas + tol))
-    return Slack("S-C1", worst)
+    # Exercised: the bound minus its tolerance is above 0 somewhere; |<.,.>| >= 0 always.
+    return Slack("S-C1", worst, exercised=exercised)
 
 
 def check_s_l2c(tr: flow.Trajectory, min_frobenius: float = 100.0) -> Slack:
@@ -290,9 +312,10 @@ def check_s_l2c(tr: flow.Trajectory, min_frobenius: float = 100.0) -> Slack:
         f"S-L2c: the run stopped ({tr.stop_reason}) at max ||W_k||_F = {F[-1]:.3g} "
         f"< {min_frobenius:g}; the statement needs the norms to grow"
     )
-    gaps, worst = [], 0.0
+    gaps, worst, exercised = [], 0.0, False
     for c in _defined(tr):
         obs, _, b_apr, tol = c1_terms(tr, c)
+        exercised |= b_apr - tol > 0
         gap = 1 - obs
         assert gap <= 1 - b_apr + tol, (
             f"S-L2c: gap {gap:.3e} exceeds the a-priori bound {1 - b_apr:.3e} at s = {c.s:.4g}"
@@ -307,7 +330,10 @@ def check_s_l2c(tr: flow.Trajectory, min_frobenius: float = 100.0) -> Slack:
         f"S-L2c: the alignment gap grew from {g_mid:.3e} (max F = {Fd[j]:.3g}) to {g_end:.3e} "
         f"(max F = {F[-1]:.3g})"
     )
-    return Slack("S-L2c", worst, f"final gap {g_end:.3e} at max F = {F[-1]:.3g}")
+    # Exercised: the a-priori bound was above its tolerance somewhere (a gap could exceed it).
+    return Slack(
+        "S-L2c", worst, f"final gap {g_end:.3e} at max F = {F[-1]:.3g}", exercised=exercised
+    )
 
 
 # --- S-INV ----------------------------------------------------------------------------------
@@ -427,10 +453,19 @@ def check_s_inv(
         f"allowed {tallowed[k]:.3e} at checkpoint {k + 1}"
     )
     ratio = max(float(np.max(dist / allowed)), float(np.max(tgap / tallowed)))
+    # Exercised: the path moved away from its start by more than the allowance, so two
+    # clocks that followed different paths by that much would have been told apart.
+    w0 = net.flatten(a_fine.checkpoints[0].weights)
+    moved = [
+        float(np.linalg.norm(net.flatten(c.weights) - w0))
+        / max(float(np.linalg.norm(net.flatten(c.weights))), TINY)
+        for c in a_fine.checkpoints
+    ]
     return Slack(
         "S-INV",
         ratio,
         f"path ratio {np.max(dist / allowed):.3g}, time ratio {np.max(tgap / tallowed):.3g}",
+        exercised=bool(np.any(np.array(moved) > allowed)),
     )
 
 

@@ -33,7 +33,7 @@ from invariants.core import network as net
 from invariants.core.rounding import EPS, TINY, deficit_rounding, slack_ratio, wedin
 from invariants.dynamics import gd
 from invariants.statements import Slack
-from properties.claims import alignment_slack, run_checks
+from properties.claims import alignment_slack, deficit_bound_exercised, run_checks
 
 
 def _fro2(W: np.ndarray) -> float:
@@ -81,14 +81,20 @@ def check_s_err_eq29(tr: gd.GDTrajectory) -> Slack:
     assert np.all(res_d <= allowed), "S-ERR: the derived S-EQ29 must hold on the witness"
     assert np.any(res_p > allowed), "S-ERR: the printed S-EQ29 holds here: not a witness"
     worst = float(np.max(res_d / np.maximum(allowed, TINY)))
-    return Slack("S-ERR", worst, f"printed residual {res_p.max():.3g} > bound {allowed.max():.3g}")
+    # Exercised by construction: the printed form failing is asserted just above.
+    return Slack(
+        "S-ERR",
+        worst,
+        f"printed residual {res_p.max():.3g} > bound {allowed.max():.3g}",
+        exercised=True,
+    )
 
 
 def check_s_eq29(tr: gd.GDTrajectory) -> Slack:
     """S-EQ29: the exact discrete balancedness identity, derived signs, to rounding."""
     res, allowed = eq29_residuals(tr)
     if res.size == 0:
-        return Slack("S-EQ29", 0.0, "depth 1: no layer pairs")
+        return Slack("S-EQ29", None, "depth 1: no layer pairs", exercised=False)
     t, k = np.unravel_index(np.argmax(res / allowed), res.shape)
     assert res[t, k] <= allowed[t, k], (
         f"S-EQ29: residual {res[t, k]:.3e} > rounding bound {allowed[t, k]:.3e} for pair "
@@ -96,8 +102,28 @@ def check_s_eq29(tr: gd.GDTrajectory) -> Slack:
     )
     scale = max(_fro2(tr.weights[-1][k]) + _fro2(tr.weights[-1][k + 1]), 1e-300)
     return Slack(
-        "S-EQ29", float(res[t, k] / allowed[t, k]), f"max relative residual {res.max() / scale:.2e}"
+        "S-EQ29",
+        float(res[t, k] / allowed[t, k]),
+        f"max relative residual {res.max() / scale:.2e}",
+        exercised=gram_moved(tr, allowed),
     )
+
+
+def gram_moved(tr: gd.GDTrajectory, allowed: np.ndarray) -> bool:
+    """S-EQ29 is *exercised* when a Gram matrix it relates moved beyond its allowance.
+
+    ``||W_{k+1}^T W_{k+1}(t) - W_{k+1}^T W_{k+1}(0)||_F > allowed(t, k)`` for some pair
+    and step: then a step that broke the identity by the size of that motion would
+    have been seen.  A run whose layers stayed put (to rounding) tests nothing.
+    """
+    W0 = tr.initial
+    for k in range(len(W0) - 1):
+        g0 = W0[k + 1].T @ W0[k + 1]
+        for t in range(1, tr.steps + 1):
+            W = tr.weights[t][k + 1]
+            if float(np.linalg.norm(W.T @ W - g0)) > allowed[t, k]:
+                return True
+    return False
 
 
 def _risk(log_r: np.ndarray) -> np.ndarray:
@@ -141,7 +167,14 @@ def check_s_eq4(tr: gd.GDTrajectory) -> Slack:
     promised = -bound - (tol[1:] + tol[:-1])
     ok = drop < 0
     worst = float(np.max(promised[ok] / -drop[ok], initial=0.0)) if ok.any() else 0.0
-    return Slack("S-EQ4", worst, "(promised - rounding) / actual decrease")
+    # Exercised: some step promised a decrease above the rounding allowance, so a step
+    # that fell short of it would have failed.
+    return Slack(
+        "S-EQ4",
+        worst,
+        "(promised - rounding) / actual decrease",
+        exercised=bool(np.any(promised > 0)),
+    )
 
 
 def check_s_eq27(tr: gd.GDTrajectory) -> Slack:
@@ -155,7 +188,14 @@ def check_s_eq27(tr: gd.GDTrajectory) -> Slack:
         f"S-EQ27: ||W_{k + 1}||_F grew by {grow[t, k]:.6f} > 1 at step {t} "
         f"(eta = {tr.eta[t]:.3e}, R_t = {tr.radius[t]:.3g})"
     )
-    return Slack("S-EQ27", float(np.max(grow)), "largest one-step growth")
+    # Exercised: some step changed some ||W_k||_F by more than its rounding, so the
+    # step rule was tested on a step that moved (a step too large would have shown).
+    return Slack(
+        "S-EQ27",
+        float(np.max(grow)),
+        "largest one-step growth",
+        exercised=bool(np.any(np.abs(grow) > tol)),
+    )
 
 
 def check_s_eq30(tr: gd.GDTrajectory) -> Slack:
@@ -177,7 +217,13 @@ def check_s_eq30(tr: gd.GDTrajectory) -> Slack:
     )
     allowed = c + tol  # the slack is measured against what was asserted, rounding included
     ok = allowed > 0
-    return Slack("S-EQ30", float(np.max(b[ok] / allowed[ok])) if ok.any() else 0.0)
+    # Exercised: the risk fell by more than the rounding allowance at some step, so the
+    # bound 2 R(0) - 2 R(t) was above rounding and a sum exceeding it would have shown.
+    return Slack(
+        "S-EQ30",
+        float(np.max(b[ok] / allowed[ok])) if ok.any() else 0.0,
+        exercised=bool(np.any(c > tol)),
+    )
 
 
 def check_s_eq37(tr: gd.GDTrajectory) -> Slack:
@@ -185,6 +231,7 @@ def check_s_eq37(tr: gd.GDTrajectory) -> Slack:
     F2 = np.array([[_fro2(M) for M in W] for W in tr.weights])
     R0 = float(np.exp(tr.log_risk[0]))
     worst = 0.0
+    moved = False
     L = F2.shape[1]
     for k in range(L):
         for j in range(k + 1, L):
@@ -196,7 +243,13 @@ def check_s_eq37(tr: gd.GDTrajectory) -> Slack:
                 f"at step {t}"
             )
             worst = max(worst, float(np.max(dev / (2 * R0))))
-    return Slack("S-EQ37", worst)
+            # Exercised: a squared norm of the pair moved beyond the tolerance, so a drift
+            # of the size of that motion would have been seen.
+            moved |= bool(np.any(np.abs(F2[:, k] - F2[0, k]) > tol + 2 * R0))
+            moved |= bool(np.any(np.abs(F2[:, j] - F2[0, j]) > tol + 2 * R0))
+    if L == 1:
+        return Slack("S-EQ37", None, "depth 1: no layer pairs", exercised=False)
+    return Slack("S-EQ37", worst, exercised=moved)
 
 
 def _gd_d(tr: gd.GDTrajectory) -> float:
@@ -210,19 +263,41 @@ def _sampled(tr: gd.GDTrajectory, every: int):
     return idx
 
 
+def run_moved(tr: gd.GDTrajectory) -> bool:
+    """Some layer's change over the run is resolvable (``U > r``, :func:`norm_change_scales`).
+
+    A bound that holds at ``W(0)`` by the definition of its constants (D is the
+    initial deficit) is tested only by a run that moved: on a frozen run it holds
+    because it held at the start.  Serves the *exercised* flags of S-L8a-c.
+    """
+    for k in range(len(tr.initial)):
+        U, r = norm_change_scales(tr, k, 0, tr.steps)
+        if U > r:
+            return True
+    return False
+
+
 def check_s_l8a(tr: gd.GDTrajectory, every: int = 1) -> Slack:
-    """S-L8a: ``||W_k||_F^2 - ||W_k||_2^2 <= D + 2 R(W(0))`` (rounding: the SVD's)."""
+    """S-L8a: ``||W_k||_F^2 - ||W_k||_2^2 <= D + 2 R(W(0))`` (rounding: the SVD's).
+
+    Exercised: the run moved (:func:`run_moved`) and at some step after the start the
+    bound is below the largest deficit a layer of that norm can have
+    (:func:`properties.claims.deficit_bound_exercised`).
+    """
     Dg = _gd_d(tr)
     worst = 0.0
+    exercised = False
+    moved = run_moved(tr)
     for t in _sampled(tr, every):
         for k, W in enumerate(tr.weights[t]):
             deficit = bounds.rank_deficit(W)
             tol = deficit_rounding(W)
+            exercised |= moved and t > 0 and deficit_bound_exercised(W, Dg + tol)
             assert deficit <= Dg + tol, (
                 f"S-L8a: layer {k + 1} deficit {deficit:.6e} > D + 2R(W(0)) = {Dg:.6e} at step {t}"
             )
             worst = max(worst, slack_ratio(deficit, Dg + tol))
-    return Slack("S-L8a", worst, f"D + 2R(0) = {Dg:.4g}")
+    return Slack("S-L8a", worst, f"D + 2R(0) = {Dg:.4g}", exercised=exercised)
 
 
 def l8b_bound(tr: gd.GDTrajectory, t: int, constant: float = 3.0) -> np.ndarray:
@@ -239,7 +314,7 @@ def check_s_l8b(tr: gd.GDTrajectory, every: int = 1, constant: float = 3.0) -> S
     Rounding: the two Wedin sines of the computed singular vectors, doubled for
     the square.  Reports the worst ``(1 - observed) / (1 - bound)``.
     """
-    worst = 0.0
+    worst, exercised = 0.0, False
     for t in _sampled(tr, every):
         W = tr.weights[t]
         if bounds.has_zero_layer(W):
@@ -248,8 +323,10 @@ def check_s_l8b(tr: gd.GDTrajectory, every: int = 1, constant: float = 3.0) -> S
         al = bounds.alignment(W)
         tol = np.array([2 * (wedin(W[k]) + wedin(W[k + 1])) for k in range(al.size)])
         where = f"at step {t} (constant {constant:g})"
-        worst = max(worst, alignment_slack("S-L8b", al, lb, tol, where))
-    return Slack("S-L8b", worst)
+        ratio, positive = alignment_slack("S-L8b", al, lb, tol, where)
+        worst, exercised = max(worst, ratio), exercised or positive
+    # Exercised: some bound above 0 (alignment_slack); a bound <= 0 holds for any weights.
+    return Slack("S-L8b", worst, exercised=exercised)
 
 
 def check_s_l8c(tr: gd.GDTrajectory, every: int = 1) -> Slack:
@@ -259,7 +336,8 @@ def check_s_l8c(tr: gd.GDTrajectory, every: int = 1) -> Slack:
     ``e_k = sqrt(2 (D + 2R(0))) / ||W_k||_F``; rounding as in S-C1.
     """
     Dg = _gd_d(tr)
-    worst = 0.0
+    worst, exercised = 0.0, False
+    moved = run_moved(tr)
     for t in _sampled(tr, every):
         W = tr.weights[t]
         if bounds.has_zero_layer(W):
@@ -271,7 +349,10 @@ def check_s_l8c(tr: gd.GDTrajectory, every: int = 1) -> Slack:
         assert obs >= b - tol, f"S-L8c: {obs:.12f} < bound {b:.12f} at step {t}"
         if b > 0:
             worst = max(worst, slack_ratio(1 - obs, 1 - b + tol))
-    return Slack("S-L8c", worst)
+        # Exercised: the run moved (:func:`run_moved`) and after the start the bound minus
+        # its tolerance is above 0 somewhere; |<.,.>| >= 0 always.
+        exercised |= moved and t > 0 and b - tol > 0
+    return Slack("S-L8c", worst if exercised else None, exercised=exercised)
 
 
 def norm_change_scales(tr: gd.GDTrajectory, k: int, start: int, stop: int) -> tuple[float, float]:
@@ -301,6 +382,20 @@ def grew(tr: gd.GDTrajectory, k: int, start: int, stop: int, f0: float, f1: floa
     return f1 > f0 if U > r else f1 >= f0 - r
 
 
+def growth_measure(start: float, end: float) -> dict[str, float]:
+    """``{"growth": end / start}`` of ``max_k ||W_k||_F`` (a measure, not a slack).
+
+    Empty when the start is 0 (a depth-1 run from ``W_1 = 0``): no ratio exists.
+    """
+    return {"growth": float(end / start)} if start > 0 else {}
+
+
+def grew_resolvably(tr: gd.GDTrajectory, k: int, f0: float, f1: float) -> bool:
+    """Layer k grew over the whole run, by a change float64 resolves (``U > r``)."""
+    U, r = norm_change_scales(tr, k, 0, tr.steps)
+    return U > r and f1 > f0
+
+
 def check_s_l7(tr: gd.GDTrajectory) -> Slack:
     """S-L7 as a finite-run trend: ``sum eta_t`` keeps growing and ``max_k ||W_k||_F`` grows.
 
@@ -310,6 +405,13 @@ def check_s_l7(tr: gd.GDTrajectory) -> Slack:
     value at the start and at the run's midpoint, wherever float64 can resolve
     a change of the largest layer over that stretch (:func:`norm_change_scales`;
     otherwise it must not have shrunk beyond rounding).
+
+    A limit has no slack: the ratio is ``None``, and the run's ``growth`` (``max_k
+    ||W_k||_F`` at the end over its start) and ``sum_eta`` are its measures.
+    Exercised: the largest layer's change over the run is resolvable (``U > r`` of
+    :func:`norm_change_scales`), so a norm that stalled or shrank would have failed
+    the strict growth check; otherwise only "did not shrink beyond rounding" was
+    asserted, which a frozen run passes.
     """
     assert np.all(tr.eta > 0), "S-L7: a non-positive step"
     F = np.array([gd.max_frobenius(W) for W in tr.weights])
@@ -322,8 +424,14 @@ def check_s_l7(tr: gd.GDTrajectory) -> Slack:
             f"S-L7: max ||W_k||_F did not grow over the run ({F[0]:.6g} -> {F[T // 2]:.6g} -> "
             f"{F[-1]:.6g}; compared from step {start})"
         )
+    k0 = int(np.argmax([np.linalg.norm(W) for W in tr.weights[0]]))
+    U, r = norm_change_scales(tr, k0, 0, T)
     return Slack(
-        "S-L7", float(F[0] / F[-1]), f"sum eta = {tr.eta.sum():.4g}, max F {F[0]:.3g}->{F[-1]:.3g}"
+        "S-L7",
+        None,
+        f"sum eta = {tr.eta.sum():.4g}, max F {F[0]:.3g}->{F[-1]:.3g}",
+        exercised=U > r,
+        measures={**growth_measure(F[0], F[-1]), "sum_eta": float(tr.eta.sum())},
     )
 
 
@@ -334,6 +442,14 @@ def check_s_t3(tr: gd.GDTrajectory) -> Slack:
     reachable; asserted are its finite-run consequences: log R strictly
     decreasing at every step (within rounding), every ``||W_k||_F`` larger at
     the end than at the start, and the end point's alignment obeying S-L8c.
+
+    Slack: the end point's S-L8c inequality, ``(1 - obs) / (1 - bound + tol)``, where
+    that bound is above its tolerance (else ``None``).  Measures: ``decay_ratio``
+    ``R(end) / R(0)`` and ``growth`` of ``max_k ||W_k||_F``, never as slack.
+    Exercised: the risk fell by more than the two endpoints' rounding allowances
+    (:func:`risk_rounding`) *and* some layer's growth was resolvable
+    (:func:`norm_change_scales`); a run frozen at a saddle (risk ``log 2``, layers
+    1e-2) passes the sign checks trivially and is not counted.
     """
     R = _risk(tr.log_risk)
     tol = risk_rounding(tr)
@@ -345,6 +461,7 @@ def check_s_t3(tr: gd.GDTrajectory) -> Slack:
     ok = [grew(tr, k, 0, tr.steps, F0[k], F1[k]) for k in range(F0.size)]
     assert all(ok), f"S-T3: some ||W_k||_F did not grow: {F0} -> {F1} (per layer: {ok})"
     W1 = tr.weights[-1]
+    ratio = None
     if not bounds.has_zero_layer(W1):
         # "Alignment as S-L8 predicts": the end point obeys the S-L8c bound,
         # which improves as the norms grow.  (The observed gap itself need
@@ -352,10 +469,19 @@ def check_s_t3(tr: gd.GDTrajectory) -> Slack:
         obs, b = bounds.product_alignment(W1), bounds.c1_lower_bound(W1, _gd_d(tr))
         tol_a = (len(W1) + 2) * max(max(M.shape) for M in W1) * EPS + sum(2 * wedin(M) for M in W1)
         assert obs >= b - tol_a, f"S-T3: alignment {obs:.6f} below the S-L8c bound {b:.6f}"
+        if b - tol_a > 0:
+            ratio = slack_ratio(1 - obs, 1 - b + tol_a)
+    fell = R[0] - R[-1] > tol[0] + tol[-1]
+    resolved = any(grew_resolvably(tr, k, F0[k], F1[k]) for k in range(F0.size))
     return Slack(
         "S-T3",
-        float(np.exp(tr.log_risk[-1] - tr.log_risk[0])),
+        ratio,
         f"reached after {tr.steps} steps: log R {tr.log_risk[-1]:.4g}, max F {F1.max():.4g}",
+        exercised=bool(fell and resolved),
+        measures={
+            "decay_ratio": float(np.exp(tr.log_risk[-1] - tr.log_risk[0])),
+            **growth_measure(F0.max(), F1.max()),
+        },
     )
 
 

@@ -69,4 +69,12 @@ def check_s_t4(tr: gd.GDTrajectory, mm, K: float) -> tuple[Slack, int]:
             f"at step {s}, where Lemma 4 applies"
         )
         worst = max(worst, (p1 - p0) / allowed)
-    return Slack("S-T4", worst, f"{applied} steps under Lemma 4 of {tr.steps}"), applied
+    # Exercised: Lemma 4's hypothesis (``<w, ubar> >= 0`` and ``||w_perp|| >= K``) held at
+    # some step, so the engine's inequality was asserted; elsewhere only the sign was.
+    slack = Slack(
+        "S-T4",
+        worst if applied else None,
+        f"{applied} steps under Lemma 4 of {tr.steps}",
+        exercised=applied > 0,
+    )
+    return slack, applied

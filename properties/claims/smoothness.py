@@ -102,10 +102,12 @@ def check_s_l5(z: np.ndarray, W: net.Weights, V: net.Weights, loss: Loss, radius
         f"S-L5: ||grad R(W) - grad R(V)|| / (beta(R) ||W - V||) = {ratio:.6g} > {allowed:.6g} "
         f"(R = {radius:.6g}, L = {len(W)}, beta(R) = {gd.beta_of_radius(radius, len(W), loss):.4g})"
     )
+    # Exercised: W and V differ, so the Lipschitz quotient was formed (W = V is 0 <= 0).
     return Slack(
         "S-L5",
         ratio,
         f"R={radius:.4g} L={len(W)} ||W-V||={np.linalg.norm(net.flatten(W) - net.flatten(V)):.3g}",
+        exercised=bool(np.any(net.flatten(W) != net.flatten(V))),
     )
 
 
@@ -246,11 +248,14 @@ def check_s_l6(
                     f"T* = {best.bound:.6g} (from step {best.t}: delta = {best.delta:.3e}, "
                     f"eps = {best.eps_grad:.3e}); R = {radius:.6g}, eta = {eta:.4g}"
                 )
+                # Exercised: Lemma 6's bound T* was finite somewhere inside, so a late
+                # exit would have failed; with T* = inf only the budget cap was asserted.
                 return Slack(
                     "S-L6",
                     s / best.bound,
                     f"exit at step {s} (R={radius:.4g}, L={L}, eta={eta:.3g}); "
                     f"Lemma 6 bound {best.bound:.3g}",
+                    exercised=math.isfinite(best.bound),
                 )
             # Inside at step s needs s <= T* - 1 (T* bounds the first step outside).
             assert s <= best.bound - 1, (

@@ -693,8 +693,8 @@ from hypothesis import given, strategies as st
 @given(x=st.floats(0, 1))
 def test_slack(x, record_slack, record_observation):
     """S-EQ1 and S-EQ2 on a float."""
-    record_slack(SimpleNamespace(statement="S-EQ1", ratio=x / 2, detail=f"x={x}"))
-    record_slack(SimpleNamespace(statement="S-EQ2", ratio=x / 3, detail=""))
+    record_slack(SimpleNamespace(statement="S-EQ1", ratio=x / 2, detail=f"x={x}", exercised=True))
+    record_slack(SimpleNamespace(statement="S-EQ2", ratio=x / 3, detail="", exercised=True))
     record_observation("flow_health", "S-EQ2", {"max_drift_rel": 1e-11 * (1 + x)},
                        {"s": [0.0, x]})
 
