@@ -237,54 +237,74 @@ def test_failed_test_violates_its_statement_with_its_replay(tmp_path):
     assert "@reproduce_failure('6.170.17', b'AEEK')" in markdown(new)
 
 
-def test_crashed_worker_makes_its_statement_crashed_and_lose_coverage(tmp_path):
-    """xdist's "worker crashed" report (``when == "???"``): outcome *crashed* with xdist's
-    message as the reason, its statement read from the source; the statement is
-    *crashed* (listed under the tests not run or crashed); against the baseline it lost
-    coverage and examples, and the test is a new failure.
+def test_crashed_test_makes_its_statement_crashed_and_lose_coverage(tmp_path):
+    """A crash: xdist's "worker crashed" report (``when == "???"``, its message the
+    reason), or a test that started and never finished in a run that ended (the
+    controller was interrupted).  Outcome *crashed*, its statement read from the source;
+    the statement is *crashed* (listed under the tests not run or crashed); against the
+    baseline it lost coverage and examples, and the test is a new failure; the report
+    becomes a baseline only with ``--accept-failures``.
     """
     base = baseline_of(tmp_path)
-    run = Run(tmp_path / "run")
-    node = run.take("t.py::test_crash")
-    run.state.on_start(node)
-    run.state.on_report(pytest_report(node, "???", "failed", CRASH))
-    new = round_trip(tmp_path, "new", run.report())
-
-    test = next(t for t in new["tests"] if t["nodeid"] == node)
-    assert (test["outcome"], test["reason"], test["statements"]) == ("crashed", CRASH, ["S-EQ3"])
-    assert row(new, "S-EQ3")["status"] == "crashed"
-    assert new_gating(tmp_path, new) == {("crashed", node)}
-    assert regressions(base, new) == {
-        ("coverage", "S-EQ3", "lost coverage"),
-        ("coverage", "S-EQ3 examples", "fewer examples"),
-        ("test", node, "new failure"),
-    }
-    md = markdown(new)
-    assert "**crashed**: see [tests not run](#tests-not-run-or-crashed)" in md
-    assert f"| `{node}` | crashed | {CRASH} |" in md
+    node = "t.py::test_crash"
+    xdist = Run(tmp_path / "xdist")
+    xdist.take(node)
+    xdist.state.on_start(node)
+    xdist.state.on_report(pytest_report(node, "???", "failed", CRASH))
+    interrupted = Run(tmp_path / "interrupted")
+    interrupted.take(node)
+    interrupted.state.on_start(node)
+    for name, run, reason in (
+        ("xdist", xdist, CRASH),
+        ("interrupted", interrupted, "started but never finished: the run was interrupted "),
+    ):
+        new = round_trip(tmp_path, name, run.report())
+        test = next(t for t in new["tests"] if t["nodeid"] == node)
+        assert (test["outcome"], test["statements"]) == ("crashed", ["S-EQ3"])
+        assert test["reason"].startswith(reason)
+        assert row(new, "S-EQ3")["status"] == "crashed"
+        assert new_gating(tmp_path, new) == {("crashed", node)}
+        assert regressions(base, new) == {
+            ("coverage", "S-EQ3", "lost coverage"),
+            ("coverage", "S-EQ3 examples", "fewer examples"),
+            ("test", node, "new failure"),
+        }
+        md = markdown(new)
+        assert "**crashed**: see [tests not run](#tests-not-run-or-crashed)" in md
+        assert f"| `{node}` | crashed | {reason}" in md
+        with pytest.raises(files.ReportFormatError, match="failed or crashed"):
+            baseline.update(str(tmp_path / f"{name}.json"), str(tmp_path / "refused.json"))
 
 
 def test_not_run_tests_make_their_statement_not_run(tmp_path):
     """A test that never reported.  In a partial report (the run still going, or killed)
-    it is *not run* ("not reached yet") and the partial report fails the run; in a
-    finished run that stopped early it is a run problem of its own.  Either way its
-    statement is *not run* and lost coverage against the baseline, the comparison shows
-    the test's outcome change, and neither report can become the baseline.
+    it is *not run* ("not reached yet"), or *running* when it had started, and the
+    partial report fails the run; in a finished run that stopped early it is *not run*,
+    a run problem of its own.  Each way its statement is *not run* and lost coverage
+    against the baseline, the comparison shows the test's outcome change, and the
+    report cannot become the baseline.
     """
     base = baseline_of(tmp_path)
     late = "t.py::test_late"
-
-    partial = Run(tmp_path / "partial")
-    for nodeid in SUITE:
-        if nodeid != late:
-            passing(partial.state, nodeid)
-    early = Run(tmp_path / "early")
-    early.take(late)
-    for name, run, final in (("partial", partial, False), ("early", early, True)):
-        new = round_trip(tmp_path, name, run.report(final=final))
+    runs = {}
+    for name in ("partial", "running"):
+        runs[name] = Run(tmp_path / name)
+        for nodeid in SUITE:
+            if nodeid != late:
+                passing(runs[name].state, nodeid)
+    runs["running"].state.on_start(late)
+    runs["early"] = Run(tmp_path / "early")
+    runs["early"].take(late)
+    for name, outcome, reason in (
+        ("partial", "not run", "not reached yet when this partial report was written"),
+        ("running", "running", "running when this partial report was written"),
+        ("early", "not run", "never reported: the session stopped early"),
+    ):
+        final = name == "early"
+        new = round_trip(tmp_path, name, runs[name].report(final=final))
         test = next(t for t in new["tests"] if t["nodeid"] == late)
-        assert test["outcome"] == "not run" and test["statements"] == ["S-L1"]
-        assert ("not reached yet" in test["reason"]) is not final
+        assert (test["outcome"], test["statements"]) == (outcome, ["S-L1"])
+        assert test["reason"].startswith(reason)
         assert row(new, "S-L1")["status"] == "not run"
         gating = ("not run", late) if final else ("partial", "run")
         assert new_gating(tmp_path, new) == {gating}
@@ -298,7 +318,7 @@ def test_not_run_tests_make_their_statement_not_run(tmp_path):
         }
         rows = compare(base, new)["rows"]
         assert [(r["verdict"], r["baseline"], r["now"]) for r in rows if r["item"] == late] == [
-            ("changed", "passed", "not run")
+            ("changed", "passed", outcome)
         ]
         with pytest.raises(files.ReportFormatError, match="did not run"):
             baseline.update(str(tmp_path / f"{name}.json"), str(tmp_path / "refused.json"))
