@@ -11,6 +11,7 @@ result stale, and a current result is not marked.  These tests name no statement
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import subprocess
@@ -21,7 +22,7 @@ from types import SimpleNamespace
 import numpy
 import pytest
 
-import invariants.dynamics.flow  # noqa: F401  (the flow's modules are what is hashed below)
+import invariants.dynamics.flow  # the flow's modules are what is hashed below
 from invariants.report import benchmarks, files
 from invariants.report.benchmarks import EDITED_KEY, SOURCE_KEY
 from invariants.report.build import build_report
@@ -147,7 +148,10 @@ def test_the_flow_benchmark_records_the_code_it_runs():
         assert rel in recorded
     assert out["env"][EDITED_KEY] == []
     assert benchmarks.stale_reason(out["env"], REPO) is None
-    assert out["integrator"].startswith("BDF below ||w_prod|| = 1e+09, LSODA above")
+    defaults = inspect.signature(invariants.dynamics.flow.gradient_flow).parameters
+    method, late = defaults["method"].default, defaults["late_method"].default
+    assert out["integrator"].startswith(f"{method} below ||w_prod|| = ")
+    assert f", {late} above" in out["integrator"]
 
 
 def results(root: Path, flow_env: dict, gd_env: dict) -> Path:
