@@ -14,8 +14,9 @@ nothing, and deep networks converge visibly slower.
 - **Ours** (one :func:`time.process_time` span per seed): the certified max
   margin (:func:`invariants.core.maxmargin.max_margin`, KKT + duality-gap
   certificate), theta of Lemma 3 (:func:`invariants.core.theta.theta`) and its
-  certificate, then :func:`invariants.dynamics.flow.gradient_flow` (LSODA, lognorm
-  clock, rtol 1e-10) stopped by ``stop_when`` at the first checkpoint with
+  certificate, then :func:`invariants.dynamics.flow.gradient_flow` (its defaults: BDF
+  below ``||w_prod|| = 1e9``, LSODA above; lognorm clock, rtol 1e-10) stopped by
+  ``stop_when`` at the first checkpoint with
   ``sin angle(w_prod, ubar) <= 1e-6``.
 - **Naive baseline**: ``solve_ivp(method="RK45")`` on raw time t with the
   plain field ``-grad R`` (``t_span = (0, 1e300)``), a CPU budget, and the

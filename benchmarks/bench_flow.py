@@ -8,8 +8,10 @@ Run from the repository root::
 Problems: depth 4 and depth 6 deep linear networks (hidden widths 5) on
 n = 20, d = 5 separable data with the logistic loss, seeds 0..4.
 
-- **Ours**: :func:`invariants.dynamics.flow.gradient_flow` with its defaults (LSODA,
-  ``lognorm`` clock, rtol 1e-10, atol 1e-12, analytic Jacobian), stopped at
+- **Ours**: :func:`invariants.dynamics.flow.gradient_flow` with its defaults (BDF
+  below ``||w_prod|| = 1e9`` and LSODA above, with solver fallbacks, ``lognorm``
+  clock, rtol 1e-10, atol 1e-12, analytic Jacobian; the integrator's label is read
+  from its signature, :func:`integrator`), stopped at
   ``max_k ||W_k||_F >= T`` or ``||w_prod|| >= 1e12``.  Each target T is a
   *separate* run timed with :func:`time.process_time`, so each CPU figure is
   the full cost of reaching that target from ``W(0)`` (the library records no
@@ -31,13 +33,16 @@ Relative eq. 2 drift: ``max_k ||I_k(W) - I_k(W(0))||_F / (||W_k||_F^2 +
 every accepted step.
 
 Results are printed and written to ``benchmarks/results/flow.json``
-(schema ``invariants.bench.flow/1``).
+(schema ``invariants.bench.flow/1``).  Every result's ``environment`` holds the sha256
+of every module of this repository the run imported (:func:`environment`), so the
+report marks a result measured on other code as stale.
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import inspect
 import io
 import json
 import os
@@ -56,6 +61,7 @@ from invariants.core.data import make_dataset
 from invariants.core.losses import LOGISTIC
 from invariants.dynamics import flow
 from invariants.errors import TrajectoryError
+from invariants.report.benchmarks import EDITED_KEY, SOURCE_KEY, source_hashes
 
 SCHEMA = "invariants.bench.flow/1"
 N, D, WIDTH = 20, 5, 5
@@ -69,6 +75,9 @@ BASELINE_T_END = 1e300
 ISSUE_CPU = {4: 0.5, 6: 1.5}  # median CPU seconds to ||w_prod|| >= 1e12
 ISSUE_DRIFT = 1e-11
 RESULTS = Path(__file__).resolve().parent / "results" / "flow.json"
+ROOT = Path(__file__).resolve().parents[1]  # the checkout whose code is timed
+# The code as imported, before anything is timed; compared with the files after the run.
+SOURCES_AT_START = source_hashes(sys.modules, ROOT)
 
 
 # --- problems ------------------------------------------------------------------------------
@@ -363,7 +372,7 @@ def print_report(problems: list[dict], targets: list[dict], budget: float) -> No
         f"gradient flow reach: n={N}, d={D}, hidden widths {WIDTH}, logistic loss, "
         f"margin >= {MARGIN}; rtol={RTOL:.0e}, atol={ATOL:.0e}"
     )
-    print("ours: gradient_flow (LSODA + fallbacks, lognorm clock), one run per target")
+    print(f"ours: gradient_flow ({integrator()}, lognorm clock), one run per target")
     print(
         f"baseline: solve_ivp RK45 on raw t in (0, {BASELINE_T_END:.0e}), plain field, "
         f"CPU budget {budget:g} s"
@@ -439,27 +448,37 @@ def profile_run(seed: int = 0, depth: int = 4, top: int = 10) -> str:
     return buf.getvalue()
 
 
-def library_hashes() -> dict:
-    """sha256 (first 16 hex digits) of each library source file, read at import time.
+def integrator() -> str:
+    """The default integrator of :func:`flow.gradient_flow`, read from its signature."""
+    params = inspect.signature(flow.gradient_flow).parameters
+    method, late = params["method"].default, params["late_method"].default
+    if late is None:
+        return f"{method} throughout, fallbacks {'/'.join(flow.FALLBACKS)}"
+    return (
+        f"{method} below ||w_prod|| = {params['late_wprod'].default:.0e}, {late} above, "
+        f"fallbacks {'/'.join(flow.FALLBACKS)}"
+    )
 
-    The library is edited concurrently; this pins the version that was timed.
+
+def sources() -> dict:
+    """The sha256 of every module of this repository imported so far, and those edited.
+
+    Called when the run has finished, so ``sys.modules`` holds every module the
+    benchmark ran (``invariants.core``, ``invariants.dynamics``, this script);
+    :func:`invariants.report.benchmarks.source_hashes` explains the choice.  A file whose
+    content differs from :data:`SOURCES_AT_START` was edited while the run went on:
+    the timings then belong to no single version, and the report marks the result
+    stale.
     """
-    import hashlib
-
-    import invariants
-
-    root = Path(invariants.__file__).parent
-    return {
-        p.name: hashlib.sha256(p.read_bytes()).hexdigest()[:16] for p in sorted(root.glob("*.py"))
-    }
-
-
-LIBRARY = library_hashes()
+    now = source_hashes(sys.modules, ROOT)
+    edited = sorted(p for p, h in SOURCES_AT_START.items() if now.get(p) != h)
+    return {SOURCE_KEY: now, EDITED_KEY: edited}
 
 
 def environment() -> dict:
+    """The machine, the versions and the code (:func:`sources`) of a finished run."""
     return {
-        "library_sha256": LIBRARY,
+        **sources(),
         "python": sys.version.split()[0],
         "numpy": np.__version__,
         "scipy": scipy.__version__,
@@ -480,7 +499,7 @@ def main(argv: list[str] | None = None) -> int:
 
     seeds = list(range(args.seeds))
     c0 = time.process_time()
-    z, _ = make_data(0)  # warm-up: first-call costs (imports, LSODA setup) out of the timings
+    z, _ = make_data(0)  # warm-up: first-call costs (imports, solver setup) out of the timings
     run_ours(z, make_init(0, 4, z)[0], 2.0)
     problems = [bench_depth(depth, seeds, args.budget) for depth in DEPTHS]
     targets = issue_targets(problems)
@@ -506,7 +525,11 @@ def main(argv: list[str] | None = None) -> int:
             "seeds": seeds,
             "targets_frobenius": list(TARGETS),
             "max_wprod": MAX_WPROD,
-            "ours": {"function": "invariants.dynamics.flow.gradient_flow", "defaults": True},
+            "ours": {
+                "function": "invariants.dynamics.flow.gradient_flow",
+                "defaults": True,
+                "integrator": integrator(),
+            },
             "baseline": {
                 "method": "RK45",
                 "time": "raw",

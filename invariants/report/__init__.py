@@ -12,7 +12,7 @@ never the math.  One concern per module, no import cycle:
   :mod:`.selection`: whole suite, subset or shard;
 - :mod:`.build`: the report from the test entries; :mod:`.statement_table`: the
   statement rows; :mod:`.tables`: the paper-specific tables (looseness, laws,
-  figures); :mod:`.benchmarks`: the benchmark results quoted; :mod:`.values`:
+  figures); :mod:`.benchmarks`: the benchmark results quoted (and whether stale); :mod:`.values`:
   numbers;
 - :mod:`.files`: schema check, load, atomic write, the report folder;
   :mod:`.merge`: merging reports; :mod:`.markdown`: ``report.md``;

@@ -60,6 +60,15 @@ def build_report(
                 "partial report: figures are drawn at the end",
             )
     problems = _problems(rows, tests, figures, complete, partial, unknown)
+    for name, why in sorted(((benchmarks or {}).get("stale") or {}).items()):
+        problems.append(
+            {
+                "kind": "stale benchmark",
+                "item": name,
+                "message": f"benchmark result {name} is STALE: {why}",
+                "gating": False,
+            }
+        )
     report = {
         "schema": SCHEMA,
         "run": {

@@ -15,7 +15,7 @@ Regression rules (each a row marked ``REGRESSION``):
   exercised it (could have failed it) than in the baseline;
 - failure: a statement that was not violated is violated; a test that did not
   fail now fails, errors or crashes;
-- slack: a worst slack that was <= 1 (or absent) is now > 1;
+- slack: a worst slack that was <= 1 (or absent) is now > 1 or NaN;
 - flow health (observation ``flow_health``): the median ``max_drift_rel``
   (over the examples with a drift, pooled) grew by more than
   ``noise.drift_decades`` decades, or the median ``log10_wprod_final`` fell
@@ -41,7 +41,7 @@ from typing import Any
 from .baseline import CHECKED, FLOW_HEALTH, NOISE, from_report
 from .files import ReportFormatError
 from .records import FAILING
-from .values import as_float
+from .values import as_float, num
 
 Row = Callable[[str, str, str, Any, Any, str], None]
 """Adds one row: verdict, kind, item, baseline value, current value, rule."""
@@ -187,7 +187,7 @@ def _compare_statement(sid: str, b: dict, n: dict | None, subset: bool, row: Row
     was_over = bs is not None and not as_float(bs) <= 1.0
     if over and not was_over:
         row("REGRESSION", "slack", sid, bs, ns, "worst slack moved past its bound (> 1)")
-    elif bs is not None and ns is not None and as_float(bs) != as_float(ns):
+    elif bs is not None and ns is not None and num(bs) != num(ns):  # "nan" == "nan"
         rel = _rel_change(as_float(bs), as_float(ns))
         if rel is None or abs(rel) > 0.01:
             row(
@@ -245,6 +245,8 @@ def _compare_tests(base: dict, new: dict, subset: bool, row: Row) -> None:
             row("REGRESSION", "test", nodeid, old or "absent", outcome, "new failure")
         elif outcome == "passed" and old in FAILING:
             row("improved", "test", nodeid, old, outcome, "fixed")
+        elif old is not None and outcome != old:  # e.g. passed -> not run, skipped
+            row("changed", "test", nodeid, old, outcome, "outcome changed")
     if not subset:
         for nodeid, outcome in base["tests"].items():
             if nodeid not in new["tests"]:

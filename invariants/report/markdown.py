@@ -401,17 +401,21 @@ def _benchmarks(report: dict) -> list[str]:
     bench = report.get("benchmarks")
     out += ["## Benchmarks", ""]
     if bench:
+        stale = bench.get("stale") or {}
         out += [
-            "From `benchmarks/results/` (the benchmark job's committed results).",
+            "From `benchmarks/results/` (the benchmark job's committed results). **STALE**: "
+            "measured on other code than this checkout's (`make bench` renews it).",
             "",
-            "| metric | value | better | file |",
-            "|---|---|---|---|",
+            "| metric | value | better | file | code |",
+            "|---|---|---|---|---|",
         ]
         out += [
-            f"| {_esc(k)} | {_fmt(m['value'])} | {m['better']} | {m['file']} |"
+            f"| {_esc(k)} | {_fmt(m['value'])} | {m['better']} | {m['file']} | "
+            f"{'**STALE**' if m.get('stale') else 'current'} |"
             for k, m in bench["metrics"].items()
         ]
-        out += [""] + [f"- {_esc(n)}" for n in bench["notes"]] + [""]
+        out += [""] + [f"- **STALE** {f}: {_esc(why)}" for f, why in stale.items()]
+        out += [f"- {_esc(n)}" for n in bench["notes"]] + [""]
     else:
         out += ["No benchmark results found.", ""]
     return out
