@@ -380,3 +380,14 @@ def test_error_budget_bounds_the_accepted_bdf_error(monkeypatch: pytest.MonkeyPa
         ratios.append(np.linalg.norm(err) / budget)
         naive.append(rms(c * (y_new - y_old) / sc))
     assert max(naive) > 1
+
+
+def test_unenforced_guards_skip_only_risk_and_drift(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``enforce_guards=False`` (negative controls only) lets the S-EQ1 and S-EQ2 checks go
+    uncalled, while the critical-point guard still runs on every step."""
+    dirs, risks, drifts = [], [], []
+    spy(monkeypatch, "check_direction", dirs)
+    spy(monkeypatch, "check_risk_rise", risks)
+    spy(monkeypatch, "check_eq2_drift", drifts)
+    tr = run(checkpoints=[0.25], enforce_guards=False)
+    assert risks == drifts == [] and len(dirs) == tr.work.steps > 0
