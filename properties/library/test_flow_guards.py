@@ -27,6 +27,7 @@ second run is deterministic, so it sees the same value.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -391,3 +392,41 @@ def test_unenforced_guards_skip_only_risk_and_drift(monkeypatch: pytest.MonkeyPa
     spy(monkeypatch, "check_eq2_drift", drifts)
     tr = run(checkpoints=[0.25], enforce_guards=False)
     assert risks == drifts == [] and len(dirs) == tr.work.steps > 0
+
+
+def test_float64_floor_ends_the_run_only_at_its_threshold(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A failed interval that starts at the float64 floor ends the run (``float64_floor``, the
+    path so far returned); one ulp below the floor the same failure raises.  Every solver is
+    made to fail (stall limit 0) and ``max_rtol = rtol`` forbids loosening, so the floor
+    test is the only difference; ``floor_wprod`` is set to the start's ``||w_prod||``."""
+    monkeypatch.setattr(flow, "SEGMENT_STEPS", 0)
+    start = float(np.linalg.norm(net.end_to_end(tiny_problem()[1])))
+    kw = dict(checkpoints=[0.5], max_rtol=1e-10, floor_stiffness=np.inf)
+    tr = run(floor_wprod=start, **kw)
+    assert tr.stop_reason == "float64_floor" and len(tr.checkpoints) == 1
+    assert [f[1] for f in tr.failures] == ["BDF", "LSODA", "Radau"] and tr.escalations == ()
+    with pytest.raises(SolverDegradedError, match=r"every solver failed .* at rtol=1e-10"):
+        run(floor_wprod=ulp(start, UP), **kw)
+
+
+def with_log_ratio(fe: flow.FieldEval, x: float) -> flow.FieldEval:
+    """``fe`` with ``log_risk`` moved so that ``log_grad_norm - log_risk`` is exactly ``x``
+    (searched over the few floats around ``log_grad_norm - x``)."""
+    lr = fe.log_grad_norm - x
+    for _ in range(8):
+        if fe.log_grad_norm - lr == x:
+            return replace(fe, log_risk=lr)
+        lr = ulp(lr, UP if fe.log_grad_norm - lr > x else DOWN)
+    raise AssertionError(f"no float log_risk gives the ratio {x!r} exactly")
+
+
+def test_sensitivity_cap_at_709() -> None:
+    """S-EQ1, S-INV: :func:`flow.sensitivities` turns ``||grad log R|| = exp(x)`` into +inf
+    from ``x = 709`` on (no overflow warning) and keeps it finite one ulp below."""
+    z, W = tiny_problem()
+    fe = flow.evaluate(W, z, LOGISTIC, "lognorm")
+    at, below = with_log_ratio(fe, 709.0), with_log_ratio(fe, ulp(709.0, DOWN))
+    assert flow.sensitivities(W, z, LOGISTIC, "lognorm", at)[0] == np.inf
+    assert np.isfinite(flow.sensitivities(W, z, LOGISTIC, "lognorm", below)[0])
+    assert flow.sensitivities(W, z, LOGISTIC, "risk", at)[1] == np.inf
+    assert np.isfinite(flow.sensitivities(W, z, LOGISTIC, "risk", below)[1])
