@@ -247,6 +247,24 @@ def test_ball_is_closed() -> None:
     assert gd.in_ball(W, 5.0) and not gd.in_ball(W, ulp(5.0, DOWN))
 
 
+def test_fixed_rule_needs_a_positive_step_and_records_the_norm() -> None:
+    """The comparison rule ``fixed``: ``eta = 0`` raises, the smallest positive float runs; its
+    recorded radius is ``max_k ||W_k(t)||_F`` (the same LAPACK norm: exact)."""
+    z, W = tiny_problem()
+    with pytest.raises(ValueError, match=r"needs a positive eta"):
+        gd.gradient_descent(z, W, LOGISTIC, 1, rule="fixed", eta=0.0)
+    tiny = gd.gradient_descent(z, W, LOGISTIC, 1, rule="fixed", eta=ulp(0.0, UP))
+    assert tiny.eta[0] == ulp(0.0, UP)
+    tr = gd.gradient_descent(z, W, LOGISTIC, 5, rule="fixed", eta=0.5)
+    for t in range(tr.steps):
+        assert tr.radius[t] == max(float(np.linalg.norm(M)) for M in tr.weights[t]), t
+        G = gradient(tr.weights[t], z)
+        assert all(
+            np.array_equal(Wn, M - 0.5 * Gk)
+            for Wn, M, Gk in zip(tr.weights[t + 1], tr.weights[t], G, strict=True)
+        )
+
+
 # --- the flow's record ----------------------------------------------------------------------
 
 
@@ -265,6 +283,53 @@ def spy(monkeypatch: pytest.MonkeyPatch, name: str, calls: list) -> Callable:
 def log_rho(weights: net.Weights) -> float:
     """The lognorm clock ``log sqrt(1 + ||W||^2)``."""
     return 0.5 * float(np.log1p(sum(float(np.linalg.norm(M)) ** 2 for M in weights)))
+
+
+def exp_linear_integral(h: float, a: float, b: float) -> float:
+    """``int_0^h exp(a + (b - a) s / h) ds = h e^a expm1(b - a) / (b - a)`` (``h e^a`` at a = b)."""
+    d = b - a
+    return h * float(np.exp(a)) * (float(np.expm1(d)) / d if d else 1.0)
+
+
+def check_step_allowances(tr: flow.Trajectory, states: list, errs: list) -> None:
+    """The step log's two allowances and the checkpoints' ``kappa_time``, from their definitions.
+
+    With ``fe_i = flow.evaluate(W_i)`` (the module's own evaluation: these are records of
+    what the guard computed, so the inputs are the same floats), ``e_i`` the step's budget
+    and ``kappa_i, tau_i = flow.sensitivities(W_i)``:
+
+    - ``risk_allowance[0] = rounding(W_0)``, ``risk_allowance[i] = g_i e_i + rounding(W_i)``
+      with ``g_i = max`` over the step's two ends of ``exp(log ||grad R|| - log R)``: exact;
+    - ``rate_allowance[0] = 0``, ``rate_allowance[i] = I_i expm1(max(kappa_i, kappa_{i-1}) e_i)``
+      with ``I_i`` the integral of ``exp`` of the linear interpolation of the logged rates
+      (closed form above).  The flow sums ``log h + max + log(-expm1(-delta)) - log delta
+      + log(expm1(x))`` and exponentiates: the absolute rounding of that sum, ``eps`` times
+      the sum of the magnitudes of its terms (and one more ulp per operation, 8), is its
+      relative error; the closed form's own ulps (8) are added;
+    - ``kappa_time`` of a checkpoint is the running max of ``tau_i`` up to its step: exact.
+    """
+    z, loss, clock = tr.z, tr.loss, tr.clock
+    fes = [flow.evaluate(W, z, loss, clock) for W in states]
+    sens = [flow.sensitivities(W, z, loss, clock, fe) for W, fe in zip(states, fes, strict=True)]
+    ra, qa, s, rate = (
+        tr.steps.risk_allowance,
+        tr.steps.rate_allowance,
+        tr.steps.s,
+        tr.steps.log_rate,
+    )
+    assert ra[0] == flow.evaluation_rounding(states[0], z) and qa[0] == 0.0
+    for i in range(1, len(states)):
+        g = max(float(np.exp(fe.log_grad_norm - fe.log_risk)) for fe in fes[i - 1 : i + 1])
+        assert ra[i] == g * errs[i - 1] + flow.evaluation_rounding(states[i], z), i
+        h, a, b = s[i] - s[i - 1], rate[i - 1], rate[i]
+        x = max(sens[i][0], sens[i - 1][0]) * errs[i - 1]
+        want = exp_linear_integral(h, a, b) * float(np.expm1(x))
+        terms = abs(np.log(h)) + max(abs(a), abs(b)) + abs(np.log(abs(b - a) or 1.0))
+        tol = EPS * (terms + abs(np.log(-np.expm1(-abs(b - a)) or 1.0)) + abs(np.log(x)) + 16)
+        assert abs(qa[i] - want) <= tol * want, i
+    tau = np.maximum.accumulate([t for _, t in sens])
+    for c in tr.checkpoints:
+        assert c.kappa_time == tau[c.steps]
 
 
 def test_flow_records_equal_their_definitions(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -317,6 +382,7 @@ def test_flow_records_equal_their_definitions(monkeypatch: pytest.MonkeyPatch) -
             if r > drift_rel:
                 drift_rel, tol_rel = r, (2 * gamma(m) + 2 * EPS) * r
     assert abs(tr.max_drift_rel - drift_rel) <= tol_rel
+    check_step_allowances(tr, states, errs)
     fro, wn = tr.max_frobenius(), tr.wprod_norm()
     for j, c in enumerate(tr.checkpoints):
         W = states[c.steps]
