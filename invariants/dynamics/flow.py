@@ -342,7 +342,11 @@ def local_error_bound(y_old: np.ndarray, y_new: np.ndarray, rtol: float, atol: f
 
     scipy accepts a step when ``rms(e / (atol + rtol max(|y_old|, |y_new|))) <= 1``,
     so ``||e||_2 <= sqrt(N) max_i(atol + rtol max(|y_old_i|, |y_new_i|))``; the
-    final rounding of the state adds ``eps ||y_new||_2``.
+    final rounding of the state adds ``eps ||y_new||_2``.  Those are Radau's weights;
+    BDF weighs by ``|y_new|`` alone and LSODA takes a max norm with weights from
+    ``|y_old|``: both smaller weights or a stronger norm, so the same bound holds.  ``e``
+    is the solver's local error *estimate* (library/test_flow_guards.py recomputes BDF's
+    on the flow's steps); the true local error agrees with it to leading order.
     """
     scale = atol + rtol * np.maximum(np.abs(y_old), np.abs(y_new))
     return float(np.sqrt(y_new.size) * np.max(scale)) + EPS * float(np.linalg.norm(y_new))

@@ -14,11 +14,13 @@ second run is deterministic, so it sees the same value.
   :func:`~invariants.dynamics.flow.risk_rise_allowance` and
   :func:`~invariants.dynamics.flow.grad_log_risk_bound`), the S-EQ2 drift guard
   (:func:`~invariants.dynamics.flow.check_eq2_drift`); a spy shows the flow calls them
-  with the quantities their definitions give;
+  with the quantities their definitions give, and that ``enforce_guards=False`` skips
+  only the last two; the ``exp(709)`` cap of :func:`~invariants.dynamics.flow.sensitivities`;
 - per run: the step budget ``max_steps``, the stall limit ``SEGMENT_STEPS``, the
   tolerance ceiling ``max_rtol``, the solver switch ``late_wprod``, the float64 floor
-  (:func:`~invariants.dynamics.flow.at_float64_floor`) and the stopping rules
-  ``max_frobenius``, ``max_wprod``, ``s_max``;
+  (:func:`~invariants.dynamics.flow.at_float64_floor`, and its effect: a failing run ends
+  there instead of raising) and the stopping rules ``max_frobenius``, ``max_wprod``,
+  ``s_max``;
 - the error budget (:func:`~invariants.dynamics.flow.local_error_bound`) against the
   acceptance test of scipy's BDF, recomputed from its documented formula on the flow's
   own steps.
@@ -54,7 +56,7 @@ def ulp(x: float, toward: float) -> float:
 
 
 def tiny_problem() -> tuple[np.ndarray, net.Weights]:
-    """Four points in the plane, a depth-2 network of width 2 with A2 (0.1 s per unit of s)."""
+    """Four points in the plane, a depth-2 network of width 2 with A2 (~0.1 s CPU per unit of s)."""
     x = np.array([[0.6, 0.2], [0.5, -0.3], [-0.4, -0.5], [-0.7, 0.1]])
     z = make_dataset(x, np.array([1.0, 1.0, -1.0, -1.0])).z
     W = (np.array([[0.3, -0.2], [0.1, 0.4]]), np.array([[0.5, 0.3]]))
@@ -63,6 +65,7 @@ def tiny_problem() -> tuple[np.ndarray, net.Weights]:
 
 
 def run(**kw) -> flow.Trajectory:
+    """The flow of :func:`tiny_problem` (deterministic: the same ``kw``, the same floats)."""
     z, W = tiny_problem()
     return flow.gradient_flow(z, W, LOGISTIC, **kw)
 
