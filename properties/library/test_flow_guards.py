@@ -433,3 +433,14 @@ def test_sensitivity_cap_at_709() -> None:
     assert np.isfinite(flow.sensitivities(W, z, LOGISTIC, "lognorm", below)[0])
     assert flow.sensitivities(W, z, LOGISTIC, "risk", at)[1] == np.inf
     assert np.isfinite(flow.sensitivities(W, z, LOGISTIC, "risk", below)[1])
+
+
+def test_a_guard_failing_on_every_solver_is_what_is_raised(monkeypatch: pytest.MonkeyPatch) -> None:
+    """S-EQ1: a risk guard that trips on every solver's first step (allowance ``-inf``, a
+    planted bug) is redone with each solver in turn and then raised as the guard's own
+    RiskIncreaseError, not as a generic solver failure, with the path so far attached."""
+    monkeypatch.setattr(flow, "risk_rise_allowance", lambda *args: -np.inf)
+    with pytest.raises(RiskIncreaseError, match=r"every solver failed .* guard: log R rose") as exc:
+        run(checkpoints=[0.5], max_rtol=1e-10)
+    assert [f[1] for f in exc.value.partial.failures] == ["BDF", "LSODA", "Radau"]
+    assert len(exc.value.partial.checkpoints) == 1
