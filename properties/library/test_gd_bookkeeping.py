@@ -19,7 +19,9 @@ and ``radius0 = 0.5`` (clamped to 1).
 
 Flow (:func:`invariants.dynamics.flow.gradient_flow`): every recorded quantity of a
 checkpoint and of the step log against its definition, recomputed from the accepted
-states (read by a spy on the budget function, which sees each accepted step's two ends).
+states (read by a spy on the budget function, which sees each accepted step's two ends);
+``perp_error`` (NaN until :func:`~invariants.dynamics.flow.with_perp_error`) is
+library/test_flow_accuracy.py's.
 """
 
 from __future__ import annotations
@@ -332,6 +334,26 @@ def check_step_allowances(tr: flow.Trajectory, states: list, errs: list) -> None
         assert c.kappa_time == tau[c.steps]
 
 
+def check_log_time(tr: flow.Trajectory) -> None:
+    """S-INV: each checkpoint's ``log_time`` is within its ``log_time_error`` of the plain rule.
+
+    ``t_plain(s_j) = sum_i int exp(linear interpolation of q = log dt/ds)`` over the logged
+    steps, summed here in linear scale with the closed form :func:`exp_linear_integral`
+    (the flow works in log-domain and adds a curvature correction).  The stated error is
+    that correction's size plus the path's share ``kappa_time * local_error`` (asserted to
+    be part of it), so ``|log_time - log t_plain| <= log_time_error`` up to rounding: each
+    closed-form term within ``(|q| + 8) eps`` relative, the sum of positive terms ``n eps``.
+    """
+    s, q = tr.steps.s, tr.steps.log_dtds
+    pieces = [exp_linear_integral(s[i + 1] - s[i], q[i], q[i + 1]) for i in range(s.size - 1)]
+    t_plain = np.concatenate([[0.0], np.cumsum(pieces)])
+    assert tr.checkpoints[0].log_time == -np.inf
+    for c in tr.checkpoints[1:]:
+        assert c.log_time_error >= c.kappa_time * c.local_error
+        rnd = (float(np.max(np.abs(q[: c.steps + 1]))) + 8 + c.steps) * EPS
+        assert abs(c.log_time - np.log(t_plain[c.steps])) <= c.log_time_error + rnd
+
+
 def test_flow_records_equal_their_definitions(monkeypatch: pytest.MonkeyPatch) -> None:
     """S-EQ1, S-EQ2: every recorded field of the checkpoints and the step log, recomputed.
 
@@ -350,7 +372,9 @@ def test_flow_records_equal_their_definitions(monkeypatch: pytest.MonkeyPatch) -
     norms, ``8 eps`` each as in test_flow_guards, plus the sums, plus ``eq2_rounding``);
     ``max_frobenius()`` (two routes to one norm: ``(m + 2) eps``); ``wprod_norm()`` (the
     chain ``W_L ... W_1`` by multi_dot: both within ``gamma`` of the inner dimensions
-    times the chain of absolute values).
+    times the chain of absolute values); the step log's allowances and ``kappa_time``
+    (:func:`check_step_allowances`); ``log_time`` and ``log_time_error``
+    (:func:`check_log_time`).
     """
     calls: list = []
     clocks: list = []
@@ -383,6 +407,7 @@ def test_flow_records_equal_their_definitions(monkeypatch: pytest.MonkeyPatch) -
                 drift_rel, tol_rel = r, (2 * gamma(m) + 2 * EPS) * r
     assert abs(tr.max_drift_rel - drift_rel) <= tol_rel
     check_step_allowances(tr, states, errs)
+    check_log_time(tr)
     fro, wn = tr.max_frobenius(), tr.wprod_norm()
     for j, c in enumerate(tr.checkpoints):
         W = states[c.steps]
