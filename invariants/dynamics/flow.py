@@ -342,10 +342,82 @@ def local_error_bound(y_old: np.ndarray, y_new: np.ndarray, rtol: float, atol: f
 
     scipy accepts a step when ``rms(e / (atol + rtol max(|y_old|, |y_new|))) <= 1``,
     so ``||e||_2 <= sqrt(N) max_i(atol + rtol max(|y_old_i|, |y_new_i|))``; the
-    final rounding of the state adds ``eps ||y_new||_2``.
+    final rounding of the state adds ``eps ||y_new||_2``.  Those are Radau's weights;
+    BDF weighs by ``|y_new|`` alone and LSODA takes a max norm with weights from
+    ``|y_old|``: both smaller weights or a stronger norm, so the same bound holds.  ``e``
+    is the solver's local error *estimate* (library/test_flow_guards.py recomputes BDF's
+    on the flow's steps); the true local error agrees with it to leading order.
     """
     scale = atol + rtol * np.maximum(np.abs(y_old), np.abs(y_new))
     return float(np.sqrt(y_new.size) * np.max(scale)) + EPS * float(np.linalg.norm(y_new))
+
+
+# --- the per-step guards (pure: each raises with the path so far, or returns) -----------------
+
+
+def check_direction(
+    old: np.ndarray, new: np.ndarray, step: int, s: float, log_risk: float, partial
+) -> None:
+    """Critical-point guard: raise if the unit field reversed within one step (S-A2b).
+
+    Under a valid time change ``g_hat`` varies continuously along the path; a
+    reversal (``<g_old, g_new> < 0``) within one accepted step means the step crossed
+    a zero of ``grad R``, which the exact flow reaches only as ``t -> inf``: beyond it
+    the normalised field traces a different path.  ``partial(why)`` builds the path
+    so far.
+    """
+    if float(old @ new) < 0:
+        raise CriticalPointError(
+            f"the gradient direction reversed within step {step} at s={s:.6g} "
+            f"(log R = {log_risk:.6g}): the path reached a critical point of R, where "
+            "the flow needs infinite time. Check A2 (grad R(W(0)) != 0, R(W(0)) <= R(0)).",
+            partial("critical point"),
+        )
+
+
+def grad_log_risk_bound(old: FieldEval, new: FieldEval) -> float:
+    """``||grad log R|| = ||grad R|| / R``, the larger of a step's two ends (S-EQ1).
+
+    Capped at ``exp(709)``: beyond it the allowance is vacuous anyway -- only a
+    broken field, as in the negative controls, gets there.
+    """
+    x = max(new.log_grad_norm - new.log_risk, old.log_grad_norm - old.log_risk)
+    return float(np.exp(min(x, 709.0)))
+
+
+def risk_rise_allowance(
+    grad_log_r: float, e: float, rounding_old: float, rounding_new: float
+) -> float:
+    """How far ``log R`` may rise across one step: ``||grad log R|| e`` plus two roundings (S-EQ1).
+
+    First order in the local error bound ``e`` (:func:`local_error_bound`), plus the
+    rounding of the two evaluations of ``log R`` (:func:`evaluation_rounding`).
+    """
+    return grad_log_r * e + rounding_new + rounding_old
+
+
+def check_risk_rise(rise: float, allowance: float, step: int, s: float, partial) -> None:
+    """S-EQ1 guard: raise :class:`RiskIncreaseError` if ``rise > allowance`` (equality passes)."""
+    if rise > allowance:
+        raise RiskIncreaseError(
+            f"log R rose by {rise:.3e} in one step (allowed {allowance:.3e} by the local error "
+            f"bound) at step {step}, s={s:.6g}: the path is wrong (S-EQ1)",
+            partial("risk increase"),
+        )
+
+
+def check_eq2_drift(drift: np.ndarray, bound: np.ndarray, step: int, s: float, partial) -> None:
+    """S-EQ2 guard: raise :class:`InvariantDriftError` if any ``drift_k > bound_k``.
+
+    The message names the invariant that exceeds its bound the most (equality passes).
+    """
+    if np.any(drift > bound):
+        k = int(np.argmax(drift - bound))
+        raise InvariantDriftError(
+            f"eq. 2 invariant I_{k + 1} drifted by {drift[k]:.3e} > bound {bound[k]:.3e} at "
+            f"step {step}, s={s:.6g}: the path is wrong (S-EQ2)",
+            partial("invariant drift"),
+        )
 
 
 def gradient_flow(
@@ -651,51 +723,24 @@ class _Guard:
         self.drift_budget += 2 * (norms[:-1] + norms[1:]) * e + 2 * e * e
 
         fe = evaluate(W, self.z, self.loss, self.clock)
-        # Critical-point guard.  Under a valid time change the unit field g_hat
-        # varies continuously along the path; a reversal (<g_old, g_new> < 0)
-        # within one accepted step means the step crossed a zero of grad R,
-        # which the exact flow reaches only as t -> inf (S-A2b): beyond it the
-        # normalised field traces a different path, so stop here.
-        if float(self.last.direction @ fe.direction) < 0:
-            raise CriticalPointError(
-                f"the gradient direction reversed within step {self.n_steps} at s={s_new:.6g} "
-                f"(log R = {fe.log_risk:.6g}): the path reached a critical point of R, where "
-                "the flow needs infinite time. Check A2 (grad R(W(0)) != 0, R(W(0)) <= R(0)).",
-                partial("critical point"),
-            )
+        # Critical-point guard (S-A2b): a reversal of g_hat within one step.
+        check_direction(
+            self.last.direction, fe.direction, self.n_steps, s_new, fe.log_risk, partial
+        )
         rounding = evaluation_rounding(W, self.z)
         # S-EQ1 guard: log R may rise across a step only through the local error
         # (first order in e, with ||grad log R|| the larger of the two ends).
-        # (Capped at exp(709): beyond it the allowance is vacuous anyway -- only
-        # a broken field, as in the negative controls, gets there.)
-        grad_log_r = float(
-            np.exp(
-                min(
-                    max(
-                        fe.log_grad_norm - fe.log_risk, self.last.log_grad_norm - self.last.log_risk
-                    ),
-                    709.0,
-                )
-            )
-        )
-        allowance = grad_log_r * e + rounding + self.last_rounding
-        rise = fe.log_risk - self.last.log_risk
-        if rise > allowance and self.enforce:
-            raise RiskIncreaseError(
-                f"log R rose by {rise:.3e} in one step (allowed {allowance:.3e} by the local error "
-                f"bound) at step {self.n_steps}, s={s_new:.6g}: the path is wrong (S-EQ1)",
-                partial("risk increase"),
+        grad_log_r = grad_log_risk_bound(self.last, fe)
+        allowance = risk_rise_allowance(grad_log_r, e, self.last_rounding, rounding)
+        if self.enforce:
+            check_risk_rise(
+                fe.log_risk - self.last.log_risk, allowance, self.n_steps, s_new, partial
             )
         # S-EQ2 guard.
         drift = eq2_drift(self.W0, W)
         bound = self.drift_budget + eq2_rounding(self.W0, W)
-        if np.any(drift > bound) and self.enforce:
-            k = int(np.argmax(drift - bound))
-            raise InvariantDriftError(
-                f"eq. 2 invariant I_{k + 1} drifted by {drift[k]:.3e} > bound {bound[k]:.3e} at "
-                f"step {self.n_steps}, s={s_new:.6g}: the path is wrong (S-EQ2)",
-                partial("invariant drift"),
-            )
+        if self.enforce:
+            check_eq2_drift(drift, bound, self.n_steps, s_new, partial)
         if drift.size:
             nn = frobenius_sq(W)
             self.max_drift_rel = max(self.max_drift_rel, float(np.max(drift / (nn[:-1] + nn[1:]))))
