@@ -204,7 +204,9 @@ def _compare_statement(sid: str, b: dict, n: dict | None, subset: bool, row: Row
 
 def _compare_exercise(sid: str, b: dict, n: dict, subset: bool, row: Row) -> None:
     """Exercised examples (``k of n``) and the medians of a trend statement's measures."""
-    if "exercised" in b and not subset:
+    # Only between runs whose statement kept its status: a statement that failed, crashed
+    # or lost its tests already has its row (no second row for the same loss).
+    if "exercised" in b and not subset and b["status"] == n["status"]:
         bk, nk = b["exercised"], n.get("exercised", 0)
         if nk < bk:
             row(

@@ -103,7 +103,7 @@ def slack_props(sid: str | None, ratios: Iterable[float]) -> list[tuple[str, obj
         return [("statements", [])]
     rec = SlackRecorder()
     for r in ratios:
-        rec(SimpleNamespace(statement=sid, ratio=r, detail=f"ratio {r}"))
+        rec(SimpleNamespace(statement=sid, ratio=r, detail=f"ratio {r}", exercised=True))
     return [("statements", [sid]), *(("slack", e) for e in rec.worst.values())]
 
 

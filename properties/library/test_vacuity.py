@@ -1,0 +1,241 @@
+"""Meta-tests of vacuity: every example says whether it could have failed its statement.
+
+Two halves, each with its negative controls:
+
+- **the claim checks** define *exercised* beside each assertion
+  (:class:`invariants.statements.Slack`); here each definition is shown to say *no*
+  on an example that cannot fail (a frozen run, a bound at or below 0, a vector
+  layer, a depth-1 network) and *yes* on one that can;
+- **the report** counts the exercised examples (``k of n``), calls a statement
+  *held* only when ``k`` reaches :data:`invariants.statements.EXERCISED_FLOOR` of
+  ``n``, and never shows a trend's progress ratio as its slack.
+
+These tests name no statement of the paper in their docstrings (the IDs below are
+data), so they add no row to the statement table.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from invariants.core.losses import LOGISTIC
+from invariants.dynamics import gd
+from invariants.report import baseline
+from invariants.report.build import build_report
+from invariants.report.compare import compare
+from invariants.report.markdown import markdown
+from invariants.report.records import SlackRecorder, TestRecord
+from invariants.report.statement_table import statement_status, well_exercised
+from invariants.statements import EXERCISED_FLOOR, Slack
+from properties import problems
+from properties.claims import alignment_slack, deficit_bound_exercised
+from properties.claims import section2_limits as lc
+from properties.claims import section3 as gc
+
+pytestmark = pytest.mark.meta
+
+
+# --- the claim checks' definitions ------------------------------------------------------
+
+
+def test_alignment_bound_at_or_below_zero_is_not_exercised():
+    """A squared alignment is >= 0, so a lower bound <= tol can fail nothing."""
+    al = np.array([0.5, 0.9])
+    _, exercised = alignment_slack("S-X", al, np.array([0.0, -1.0]), np.zeros(2), "")
+    assert not exercised
+    # The control: one bound just above its tolerance is exercised.
+    tol = np.array([1e-9, 1e-9])
+    _, exercised = alignment_slack("S-X", al, np.array([0.0, 2e-9]), tol, "")
+    assert exercised
+    _, exercised = alignment_slack("S-X", al, np.array([0.0, 1e-9]), tol, "")
+    assert not exercised
+
+
+def test_deficit_bound_on_a_vector_layer_is_not_exercised():
+    """A vector layer's deficit is identically 0; a matrix's is at most (1 - 1/r) F^2."""
+    v = np.array([[3.0, 4.0]])
+    assert not deficit_bound_exercised(v, 0.0)
+    M = np.diag([3.0, 4.0])  # F^2 = 25, r = 2: the largest deficit is 12.5
+    assert deficit_bound_exercised(M, np.nextafter(12.5, 0))
+    assert not deficit_bound_exercised(M, 12.5)
+
+
+def _gd_runs():
+    """Three runs on one problem: frozen, nearly frozen at the saddle, and moving."""
+    data = problems.small_data(seed=3, n=10, d=3)
+    moving = problems.a2_equal_frobenius_init(data.z, [3, 3], norm=0.9)
+    # A constant step of 1e-300: every update is below half an ulp of every entry (all
+    # nonzero), so W(t) = W(0) bit for bit.
+    frozen = gd.gradient_descent(data.z, moving, LOGISTIC, 20, rule="fixed", eta=1e-300)
+    # W_1 = 0 and the other layers 1e-3 (the stress profile's vanishing product): A5's
+    # steps move R by ~1e-16 per step, below each step's rounding allowance.
+    saddle = [np.zeros_like(moving[0]), 1e-3 * moving[1], 1e-3 * moving[2]]
+    return (
+        frozen,
+        gd.gradient_descent(data.z, saddle, LOGISTIC, 50),
+        gd.gradient_descent(data.z, moving, LOGISTIC, 50),
+    )
+
+
+FROZEN, SADDLE, MOVING = _gd_runs()
+GD_CHECKS = [
+    gc.check_s_eq4,
+    gc.check_s_eq27,
+    gc.check_s_eq29,
+    gc.check_s_eq30,
+    gc.check_s_eq37,
+    gc.check_s_l7,
+    gc.check_s_l8a,
+    gc.check_s_l8b,
+    gc.check_s_l8c,
+    gc.check_s_t3,
+]
+
+
+@pytest.mark.parametrize("check", GD_CHECKS, ids=lambda c: c.__name__)
+def test_a_frozen_gd_run_exercises_nothing(check):
+    """W(t) = W(0) bit for bit: every GD statement passes, and none is counted exercised."""
+    assert all(np.array_equal(a, b) for a, b in zip(FROZEN.weights[-1], FROZEN.initial, strict=True))
+    slack = check(FROZEN)
+    assert not slack.exercised, slack
+
+
+@pytest.mark.parametrize("check", [gc.check_s_t3, gc.check_s_l8a, gc.check_s_l8c])
+def test_a_run_stuck_at_the_saddle_does_not_exercise_the_limits(check):
+    """The issue's case: log R stays at log log 2, max F ~ 1e-3.
+
+    (S-L7 *is* exercised there: its largest layer grows by ~1e-11, far beyond the
+    rounding blur ~1e-17, so a dynamic that shrank it as much would have failed.)
+    """
+    assert not check(SADDLE).exercised
+    assert gc.check_s_l7(SADDLE).exercised
+
+
+@pytest.mark.parametrize(
+    "check", [gc.check_s_l7, gc.check_s_t3, gc.check_s_eq4, gc.check_s_eq29, gc.check_s_eq27]
+)
+def test_a_moving_gd_run_exercises_its_statements(check):
+    """The control of the frozen run: a run that moves exercises the same checks."""
+    assert check(MOVING).exercised
+
+
+def test_trend_statements_report_measures_not_progress_as_slack():
+    """S-L7 has no slack; S-T3's slack is its alignment inequality's.  Progress is a measure."""
+    l7 = gc.check_s_l7(MOVING)
+    assert l7.ratio is None
+    assert l7.measures["growth"] > 1
+    t3 = gc.check_s_t3(MOVING)
+    assert 0 < t3.measures["decay_ratio"] < 1
+    assert math.isclose(
+        t3.measures["decay_ratio"], math.exp(MOVING.log_risk[-1] - MOVING.log_risk[0])
+    )
+    assert t3.ratio is None or t3.ratio != t3.measures["decay_ratio"]
+
+
+def test_depth_one_has_no_layer_pairs_to_exercise():
+    """eq. 29 and eq. 37 relate layer pairs; depth 1 has none."""
+    data = problems.small_data(seed=1, n=6, d=2)
+    W0 = [np.array([[0.3, -0.2]])]
+    if not data.z.mean(axis=0) @ W0[0][0] > 0:
+        W0 = [-W0[0]]
+    tr = gd.gradient_descent(data.z, W0, LOGISTIC, 5)
+    for check in (gc.check_s_eq29, gc.check_s_eq37):
+        s = check(tr)
+        assert s.ratio is None and not s.exercised
+
+
+def test_unresolved_fig1a_decade_is_not_exercised():
+    """No resolved decade: agreement within 2 error bars, ratio worst / 2, not exercised."""
+    s = lc.fig1a_slack(lc.Decay(1.5, 1.5, float("nan"), resolved=False))
+    assert s.ratio == 0.75 and not s.exercised
+    s = lc.fig1a_slack(lc.Decay(1e-3, 1e-4, float("nan")))
+    assert s.exercised and math.isclose(s.ratio, 0.1 / 10**-0.5)
+
+
+# --- the report -------------------------------------------------------------------------
+
+
+def test_recorder_counts_exercised_and_keeps_their_slack_only():
+    """Worst slack and histogram are over exercised examples; a ratio past 1 is kept anyway."""
+    rec = SlackRecorder()
+    rec(Slack("S-X", 0.9, "vacuous", exercised=False))
+    rec(Slack("S-X", 0.2, "real", exercised=True))
+    rec(Slack("S-X", None, "no inequality", exercised=True, measures={"growth": 2.0}))
+    e = rec.worst["S-X"]
+    assert (e["examples"], e["exercised"], e["ratio"], e["ratios"]) == (3, 2, 0.2, [0.2])
+    assert e["measures"] == {"growth": [2.0]}
+    rec(Slack("S-X", 1.5, "a failure", exercised=False))
+    assert rec.worst["S-X"]["ratio"] == 1.5
+
+
+def _row(recorded: int, exercised: int, reach: bool = False) -> dict:
+    return {
+        "id": "S-X",
+        "outcomes": {"passed": 1},
+        "worst_slack": 0.5,
+        "recorded": recorded,
+        "exercised": exercised,
+        "reach": {"values": {}} if reach else None,
+    }
+
+
+def test_held_needs_the_floor_of_exercised_examples():
+    """k >= floor n: held; one example fewer: vacuous; none exercised: vacuous even with reach."""
+    n = 40
+    k = math.ceil(EXERCISED_FLOOR * n)
+    assert statement_status(_row(n, k), False) == "held"
+    assert statement_status(_row(n, k - 1), False) == "vacuous"
+    assert statement_status(_row(n, k - 1, reach=True), False) == "reachable only"
+    assert statement_status(_row(n, 0, reach=True), False) == "vacuous"
+    assert well_exercised(_row(0, 0))  # nothing recorded: judged by outcomes alone
+
+
+def _report(exercised: int) -> dict:
+    """A report through build_report: one passing test, 4 examples, ``exercised`` of them."""
+    rec = SlackRecorder()
+    for i in range(4):
+        measures = {"decay_ratio": 0.5}
+        rec(Slack("S-EQ1", 0.1 * (i + 1), "", exercised=i < exercised, measures=measures))
+    entry = TestRecord(
+        "t.py::test_x", "passed", 0.0, ["S-EQ1"], slacks=list(rec.worst.values()), examples=4
+    ).to_entry()
+    run = {
+        "profile": "ci",
+        "selection": {"complete": True, "reason": "", "args": [], "shard": None},
+        "partial": False,
+    }
+    return build_report([entry], run, None)
+
+
+def _row_of(report: dict) -> dict:
+    return next(r for r in report["statements"] if r["id"] == "S-EQ1")
+
+
+def test_report_shows_k_of_n_and_a_vacuous_status():
+    """2 of 4 is held (floor 1/2), 1 of 4 vacuous; report.md says k of n; measures by name."""
+    held, thin = _row_of(_report(2)), _row_of(_report(1))
+    assert (held["status"], held["exercised"], held["recorded"]) == ("held", 2, 4)
+    assert (thin["status"], thin["exercised"], thin["recorded"]) == ("vacuous", 1, 4)
+    # the worst slack is over the exercised examples only (0.1 and 0.2, not 0.4)
+    assert held["worst_slack"] == 0.2 and thin["worst_slack"] == 0.1
+    assert held["measures"]["decay_ratio"]["median"] == 0.5
+    md = markdown(_report(1))
+    assert "exercised on 1 of 4" in md and "| 1 of 4 |" in md
+    assert "decay_ratio 0.5" in md
+
+
+def test_held_becoming_vacuous_or_less_exercised_is_a_regression():
+    """The baseline comparison flags a status gone vacuous and fewer exercised examples."""
+    base = baseline.from_report(_report(3))
+    rows = compare(base, _report(1))["rows"]
+    assert ("REGRESSION", "coverage", "S-EQ1") in {
+        (r["verdict"], r["kind"], r["item"]) for r in rows
+    }
+    rows = compare(base, _report(2))["rows"]
+    assert ("REGRESSION", "coverage", "S-EQ1 exercised") in {
+        (r["verdict"], r["kind"], r["item"]) for r in rows
+    }
+    assert compare(base, _report(3))["regressions"] == 0
