@@ -98,7 +98,9 @@ GD_CHECKS = [
 @pytest.mark.parametrize("check", GD_CHECKS, ids=lambda c: c.__name__)
 def test_a_frozen_gd_run_exercises_nothing(check):
     """W(t) = W(0) bit for bit: every GD statement passes, and none is counted exercised."""
-    assert all(np.array_equal(a, b) for a, b in zip(FROZEN.weights[-1], FROZEN.initial, strict=True))
+    assert all(
+        np.array_equal(a, b) for a, b in zip(FROZEN.weights[-1], FROZEN.initial, strict=True)
+    )
     slack = check(FROZEN)
     assert not slack.exercised, slack
 
