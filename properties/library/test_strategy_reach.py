@@ -116,6 +116,7 @@ class Tally:
             missing = [v for v in reach.expected if v not in seen]
             if missing:
                 drawn = sorted(map(str, seen))
+                drawn = drawn if len(drawn) <= 12 else [*drawn[:12], f"... {len(drawn)} in all"]
                 out.append(
                     f"{reach.what}: never drew {missing} in {self.draws} draws (drew {drawn})"
                 )
@@ -275,6 +276,11 @@ DATASET_REACH = [
     Reach("family", lambda dd: {dd.family}, S.FAMILIES),
     Reach("n ends", lambda dd: {dd.n} & {1, 60}, (1, 60)),
     Reach("d", lambda dd: {dd.d}, tuple(range(1, 9))),
+    Reach(
+        "family at both ends of d (underdetermined: d >= 2)",
+        lambda dd: {(dd.family, dd.d)},
+        tuple((f, d) for f in S.FAMILIES for d in (2 if f == "underdetermined" else 1, 8)),
+    ),
     *margin_reaches(1e-3, "target margin t", lambda dd: dd.margin_lower_bound),
     Reach("generic support vectors", generic_support, ("one", "several")),
     Reach("duplicates' distinct rows (1 .. n-1)", duplicate_uniques, ("1", "n-1")),
