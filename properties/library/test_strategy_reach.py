@@ -4,19 +4,26 @@
 promises; this module checks the converse, *reach*: the docstring of each public
 strategy is its specification, and everything it says is drawn (the ends of each
 range, every value of each small range, every family, kind, variant and loss)
-occurs in a deterministic sample of a few hundred draws.  A strategy whose range
-silently narrowed (a bound off by one, a dropped kind, a rejection that removes
-one end) would still pass every bound check; it fails here, naming what was
-never drawn.
+occurs in a deterministic sample of at most :data:`BUDGET` draws.  A strategy
+whose range silently narrowed (a bound off by one, a dropped kind, a rejection
+that removes one end) would still pass every bound check; it fails here, naming
+what was never drawn.
 
-Sampling: :func:`sample` runs a ``@given`` function that only appends its draw
-to a list, with its own settings (derandomized, no database, generation only), so
-the sample is the same under every profile; the assertions are made on the whole
-list afterwards.  Only data are drawn, no trajectory.
+Sampling: :func:`unreached` runs ``hypothesis.find`` with a condition that only
+tallies the labels of each draw (:class:`Tally`), with its own settings
+(derandomized, no database, generation only), so the sample is the same under
+every profile; it stops at the first draw by which everything is reached (1 to
+446 draws here) and the assertion is made on the whole tally.  Only data are
+drawn, no trajectory.
 
 Negative controls (:func:`test_reach_checker_reports_narrowed_strategies`): the
-same checker run on deliberately narrowed strategies reports exactly what the
-narrowing removed.
+same checker run on deliberately narrowed strategies reports what the narrowing
+removed.
+
+Every public strategy is sampled with its defaults: seeds, losses, architectures,
+datasets, problems, a3_datasets; initialisations through problems(), which calls
+it with its default kinds and scale.  The documented argument ranges are sampled
+at their ends (min_margin of datasets and a3_datasets; extra of a3_datasets).
 
 Served indirectly, through the suite's generators: the Notation and the data,
 architecture, loss and initialisation ranges every property test draws from.
