@@ -869,11 +869,12 @@ def build_a3(
 ) -> A3Data:
     """Build A3 data from a generator (the body of :func:`a3_datasets`, usable with a fixed seed).
 
-    ``n >= d + extra``, ``d >= 2``, ``0 < gamma <= 0.5``, ``spread in (0, 1]`` (the
+    ``n >= d + extra``, ``d >= 2``, ``0 < gamma <= 0.5`` (plus the 1e-12 buffer
+    :func:`a3_datasets` adds so that ``min_margin = 0.5`` certifies), ``spread in (0, 1]`` (the
     largest perpendicular part of a support vector is ``spread sqrt(1 - gamma^2)``).
     See :func:`a3_datasets` for the construction and why it is correct.
     """
-    if d < 2 or n < d + extra or not 0 < gamma <= 0.5 or not 0 < spread <= 1:
+    if d < 2 or n < d + extra or not 0 < gamma <= 0.5 + _MARGIN_BUFFER or not 0 < spread <= 1:
         raise ValueError(
             f"build_a3: need d >= 2, n >= d + extra, 0 < gamma <= 0.5; got {n, d, gamma}"
         )
@@ -935,7 +936,9 @@ def _a3_datasets(draw, n, d, min_margin, extra) -> A3Data:
     nn = draw(st.integers(max(n[0], dd + k), max(n[1], dd + k)), label="n")
     frac = draw(st.floats(0.0, 1.0), label="gamma (log-fraction)")
     gamma = _log_uniform(min_margin, max(0.5, min_margin), frac) + _MARGIN_BUFFER
-    gamma = min(gamma, 0.5)
+    # Capped at 0.5, but never below min_margin + buffer: at min_margin = 0.5 (the top of
+    # the documented range) a cap at 0.5 left the certified margin ~1e-15 short of 0.5.
+    gamma = min(gamma, max(0.5, min_margin + _MARGIN_BUFFER))
     spread = draw(st.floats(0.2, 1.0), label="spread of the support vectors")
     seed = draw(seeds(), label="data seed")
     out = build_a3(np.random.default_rng(seed), nn, dd, gamma, extra=k, spread=spread)
