@@ -70,6 +70,17 @@ def fig2_thresholds(run: relu.SGDRun) -> np.ndarray:
     return thr
 
 
+def ratio_rounding(shapes, r0: np.ndarray, r1: np.ndarray) -> np.ndarray:
+    """Per layer: ``8 max(m, n) eps (r0 + r1)``, the rounding of two compared ratios (S-FIG2).
+
+    Every computed singular value errs by at most ``4 max(m, n) eps ||W||_2``
+    (``invariants.core.rounding.svd_error``), so ``sigma_1`` and ``||W||_F`` each
+    err by at most ``4 max(m, n) eps`` relative and their ratio by ``8 max(m, n) eps``
+    relative; the two compared ratios' errors are summed.
+    """
+    return np.array([8 * max(s) * EPS for s in shapes]) * (r0 + r1)
+
+
 def check_s_fig2(run: relu.SGDRun) -> Slack:
     """S-FIG2 on one run: risk at most half its start; each hidden dense layer rose, far above.
 
@@ -80,7 +91,7 @@ def check_s_fig2(run: relu.SGDRun) -> Slack:
     compared ratios' errors is charged to every comparison.
     """
     r0, r1 = run.ratios[0], run.ratios[-1]
-    tol = np.array([8 * max(s) * EPS for s in run.shapes]) * (r0 + r1)
+    tol = ratio_rounding(run.shapes, r0, r1)
     thr = fig2_thresholds(run)
     R0, R1 = float(run.risk[0]), float(run.risk[-1])
     failures = []

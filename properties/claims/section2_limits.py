@@ -28,6 +28,7 @@ ways, both falsifiable:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -277,7 +278,7 @@ def _q_at(x: np.ndarray, q: np.ndarray, at: float) -> np.ndarray:
     return np.array([np.interp(at, x, q[:, j]) for j in range(q.shape[1])])
 
 
-def _q_interp_error(x: np.ndarray, q: np.ndarray, at: float) -> float:
+def q_interp_error(x: np.ndarray, q: np.ndarray, at: float) -> float:
     """Estimated error of :func:`_q_at` at ``at``: ``(at - x_j)(x_{j+1} - at) / 2 max ||q''||``.
 
     The classical remainder of linear interpolation on ``[x_j, x_{j+1}]``,
@@ -330,6 +331,22 @@ def integrator_floor(*runs: flow.Trajectory) -> float:
     return max(max([r.rtol, *(rt for _, rt in r.escalations)]) for r in runs)
 
 
+def latest_resolved_decade(
+    lo: float, hi: float, D: Callable[[float], float], E: Callable[[float], float]
+) -> float | None:
+    """End (in ``log ||w_prod||``) of the latest decade in ``[lo, hi]`` whose start is resolved.
+
+    Steps back from ``hi`` by half a decade until ``D(end - ln 10) >= 2 E(end - ln 10)``
+    (S-FIG1a, :func:`check_s_fig1a`); None when no decade inside ``[lo, hi]`` starts
+    resolved.
+    """
+    decade = math.log(10.0)
+    end = hi
+    while end - decade >= lo and D(end - decade) < 2 * E(end - decade):
+        end -= 0.5 * decade
+    return None if end - decade < lo else end
+
+
 def check_s_fig1a(shallow: flow.Trajectory, deep: flow.Trajectory, ubar: np.ndarray) -> Decay:
     """S-FIG1a: depth 1 and depth L on the same data converge to the same direction (ubar).
 
@@ -341,7 +358,7 @@ def check_s_fig1a(shallow: flow.Trajectory, deep: flow.Trajectory, ubar: np.ndar
     faster than ``1/N`` and soon reaches the noise of the computation.  Its
     error bar ``E(N)`` is the float64 resolution (:func:`fig1a_floor`), plus
     the solver's tolerance (:func:`integrator_floor`), plus both runs'
-    interpolation errors (:func:`_q_interp_error`).
+    interpolation errors (:func:`q_interp_error`).
 
     The check takes the *latest* decade ``[N/10, N]`` of the shared range
     (half-decade steps back from the end) whose start is resolved,
@@ -365,15 +382,13 @@ def check_s_fig1a(shallow: flow.Trajectory, deep: flow.Trajectory, ubar: np.ndar
         return float(np.linalg.norm(_q_at(x1, q1, x) - _q_at(xL, qL, x))) / math.exp(x)
 
     def E(x: float) -> float:
-        interp = _q_interp_error(x1, q1, x) + _q_interp_error(xL, qL, x)
+        interp = q_interp_error(x1, q1, x) + q_interp_error(xL, qL, x)
         return noise + interp / math.exp(x)
 
     decade = math.log(10.0)
-    end = hi
-    while end - decade >= lo and D(end - decade) < 2 * E(end - decade):
-        end -= 0.5 * decade
+    end = latest_resolved_decade(lo, hi, D, E)
     L = len(deep.final.weights)
-    if end - decade < lo:
+    if end is None:
         grid = np.linspace(lo, hi, 20)
         worst = max(D(x) / E(x) for x in grid)
         assert worst <= 2, (
@@ -447,6 +462,16 @@ def check_s_fig1b(tr: flow.Trajectory) -> Slack:
 # --- S-L1 -----------------------------------------------------------------------------------------
 
 
+def l1_log_tolerance(n: int, d: int, log_risk: float, log_grad: float) -> float:
+    """Absolute rounding allowance of S-L1's ``log ||dR/dW_1||_F >= log eps(R)``.
+
+    ``(n + d + 2) eps (|log R| + |log ||dR/dW_1|||| + log n + 1)``: the log-domain
+    evaluation sums n terms of size up to the largest ``|log |loss'||`` (at most
+    ``|log R| + log n``), then a d-term norm; each operation errs by eps of its operands.
+    """
+    return (n + d + 2) * EPS * (abs(log_risk) + abs(log_grad) + math.log(n) + 1)
+
+
 def check_s_l1(tr: flow.Trajectory, mm: MaxMargin) -> tuple[Slack, float]:
     """S-L1: after t = 1, inside B(R), ``||dR/dW_1||_F >= eps(R) > 0``; max_k ||W_k||_F unbounded.
 
@@ -487,7 +512,7 @@ def check_s_l1(tr: flow.Trajectory, mm: MaxMargin) -> tuple[Slack, float]:
         radius = float(np.sqrt(np.max(bounds.frobenius_sq(c.weights))))
         log_eps = limits.l1_gradient_floor(tr.loss, n, mm.gamma, radius, L, log_ra)
         obs = limits.layer1_gradient_log_norm(c.weights, tr.z, tr.loss)
-        tol = (n + d + 2) * EPS * (abs(c.log_risk) + abs(obs) + math.log(n) + 1)
+        tol = l1_log_tolerance(n, d, c.log_risk, obs)
         assert obs >= log_eps - tol, (
             f"S-L1: at t = exp({c.log_time:.4g}), R = {radius:.4g}: log ||dR/dW_1||_F = {obs:.6g} "
             f"< log eps(R) = {log_eps:.6g}"
