@@ -306,6 +306,22 @@ def check_relu_balance(run: relu.SGDRun) -> Slack:
     return Slack("S-FIG2", float(r[t, k]), f"max residual {res.max():.2e}")
 
 
+def homogeneity_allowance(shapes, batch: int, T: np.ndarray, k: int) -> np.ndarray:
+    """Allowed ``|<W_k, G_k> - <W_{k+1}, G_{k+1}>|`` per step (0-based pair k; S-FIG2).
+
+    The chain bound of :mod:`invariants.relu`, ``(gamma_B + gamma_{d_{k-1}}) T_k +
+    (gamma_B + gamma_{d_{k+1}}) T_{k+1}``, plus the rounding of each computed
+    ``<W_k, G_k>`` (N entries): ``gamma_N (1 + gamma_B) T_k``; ``gamma`` = ``gamma_unit``.
+    """
+    (dk, dkm1), (dk1, _) = shapes[k], shapes[k + 1]
+    gb = gamma_unit(batch)
+    chain = (gb + gamma_unit(dkm1)) * T[:, k] + (gb + gamma_unit(dk1)) * T[:, k + 1]
+    comp = (
+        gamma_unit(dk * dkm1) * (1 + gb) * T[:, k] + gamma_unit(dk1 * dk) * (1 + gb) * T[:, k + 1]
+    )
+    return chain + comp
+
+
 def check_homogeneity(run: relu.SGDRun) -> Slack:
     """``<W_k, G_k>`` is the same for every layer at every step (ReLU homogeneity).
 
@@ -317,14 +333,7 @@ def check_homogeneity(run: relu.SGDRun) -> Slack:
     shapes = run.shapes
     worst, where = 0.0, ""
     for k in range(len(shapes) - 1):
-        (dk, dkm1), (dk1, _) = shapes[k], shapes[k + 1]
-        gb = gamma_unit(run.batch)
-        chain = (gb + gamma_unit(dkm1)) * T[:, k] + (gb + gamma_unit(dk1)) * T[:, k + 1]
-        comp = (
-            gamma_unit(dk * dkm1) * (1 + gb) * T[:, k]
-            + gamma_unit(dk1 * dk) * (1 + gb) * T[:, k + 1]
-        )
-        allowed = chain + comp
+        allowed = homogeneity_allowance(shapes, run.batch, T, k)
         diff = np.abs(wg[:, k] - wg[:, k + 1])
         t = int(np.argmax(diff - allowed))
         assert diff[t] <= allowed[t], (

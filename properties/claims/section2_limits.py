@@ -422,6 +422,22 @@ def alignment_gaps(weights: net.Weights) -> np.ndarray:
     return np.array(out)
 
 
+def alignment_gap_law(
+    fro: np.ndarray, gaps: np.ndarray, deficit_roundings: np.ndarray
+) -> float | None:
+    """The log-log slope of a layer's alignment gap against ``||W_k||_F`` (S-FIG1b's law).
+
+    Measured over the last decade of ``||W_k||_F`` (:func:`invariants.core.limits.decay_slope`)
+    and only where the gap is resolved there: at every point from the decade's start
+    on, the gap stays 100 times above the rounding of the rank deficit divided by
+    ``F^2`` (balanced inits have D = 0 and a gap of pure noise).  None otherwise.
+    """
+    slope, _ = limits.decay_slope(fro, gaps)
+    j = limits.decade_before(fro)
+    resolved = bool(np.all(gaps[j:] > 100 * deficit_roundings[j:] / fro[j:] ** 2))
+    return slope if np.isfinite(slope) and resolved else None
+
+
 def check_s_fig1b(tr: flow.Trajectory) -> Slack:
     """S-FIG1b: ``||W_k||_2 / ||W_k||_F -> 1`` for each layer while the risk goes to 0.
 

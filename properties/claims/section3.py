@@ -170,6 +170,15 @@ def check_s_eq27(tr: gd.GDTrajectory) -> Slack:
     return Slack("S-EQ27", float(np.max(grow)), "largest one-step growth")
 
 
+def eq30_tolerances(b: np.ndarray, risk_tol: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """S-EQ30's allowances at every t: ``(t + 2) eps b_t`` for comparing the two running
+    sums (``b_t = sum_{tau < t} eta ||g||^2``; t additions, each ``eps`` of the running
+    sum, and the products), and that plus ``2 rho_0 + 2 rho_t`` for ``2 R(0) - 2 R(t)``
+    (``rho`` = :func:`risk_rounding`)."""
+    tol_sum = (np.arange(b.size) + 2) * EPS * b
+    return tol_sum, tol_sum + 2 * risk_tol[0] + 2 * risk_tol
+
+
 def check_s_eq30(tr: gd.GDTrajectory) -> Slack:
     """S-EQ30: ``sum eta^2 ||g||^2 <= sum eta ||g||^2 <= 2 R(W(0)) - 2 R(W(t))`` for every t."""
     R = _risk(tr.log_risk)
@@ -177,8 +186,7 @@ def check_s_eq30(tr: gd.GDTrajectory) -> Slack:
     a = np.concatenate([[0.0], np.cumsum(tr.eta**2 * g2)])
     b = np.concatenate([[0.0], np.cumsum(tr.eta * g2)])
     c = 2 * R[0] - 2 * R
-    tol_sum = (np.arange(a.size) + 2) * EPS * b
-    tol = tol_sum + 2 * risk_rounding(tr)[0] + 2 * risk_rounding(tr)
+    tol_sum, tol = eq30_tolerances(b, risk_rounding(tr))
     i = int(np.argmax(a - b - tol_sum))
     assert a[i] <= b[i] + tol_sum[i], (
         f"S-EQ30: sum eta^2 g^2 = {a[i]:.6e} > sum eta g^2 = {b[i]:.6e}"

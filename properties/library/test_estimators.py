@@ -123,6 +123,23 @@ def test_alignment_gap_law_on_planted_layers():
     assert points == 7 and abs(slope + 2) <= tol
 
 
+def test_alignment_gap_law_needs_a_resolved_gap():
+    """S-FIG1b: the law's slope is reported only where the gap stays 100x above the
+    deficit's rounding over F^2 over the whole last decade; one point at 99x suppresses it."""
+    F = np.geomspace(1e2, 1e4, 13)  # two decades; the last one starts at index 6
+    gaps = 0.5 / F**2
+    rounding = np.full(F.size, 1e-5)  # gap / (rounding / F^2) = 5e4: resolved
+    slope = lc.alignment_gap_law(F, gaps, rounding)
+    assert slope is not None
+    assert abs(slope + 2) <= slope_tolerance(np.log10(F[6:]), np.log10(gaps[6:]))
+    noisy = rounding.copy()
+    noisy[6] = gaps[6] * F[6] ** 2 / 99  # the decade's first point: only 99x above
+    assert lc.alignment_gap_law(F, gaps, noisy) is None
+    noisy_before = rounding.copy()
+    noisy_before[5] = gaps[5] * F[5] ** 2  # before the decade: irrelevant
+    assert lc.alignment_gap_law(F, gaps, noisy_before) == slope
+
+
 # --- Soudry's offset, S-L1's floor ------------------------------------------------------------
 
 

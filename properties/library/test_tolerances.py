@@ -33,7 +33,14 @@ from invariants.core import rounding as rd
 from invariants.core.losses import EXPONENTIAL, LOGISTIC
 from invariants.dynamics import flow
 from invariants.errors import CertificateError
-from properties.claims import alignment_slack, fig2, lemmas34, section2, smoothness
+from properties.claims import (
+    alignment_slack,
+    appendix_a,
+    fig2,
+    lemmas34,
+    section2,
+    smoothness,
+)
 from properties.claims import section2_limits as lc
 from properties.claims import section3 as s3
 
@@ -251,6 +258,41 @@ def test_l2b_tolerance_formula():
     assert_pinned(section2.l2b_tolerance(c, shapes, 1), exp1, "l2b_tolerance k=1")
 
 
+def test_eq1_eq3_l2a_allowances():
+    """S-EQ1: ``lam_err + cumsum(risk_allowance) + cumsum(rate_allowance) + 4 eps |Lambda|``;
+    S-EQ3: ``sqrt(d_k) drift_k + (max size + 2) eps (sq_k + sq_{k+1})``; S-L2a:
+    ``sum_{j>=k} (1 + sqrt(d_j)) drift_j + deficit_rounding(W_k)``."""
+    st = SimpleNamespace(
+        risk_allowance=np.array([1e-9, 2e-9]), rate_allowance=np.array([0.0, 4e-9])
+    )
+    got = section2.eq1_allowance(st, np.array([0.0, -3.0]), np.array([1e-12, 5e-12]))
+    assert_pinned(got[0], 1e-12 + 1e-9, "eq1_allowance[0]")
+    assert_pinned(got[1], 5e-12 + 3e-9 + 4e-9 + 4 * 3 * E, "eq1_allowance[1]")
+    weights = (np.diag([2.0, 1.0]), np.diag([4.0, 1.0]), np.array([[5.0, 0.0]]))
+    c = SimpleNamespace(weights=weights, drift_bound=np.array([1e-10, 3e-10]))
+    sq = np.array([5.0, 17.0, 25.0])
+    expected = math.sqrt(2) * 3e-10 + (4 + 2) * E * (17 + 25)
+    assert_pinned(section2.eq3_tolerance(c, sq, 1), expected, "eq3_tolerance")
+    shapes = [W.shape for W in weights]
+    charge = [(1 + math.sqrt(2)) * 1e-10, (1 + math.sqrt(2)) * 3e-10]
+    delta = [4 * 2 * E * 2, 4 * 2 * E * 4]  # svd_error of the two square layers
+    dr = [2 * 1 * d + d**2 for d in delta]
+    tols = section2.l2a_tolerances(c, shapes)
+    assert_pinned(tols[0], charge[0] + charge[1] + float(dr[0]), "l2a_tolerances[0]")
+    assert_pinned(tols[1], charge[1] + float(dr[1]), "l2a_tolerances[1]")
+    assert tols[2] == 0.0
+
+
+def test_c1_rounding_tolerance():
+    """S-C1: ``(L + 2) m eps + wedin(W_1) + sum_{k>=2} wedin(W_k) + sum_{k<L} wedin(W_k)``."""
+    weights = (np.diag([2.0, 1.0]), np.diag([4.0, 1.0]), np.array([[5.0, 0.0]]))
+    tr = SimpleNamespace(initial=weights)
+    c = SimpleNamespace(weights=weights, drift_bound=np.array([0.0, 0.0]))
+    w = [4 * 2 * E * 2 / 1, 4 * 2 * E * 4 / 3, 4 * 2 * E * 5 / 5]
+    expected = (3 + 2) * 2 * E + w[0] + (w[1] + w[2]) + (w[0] + w[1])
+    assert_pinned(section2.c1_terms(tr, c)[3], expected, "c1_terms tol")
+
+
 def test_alignment_slack_formula():
     """Worst ``(1 - al^2) / (1 - lb + tol)`` over positive bounds; fails below ``lb - tol``."""
     al, lb, tol = np.array([0.9, 0.5]), np.array([0.5, -1.0]), np.array([0.1, 0.0])
@@ -329,6 +371,27 @@ def test_eq27_eq37_l8b_l8c_tolerances():
     assert_pinned(s3.l8c_tolerance(W), (3 + 2) * 2 * E + 2 * sum(w), "l8c_tolerance")
 
 
+def test_eq30_tolerances_and_norm_change_scales():
+    """S-EQ30: ``(t + 2) eps b_t`` and that plus ``2 rho_0 + 2 rho_t``; S-L7 / S-T3:
+    ``U = sum eta_t ||G_k(t)||``, ``r = ((stop - start) + 2 (size_k + 1)) eps max_t F_k``."""
+    b, rho = np.array([0.0, 1.0, 3.0]), np.array([1e-16, 2e-16, 4e-16])
+    tol_sum, tol = s3.eq30_tolerances(b, rho)
+    assert_pinned(tol_sum[2], 4 * E * 3, "eq30 sum tolerance")
+    assert_pinned(tol[2], 4 * E * 3 + 2e-16 + 8e-16, "eq30 tolerance")
+    assert tol_sum[0] == 0.0
+    U, r = s3.norm_change_scales(gd_stub(), 0, 0, 1)
+    assert_pinned(U, 0.5 * 3.0, "U")
+    assert_pinned(r, (1 + 2 * (2 + 1)) * E * 10, "r")
+
+
+def test_perp_and_a2a_allowances():
+    """S-L4: ``4 (d + 2) eps ||w||``; S-A2a: ``(n + d + 2 L w) eps``."""
+    w = np.array([3.0, 0.0, 4.0])
+    assert_pinned(lemmas34.perp_rounding(w), 4 * 5 * E * 5, "perp_rounding")
+    weights = [np.zeros((4, 3)), np.zeros((1, 4))]
+    assert_pinned(appendix_a.a2a_tolerance(6, 3, weights), (6 + 3 + 2 * 2 * 4) * E, "a2a")
+
+
 def test_l5_rounding_formula():
     """``2 sqrt(L) R^(L-1) [G (n + d + 2 L m + 8) eps + beta (L m + d) eps R^L]`` (logistic)."""
     weights = (np.zeros((3, 2)), np.zeros((1, 3)))
@@ -337,6 +400,16 @@ def test_l5_rounding_formula():
     per = 1 * (n + d + 2 * L * m + 8) * E + Fraction(1, 4) * (L * m + d) * E * Fraction(R) ** L
     expected = 2 * Fraction(math.sqrt(L)) * Fraction(R) ** (L - 1) * per
     assert_pinned(smoothness.l5_rounding(weights, z, LOGISTIC, R), expected, "l5_rounding")
+
+
+def test_l6_rounding_formula():
+    """S-L6: ``sqrt(L) R^(L-1) G (eps sqrt(L) R + eta l5_rounding)`` (logistic, G = 1)."""
+    weights = (np.zeros((3, 2)), np.zeros((1, 3)))
+    z = np.zeros((5, 2))
+    R, eta = 4.0, 0.125
+    l5 = smoothness.l5_rounding(weights, z, LOGISTIC, R)  # pinned above
+    expected = math.sqrt(2) * R * (rd.EPS * math.sqrt(2) * R + eta * l5)
+    assert_pinned(smoothness.l6_rounding(z, weights, LOGISTIC, R, eta), expected, "l6_rounding")
 
 
 # --- Fig. 2 (ReLU) ------------------------------------------------------------------------------
@@ -357,6 +430,56 @@ def test_fig2_ratio_rounding_and_relu_bounds():
     assert_pinned(relu.forward_abs_bound(W, X), g * Fraction(27, 2), "forward_abs_bound")
     z = np.array([[1.0, -7.0, 2.0], [0.0, 0.0, 0.0]])
     assert_pinned(relu.cross_entropy_rounding(z, 1.5), (2 + 3 + 8) * E * 9.5, "ce_rounding")
+
+
+def test_homogeneity_allowance_formula():
+    """S-FIG2: ``(g_B + g_{d_{k-1}}) T_k + (g_B + g_{d_{k+1}}) T_{k+1} + g_{N_k} (1 + g_B) T_k
+    + g_{N_{k+1}} (1 + g_B) T_{k+1}``, ``g_m = m u / (1 - m u)``."""
+
+    def g(m: int) -> Fraction:
+        return m * (E / 2) / (1 - m * (E / 2))
+
+    shapes = [(3, 2), (4, 3), (1, 4)]
+    T = np.array([[2.0, 0.5, 1.0]])
+    got = fig2.homogeneity_allowance(shapes, 8, T, 1)[0]
+    expected = (g(8) + g(3)) * Fraction(1, 2) + (g(8) + g(1)) * 1
+    expected += g(12) * (1 + g(8)) * Fraction(1, 2) + g(4) * (1 + g(8)) * 1
+    assert_pinned(got, expected, "homogeneity_allowance")
+
+
+def test_relu_balance_rounding_bound_formula():
+    """S-FIG2 balancedness (relu.balance_residuals), one step of a (2, 3), (1, 2) network:
+    per step ``2 eta chain + eps (3 (F_k^2 + F_{k+1}^2)(t+1) + eta^2 (G_k^2 + G_{k+1}^2))
+    + (g_N + 3 eps) eta^2 G^2 (each layer) + eps |S|``, accumulated times ``1 + (t + 1) eps``,
+    plus the measurement ``g_N (F^2(t) + F^2(0))`` per layer ``+ eps (|D(t)| + |D(0)| + |drift|)``.
+    """
+
+    def g(m: int) -> Fraction:
+        return m * (E / 2) / (1 - m * (E / 2))
+
+    eta, B = 0.5, 4
+    run = SimpleNamespace(
+        fro_sq=np.array([[3.0, 1.0], [4.0, 2.5]]),
+        grad_sq=np.array([[2.0, 6.0]]),
+        abs_products=np.array([[8.0, 4.0]]),
+        eta=eta,
+        shapes=[(2, 3), (1, 2)],
+        steps=1,
+        batch=B,
+    )
+    _, allowed, drift = relu.balance_residuals(run)
+    e = Fraction(eta)
+    first = 2 * e * ((g(B) + g(3)) * 8 + (g(B) + g(1)) * 4)
+    S1 = e**2 * (6 - 2)
+    update = E * (3 * (Fraction(4) + Fraction(5, 2)) + e**2 * (2 + 6))
+    sums = (g(6) + 3 * E) * e**2 * 2 + (g(2) + 3 * E) * e**2 * 6
+    acc = (first + update + sums + E * S1) * (1 + 2 * E)
+    D0, D1 = Fraction(1) - 3, Fraction(5, 2) - 4
+    measure1 = g(6) * (4 + 3) + g(2) * (Fraction(5, 2) + 1) + E * (abs(D1) + abs(D0) + abs(D1 - D0))
+    measure0 = g(6) * (3 + 3) + g(2) * (1 + 1) + E * (abs(D0) + abs(D0))
+    assert drift[1, 0] == float(D1 - D0)
+    assert_pinned(allowed[0, 0], measure0, "balance bound at step 0")
+    assert_pinned(allowed[1, 0], acc + measure1, "balance bound at step 1")
 
 
 # --- the comparison itself -------------------------------------------------------------------
