@@ -325,6 +325,18 @@ def test_log_time_errors_add_the_path_term():
     assert flow.log_time_errors(cps, steps)[0] == gap[4] + 3e-9
 
 
+def test_perp_errors_on_known_perpendicular_parts():
+    """S-T2's error estimate: ``||P w - P w_ref|| / max(||P w_ref||, 1)``, ``P = I - ubar ubar^T``:
+    parallel differences do not count; below ``||P w_ref|| = 1`` the error is absolute."""
+    ubar = np.array([1.0, 0.0])
+    cps = [SimpleNamespace(weights=(np.array([[5.0, 2.0]]),)) for _ in range(2)]
+    tr = SimpleNamespace(checkpoints=cps)
+    ref = np.array([[7.0, 2.5], [-3.0, 1.5]])
+    assert np.array_equal(flow.perp_errors(tr, ubar, ref), np.array([0.5 / 2.5, 0.5 / 1.5]))
+    small = np.array([[9.0, 2.5], [9.0, 2.25]]) - np.array([[0.0, 2.0], [0.0, 2.0]])
+    assert np.array_equal(flow.perp_errors(tr, ubar, small), np.array([1.5, 1.75]))
+
+
 # --- S-FIG1a: interpolation error and decade resolution --------------------------------------
 
 

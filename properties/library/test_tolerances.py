@@ -31,7 +31,7 @@ from invariants import relu
 from invariants.core import a2, data, maxmargin, theta
 from invariants.core import rounding as rd
 from invariants.core.losses import EXPONENTIAL, LOGISTIC
-from invariants.dynamics import flow
+from invariants.dynamics import flow, gd
 from invariants.errors import CertificateError
 from properties.claims import (
     alignment_slack,
@@ -400,6 +400,51 @@ def test_l5_rounding_formula():
     per = 1 * (n + d + 2 * L * m + 8) * E + Fraction(1, 4) * (L * m + d) * E * Fraction(R) ** L
     expected = 2 * Fraction(math.sqrt(L)) * Fraction(R) ** (L - 1) * per
     assert_pinned(smoothness.l5_rounding(weights, z, LOGISTIC, R), expected, "l5_rounding")
+
+
+def test_beta_of_radius_and_a5_step():
+    """S-L5 / A5: ``beta(R) = 2 L^2 R^(2L - 2) (beta + G)``; ``eta = min(1 / beta(R), 1)``."""
+    assert_pinned(gd.beta_of_radius(3.0, 2, LOGISTIC), 2 * 4 * 9 * Fraction(5, 4), "beta(R)")
+    assert_pinned(gd.a5_step(3.0, 2, LOGISTIC), 1 / (2 * 4 * 9 * Fraction(5, 4)), "A5 step")
+    assert gd.a5_step(1.0, 1, LOGISTIC) == 0.4  # 1 / (2 * 1.25)
+
+
+def test_l5_ratio_allowance():
+    """S-L5: allowed ratio ``(1 + (rho_W + rho_V) / (beta(R) ||W - V||)) (1 + (p + 2) eps)``."""
+    W = (np.array([[0.5, 0.0], [0.0, 0.25]]), np.array([[1.0, 0.5]]))
+    V = (np.array([[0.5, 0.0], [0.0, -0.25]]), np.array([[1.0, 0.5]]))  # ||W - V|| = 1/2
+    z = np.array([[0.6, 0.8], [1.0, 0.0]])
+    R = 2.0
+    rho = smoothness.l5_rounding(W, z, LOGISTIC, R) + smoothness.l5_rounding(V, z, LOGISTIC, R)
+    b = 2 * 4 * 4 * 1.25  # beta(R) = 2 L^2 R^2 (1/4 + 1)
+    expected = (1 + rho / (b * 0.5)) * (1 + (6 + 2) * rd.EPS)
+    assert_pinned(smoothness.l5_ratio(z, W, V, LOGISTIC, R)[1], expected, "l5 allowance")
+
+
+def test_exit_time_bound_formula():
+    """S-L6 (Lemma 6's constants): ``delta = log 2 - R - 16 eps log 2``,
+    ``eps_g = delta gamma |loss'(R^L)| / (|loss'(0)| R)``, and
+    ``T* = t + (R (1 + 16 eps) - loss(R^L)) / (eps_g^2 / (2 beta(R)) - rho) + 1``."""
+    t, risk, R, L, gamma, rho = 5, 0.25, 1.5, 2, 0.3, 1e-12
+    eb = smoothness.exit_time_bound(t, math.log(risk), R, L, LOGISTIC, gamma, rho)
+    delta = math.log(2) - risk - 16 * rd.EPS * math.log(2)
+    top = R**L
+    eps_g = delta * gamma * (1 / (1 + math.exp(top))) / (0.5 * R)
+    beta = 2 * L**2 * R ** (2 * L - 2) * 1.25
+    T = (
+        t
+        + (risk * (1 + 16 * rd.EPS) - math.log1p(math.exp(-top))) / (eps_g**2 / (2 * beta) - rho)
+        + 1
+    )
+    assert_pinned(eb.delta, delta, "delta")
+    # eps_g is formed in the log domain: its log errs by a few eps times |log eps_g| (~4),
+    # i.e. <= 16 eps relative; T* squares it (32 eps) and adds a few roundings.
+    assert_pinned(eb.eps_grad, eps_g, "eps_grad")
+    assert_pinned(eb.bound, T, "T*", ops=48)
+    assert (
+        smoothness.exit_time_bound(0, math.log(math.log(2)), R, L, LOGISTIC, gamma, rho).bound
+        == math.inf
+    )
 
 
 def test_l6_rounding_formula():
