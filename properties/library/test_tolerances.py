@@ -43,6 +43,7 @@ from properties.claims import (
 )
 from properties.claims import section2_limits as lc
 from properties.claims import section3 as s3
+from properties.claims import section3_limits as s3l
 
 E = Fraction(2) ** -52  # the exact machine epsilon of float64
 OPS = 16
@@ -185,6 +186,19 @@ def test_max_margin_certificate_threshold_is_tol():
     for tol in (6e-11, 1e-12):
         with pytest.raises(CertificateError):
             maxmargin.check_certificate(z, u, GAMMA, off, tol=tol)
+
+
+def test_support_tolerance_formula_and_use():
+    """``max(tol gamma, 4 (d + 2) eps rmax)``; in max_margin (default tol 1e-12, the data
+    already at unit scale, so s_tol = 3e-13 here) a third point planted at margin
+    ``gamma + 3e-12`` (10 s_tol) is not in S, one at ``gamma + 3e-14`` (s_tol / 10) is."""
+    assert_pinned(maxmargin.support_tolerance(1e-12, 0.5, 3, 1.0), Fraction(1, 2) * 1e-12, "tol")
+    assert_pinned(maxmargin.support_tolerance(1e-16, 0.5, 3, 1.0), 4 * 5 * E, "floor", ops=2)
+    z, u, v = two_point_problem()
+    for excess, in_support in ((3e-12, False), (3e-14, True)):
+        third = (GAMMA + excess) * u + 0.1 * v
+        mm = maxmargin.max_margin(np.vstack([z, third]))
+        assert (2 in mm.support) == in_support, (excess, mm.support, mm.margins - mm.gamma)
 
 
 def test_theta_tolerances_simplex_path():
@@ -369,6 +383,13 @@ def test_eq27_eq37_l8b_l8c_tolerances():
     w = [4 * 2 * E * 2 / 1, 4 * 2 * E * 4 / 3, 4 * 2 * E * 5 / 5]
     assert_pinned(s3.l8b_tolerance(W, 0), 2 * (w[0] + w[1]), "l8b_tolerance")
     assert_pinned(s3.l8c_tolerance(W), (3 + 2) * 2 * E + 2 * sum(w), "l8c_tolerance")
+
+
+def test_t4_allowances():
+    """S-T4: ``8 eps (|log_thr| + log n + 1)`` and ``growth + 4 d eps (Phi_t + Phi_{t+1})``."""
+    got = s3l.t4_sign_tolerance(-2.0, 7)
+    assert_pinned(got, 8 * rd.EPS * (2.0 + math.log(7) + 1), "t4_sign_tolerance")
+    assert_pinned(s3l.t4_engine_allowance(1e-3, 3, 2.0, 6.0), 1e-3 + 4 * 3 * E * 8, "engine")
 
 
 def test_eq30_tolerances_and_norm_change_scales():
