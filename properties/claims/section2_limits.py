@@ -147,6 +147,13 @@ def check_reach(final_log_risk: float, final_wprod: float) -> dict[str, float]:
     return reach_ratios(final_log_risk, final_wprod)
 
 
+def t1_power_rounding(L: int, dmax: int) -> float:
+    """``(L + 2 d_max) eps``: relative rounding of ``||w_prod||^(2/L)`` and the squared
+    Frobenius norms compared with it in S-T1 (a product of L layers, norms of up to
+    ``d_max``-wide layers)."""
+    return (L + 2 * dmax) * EPS
+
+
 def check_s_t1(tr: flow.Trajectory) -> Slack:
     """S-T1: risk -> 0, every ``||W_k||_F -> inf``, the layers align, ``||w_prod|| -> inf``.
 
@@ -185,7 +192,7 @@ def check_s_t1(tr: flow.Trajectory) -> Slack:
     charge = float(np.sum(fc._eq2_charge(final, shapes))) if L > 1 else 0.0
     delta = float(np.ptp(f2[0]))
     dmax = max(max(s) for s in shapes)
-    lower = nw[-1] ** (2.0 / L) * (1 - (L + 2 * dmax) * EPS) - delta - charge
+    lower = nw[-1] ** (2.0 / L) * (1 - t1_power_rounding(L, dmax)) - delta - charge
     # Not a slack: ||w_prod|| <= prod_k ||W_k||_F is attained in the limit (that is the
     # alignment), so this ratio tends to 1 by design and says nothing about the margin.
     if np.min(f2[-1]) < lower:
@@ -218,6 +225,13 @@ class T2Measure:
     sines: np.ndarray
 
 
+def sine_floor(d: int) -> float:
+    """``8 (d + 2) eps``: the smallest sine :func:`~invariants.core.maxmargin.perp` resolves
+    (S-T2; a unit vector's perpendicular part is computed to ``(d + 2) eps``, and
+    :func:`~invariants.core.lemma4.perp_gradient_sign` treats ``4 (d + 2) eps`` as parallel)."""
+    return 8 * (d + 2) * EPS
+
+
 def check_s_t2(tr: flow.Trajectory, mm: MaxMargin) -> T2Measure:
     """S-T2: ``w_prod / ||w_prod|| -> ubar`` with the right sign, and ``|<v_1, ubar>| -> 1``.
 
@@ -242,8 +256,7 @@ def check_s_t2(tr: flow.Trajectory, mm: MaxMargin) -> T2Measure:
         problems.append(
             f"wrong sign: <w_prod, ubar> = {wp[-1] @ mm.ubar:.3g}, min margin {np.min(margins):.3g}"
         )
-    # A sine from perp() is resolved to 8 (d + 2) eps at best (see S-FIG1a's check).
-    floor = 8 * (tr.z.shape[1] + 2) * EPS
+    floor = sine_floor(tr.z.shape[1])
     for name, dec in (("sin(w_prod, ubar)", dw), ("sin(v_1, ubar)", dv)):
         if dec.end > max(DECADE_SHRINK * dec.start, floor):
             problems.append(

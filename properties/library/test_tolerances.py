@@ -317,7 +317,8 @@ def test_alignment_slack_formula():
 
 def test_fig1_and_l1_allowances():
     """S-FIG1a: ``2 (L w + d + 2) eps`` and the loosest solver rtol; S-L1:
-    ``(n + d + 2) eps (|log R| + |log g| + log n + 1)``; the decade shrink 10^-1/2."""
+    ``(n + d + 2) eps (|log R| + |log g| + log n + 1)``; S-T2: the decade shrink 10^-1/2 and
+    the sine floor ``8 (d + 2) eps``; S-T1: ``(L + 2 d_max) eps``."""
     deep = SimpleNamespace(initial=[np.zeros((5, 3)), np.zeros((4, 5)), np.zeros((1, 4))])
     assert_pinned(lc.fig1a_floor(deep), 2 * (3 * 5 + 3 + 2) * E, "fig1a_floor")
     runs = [
@@ -328,6 +329,8 @@ def test_fig1_and_l1_allowances():
     expected = (7 + 3 + 2) * rd.EPS * (40.0 + 12.5 + math.log(7) + 1)
     assert_pinned(lc.l1_log_tolerance(7, 3, -40.0, 12.5), expected, "l1_log_tolerance")
     assert_pinned(lc.DECADE_SHRINK, 1 / math.sqrt(10), "DECADE_SHRINK", ops=2)
+    assert_pinned(lc.sine_floor(3), 8 * 5 * E, "sine_floor", ops=2)
+    assert_pinned(lc.t1_power_rounding(4, 7), 18 * E, "t1_power_rounding", ops=2)
     assert lc.Decay(1.0, 1 / math.sqrt(10), math.nan).ratio == pytest.approx(1.0, rel=4e-16)
     assert lc.Decay(0.0, 0.0, math.nan).ratio == 0.0
 
