@@ -70,17 +70,9 @@ def check_run(tr, mm, record_slack, record_observation, label: str) -> None:
     f = np.sqrt(np.array([[np.vdot(W, W) for W in c.weights] for c in tr.checkpoints]))
     if gaps.shape[1] > 1:
         k = int(np.argmax(gaps[-1]))  # the least aligned layer at the end
-        slope, _ = limits.decay_slope(f[:, k], gaps[:, k])
-        # A law is only measured where the gap is resolved: over the last decade
-        # of ||W_k||_F it must stay 100 times above the rounding of the rank
-        # deficit divided by F^2 (balanced inits have D = 0 and a gap of pure noise).
-        j = limits.decade_before(f[:, k])
-        resolved = all(
-            gaps[i, k] > 100 * deficit_rounding(c.weights[k]) / f[i, k] ** 2
-            for i, c in enumerate(tr.checkpoints)
-            if i >= j
-        )
-        if np.isfinite(slope) and resolved:
+        rounding = np.array([deficit_rounding(c.weights[k]) for c in tr.checkpoints])
+        slope = lc.alignment_gap_law(f[:, k], gaps[:, k], rounding)
+        if slope is not None:
             keep = (gaps[:, k] > 0) & (f[:, k] > 0)
             record_observation(
                 "alignment_gap_decay",

@@ -50,6 +50,7 @@ __all__ = [
     "perp",
     "rounding_floor",
     "sin_angle",
+    "support_tolerance",
 ]
 
 
@@ -417,6 +418,17 @@ def _wolfe(
     return corral, w, x
 
 
+def support_tolerance(tol: float, gamma: float, d: int, rmax: float) -> float:
+    """How far above gamma a margin may lie and still count as active (the support S).
+
+    ``max(tol gamma, 4 (d + 2) eps rmax)``: the certificate's relative accuracy, or,
+    where that is below float64's resolution, the rounding of a margin ``<ubar, z_i>``
+    (:func:`rounding_floor`'s ``(d + 2) eps ||z_i||`` with the same factor 4);
+    ``rmax = max_i ||z_i||``.  All at the power-of-two scale of :func:`max_margin`.
+    """
+    return max(tol * gamma, 4.0 * (d + 2) * EPS * rmax)
+
+
 def max_margin(data: Dataset | np.ndarray, *, tol: float = 1e-12) -> MaxMargin:
     """Certified hard-margin SVM through the origin.
 
@@ -533,7 +545,7 @@ def max_margin(data: Dataset | np.ndarray, *, tol: float = 1e-12) -> MaxMargin:
     cert = check_certificate(z, ubar, gamma, dual, max(tol, rounding_floor(zs, gamma_s)))
     margins = z @ ubar
     margins_s = zs @ ubar
-    s_tol = max(tol * gamma_s, 4.0 * (d + 2) * EPS * rmax_s)
+    s_tol = support_tolerance(tol, gamma_s, d, rmax_s)
     support = np.flatnonzero((margins_s - gamma_s <= s_tol) | (dual > 0)).astype(np.intp)
 
     ubar.setflags(write=False)

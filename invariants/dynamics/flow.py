@@ -803,7 +803,8 @@ def log_exp_trapezoid(h: float, a: float, b: float) -> float:
         return -np.inf
     hi, delta = max(a, b), abs(b - a)
     if delta < 1e-8:
-        return float(np.log(h) + 0.5 * (a + b) - delta**2 / 24)  # series of log((1-e^-d)/d) + d/2
+        # log((1 - e^-d) / d) + d / 2 = log(sinh(d/2) / (d/2)) = d^2 / 24 + O(d^4)
+        return float(np.log(h) + 0.5 * (a + b) + delta**2 / 24)
     return float(hi + np.log(h) + np.log(-np.expm1(-delta)) - np.log(delta))
 
 

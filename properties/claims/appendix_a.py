@@ -16,6 +16,13 @@ from invariants.dynamics import flow, gd
 from invariants.statements import Slack
 
 
+def a2a_tolerance(n: int, d: int, weights) -> float:
+    """Relative rounding of the computed ``||dR/dW_1||_F`` at ``W_1 = 0`` (S-A2a):
+    ``(n + d + 2 L w) eps``, w the widest layer dimension (the mean of n points, a d-term
+    norm, and the suffix product of L layers, ``2 w`` per layer)."""
+    return (n + d + 2 * len(weights) * max(max(w.shape) for w in weights)) * EPS
+
+
 def check_s_a2a(weights, z: np.ndarray, loss, gamma: float) -> Slack:
     """S-A2a at ``W_1 = 0``: A2 holds, ``R(W(0)) = R(0)``, and the gradient lower bound.
 
@@ -35,7 +42,7 @@ def check_s_a2a(weights, z: np.ndarray, loss, gamma: float) -> Slack:
     log_obs = limits.layer1_gradient_log_norm(weights, z, loss)
     bound = abs(float(loss.d1(0.0))) * gamma * float(np.linalg.norm(a))
     n, d = z.shape
-    tol = (n + d + 2 * len(weights) * max(max(w.shape) for w in weights)) * EPS
+    tol = a2a_tolerance(n, d, weights)
     assert bound > 0 and math.exp(log_obs) >= bound * (1 - tol), (
         f"S-A2a: ||dR/dW_1||_F = {math.exp(log_obs):.6g} < |loss'(0)| gamma ||W_L...W_2|| = "
         f"{bound:.6g} (or the bound is 0)"

@@ -70,6 +70,17 @@ def fig2_thresholds(run: relu.SGDRun) -> np.ndarray:
     return thr
 
 
+def ratio_rounding(shapes, r0: np.ndarray, r1: np.ndarray) -> np.ndarray:
+    """Per layer: ``8 max(m, n) eps (r0 + r1)``, the rounding of two compared ratios (S-FIG2).
+
+    Every computed singular value errs by at most ``4 max(m, n) eps ||W||_2``
+    (``invariants.core.rounding.svd_error``), so ``sigma_1`` and ``||W||_F`` each
+    err by at most ``4 max(m, n) eps`` relative and their ratio by ``8 max(m, n) eps``
+    relative; the two compared ratios' errors are summed.
+    """
+    return np.array([8 * max(s) * EPS for s in shapes]) * (r0 + r1)
+
+
 def check_s_fig2(run: relu.SGDRun) -> Slack:
     """S-FIG2 on one run: risk at most half its start; each hidden dense layer rose, far above.
 
@@ -80,7 +91,7 @@ def check_s_fig2(run: relu.SGDRun) -> Slack:
     compared ratios' errors is charged to every comparison.
     """
     r0, r1 = run.ratios[0], run.ratios[-1]
-    tol = np.array([8 * max(s) * EPS for s in run.shapes]) * (r0 + r1)
+    tol = ratio_rounding(run.shapes, r0, r1)
     thr = fig2_thresholds(run)
     R0, R1 = float(run.risk[0]), float(run.risk[-1])
     failures = []
@@ -316,6 +327,22 @@ def check_relu_balance(run: relu.SGDRun) -> Slack:
     )
 
 
+def homogeneity_allowance(shapes, batch: int, T: np.ndarray, k: int) -> np.ndarray:
+    """Allowed ``|<W_k, G_k> - <W_{k+1}, G_{k+1}>|`` per step (0-based pair k; S-FIG2).
+
+    The chain bound of :mod:`invariants.relu`, ``(gamma_B + gamma_{d_{k-1}}) T_k +
+    (gamma_B + gamma_{d_{k+1}}) T_{k+1}``, plus the rounding of each computed
+    ``<W_k, G_k>`` (N entries): ``gamma_N (1 + gamma_B) T_k``; ``gamma`` = ``gamma_unit``.
+    """
+    (dk, dkm1), (dk1, _) = shapes[k], shapes[k + 1]
+    gb = gamma_unit(batch)
+    chain = (gb + gamma_unit(dkm1)) * T[:, k] + (gb + gamma_unit(dk1)) * T[:, k + 1]
+    comp = (
+        gamma_unit(dk * dkm1) * (1 + gb) * T[:, k] + gamma_unit(dk1 * dk) * (1 + gb) * T[:, k + 1]
+    )
+    return chain + comp
+
+
 def check_homogeneity(run: relu.SGDRun) -> Slack:
     """``<W_k, G_k>`` is the same for every layer at every step (ReLU homogeneity).
 
@@ -327,14 +354,7 @@ def check_homogeneity(run: relu.SGDRun) -> Slack:
     shapes = run.shapes
     worst, where, exercised = 0.0, "", False
     for k in range(len(shapes) - 1):
-        (dk, dkm1), (dk1, _) = shapes[k], shapes[k + 1]
-        gb = gamma_unit(run.batch)
-        chain = (gb + gamma_unit(dkm1)) * T[:, k] + (gb + gamma_unit(dk1)) * T[:, k + 1]
-        comp = (
-            gamma_unit(dk * dkm1) * (1 + gb) * T[:, k]
-            + gamma_unit(dk1 * dk) * (1 + gb) * T[:, k + 1]
-        )
-        allowed = chain + comp
+        allowed = homogeneity_allowance(shapes, run.batch, T, k)
         diff = np.abs(wg[:, k] - wg[:, k + 1])
         t = int(np.argmax(diff - allowed))
         assert diff[t] <= allowed[t], (

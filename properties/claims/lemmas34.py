@@ -143,6 +143,16 @@ def worst(*slacks: Slack) -> Slack:
 # --- S-L4 ----------------------------------------------------------------------------------------
 
 
+def perp_rounding(w: np.ndarray) -> float:
+    """``4 (d + 2) eps ||w||``: the allowance on a computed ``||w_perp||`` (S-L4).
+
+    :func:`~invariants.core.maxmargin.perp` is off by ``~ (d + 2) eps ||w||`` (the
+    removed ubar component carries the error of ``<w, ubar>``); four times that is allowed.
+    """
+    w = np.asarray(w, dtype=np.float64)
+    return 4 * (w.size + 2) * EPS * float(np.linalg.norm(w))
+
+
 def check_s_l4_sign(w: np.ndarray, z: np.ndarray, ubar: np.ndarray, loss: Loss, K: float) -> Slack:
     """S-L4 at one w with ``||w_perp|| >= K``: ``<w_perp, grad R(w)> >= 0``.
 
@@ -158,9 +168,8 @@ def check_s_l4_sign(w: np.ndarray, z: np.ndarray, ubar: np.ndarray, loss: Loss, 
     flow).  <= 1 iff the sign condition holds.
     """
     w = np.asarray(w, dtype=np.float64)
-    d = w.size
     rp = float(np.linalg.norm(perp(w, ubar)))
-    if not rp >= K - 4 * (d + 2) * EPS * float(np.linalg.norm(w)):
+    if not rp >= K - perp_rounding(w):
         raise ValueError(f"check_s_l4_sign: ||w_perp|| = {rp!r} < K = {K!r}; S-L4 does not apply")
     margin = perp_gradient_sign(w, z, ubar, loss)
     assert margin >= 0, (
@@ -196,10 +205,9 @@ def check_s_l4_search(
             "S-L4", 0.0, f"{loss.name}: the search found no failing w at all", exercised=True
         )
     w = np.asarray(search.witness_w)
-    d = w.size
     rp = float(np.linalg.norm(perp(w, mm.ubar)))
     assert float(w @ mm.ubar) >= 0, "search witness has <w, ubar> < 0"
-    assert abs(rp - search.K_emp) <= 4 * (d + 2) * EPS * float(np.linalg.norm(w))
+    assert abs(rp - search.K_emp) <= perp_rounding(w)
     sign = perp_gradient_sign(w, z, mm.ubar, loss)
     assert sign < 0, f"search witness does not fail the sign condition (margin {sign!r})"
     assert search.K_emp <= K, (

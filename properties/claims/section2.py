@@ -48,6 +48,21 @@ def _defined(tr: flow.Trajectory) -> list[flow.Checkpoint]:
 # --- S-EQ1 -------------------------------------------------------------------------------
 
 
+def eq1_allowance(st: flow.StepLog, lam: np.ndarray, lam_err: np.ndarray) -> np.ndarray:
+    """S-EQ1's allowed ``|log R(s) - log R(0) + Lambda(s)|`` at every logged step.
+
+    The quadrature's error bound ``lam_err``, plus the accumulated per-step allowances of
+    the computed path (``risk_allowance``, ``rate_allowance``; see :func:`check_s_eq1`),
+    plus ``4 eps |Lambda|`` for the subtractions forming the residual.
+    """
+    return (
+        lam_err
+        + np.cumsum(st.risk_allowance)
+        + np.cumsum(st.rate_allowance)
+        + 4 * EPS * np.abs(lam)
+    )
+
+
 def check_s_eq1(tr: flow.Trajectory) -> Slack:
     """S-EQ1: ``dR/dt = -||grad R||^2``, so log R never rises and integrates its rate.
 
@@ -75,12 +90,7 @@ def check_s_eq1(tr: flow.Trajectory) -> Slack:
     assert worst_rise <= 0, f"S-EQ1: log R rose by {worst_rise:.3e} beyond its allowance"
     lam, lam_err = flow.risk_decrease_integral(st)
     residual = np.abs(st.log_risk - st.log_risk[0] + lam)
-    allowed = (
-        lam_err
-        + np.cumsum(st.risk_allowance)
-        + np.cumsum(st.rate_allowance)
-        + 4 * EPS * np.abs(lam)
-    )
+    allowed = eq1_allowance(st, lam, lam_err)
     finite = np.isfinite(allowed)
     ratios = np.divide(
         residual,
@@ -141,6 +151,19 @@ def check_s_eq2(tr: flow.Trajectory) -> Slack:
     return Slack("S-EQ2", worst, f"max relative drift {tr.max_drift_rel:.3e}", exercised=moved)
 
 
+def eq3_tolerance(c: flow.Checkpoint, sq: np.ndarray, k: int) -> float:
+    """S-EQ3's allowed drift of ``||W_{k+1}||_F^2 - ||W_k||_F^2`` (0-based k) at ``c``.
+
+    ``sqrt(d_k) drift_bound_k`` (the trace of a d_k x d_k matrix is at most ``sqrt(d_k)``
+    times its Frobenius norm) plus ``m eps (sq_k + sq_{k+1})``, ``m`` the larger layer's
+    entry count + 2: the squared norms' own rounding (``gamma_m``), ``sq`` their sums at
+    ``c`` and at 0.
+    """
+    dk = c.weights[k].shape[0]
+    m = max(c.weights[k].size, c.weights[k + 1].size) + 2
+    return float(np.sqrt(dk) * c.drift_bound[k] + m * EPS * (sq[k] + sq[k + 1]))
+
+
 def check_s_eq3(tr: flow.Trajectory) -> Slack:
     """S-EQ3: ``||W_{k+1}||_F^2 - ||W_k||_F^2`` is constant along the flow.
 
@@ -156,9 +179,7 @@ def check_s_eq3(tr: flow.Trajectory) -> Slack:
         f = bounds.frobenius_differences(c.weights)
         sq = bounds.frobenius_sq(c.weights) + bounds.frobenius_sq(tr.initial)
         for k in range(f.size):
-            dk = c.weights[k].shape[0]
-            m = max(c.weights[k].size, c.weights[k + 1].size) + 2
-            allowed = np.sqrt(dk) * c.drift_bound[k] + m * EPS * (sq[k] + sq[k + 1])
+            allowed = eq3_tolerance(c, sq, k)
             obs = abs(f[k] - f0[k])
             assert obs <= allowed, (
                 f"S-EQ3: ||W_{k + 2}||_F^2 - ||W_{k + 1}||_F^2 moved by {obs:.3e} > {allowed:.3e} "
@@ -171,6 +192,14 @@ def check_s_eq3(tr: flow.Trajectory) -> Slack:
 
 
 # --- S-L2a / S-L2b ------------------------------------------------------------------------
+
+
+def l2a_tolerances(c: flow.Checkpoint, shapes) -> np.ndarray:
+    """Per layer k, S-L2a's tolerance: ``sum_{j>=k} (1 + sqrt(d_j)) drift_bound_j`` (the
+    eq. 2 / eq. 3 uses of eq. 8, see :func:`check_s_l2a`) plus ``deficit_rounding(W_k)``."""
+    charge = _eq2_charge(c, shapes)
+    tail = np.concatenate([np.cumsum(charge[::-1])[::-1], [0.0]])  # sum_{j>=k}
+    return np.array([tail[k] + deficit_rounding(W) for k, W in enumerate(c.weights)])
 
 
 def check_s_l2a(tr: flow.Trajectory) -> Slack:
@@ -187,11 +216,10 @@ def check_s_l2a(tr: flow.Trajectory) -> Slack:
     shapes = [W.shape for W in tr.initial]
     worst, exercised = 0.0, False
     for c in tr.checkpoints:
-        charge = _eq2_charge(c, shapes)
-        tail = np.concatenate([np.cumsum(charge[::-1])[::-1], [0.0]])  # sum_{j>=k}
+        tols = l2a_tolerances(c, shapes)
         for k, W in enumerate(c.weights):
             deficit = bounds.rank_deficit(W)
-            tol = tail[k] + deficit_rounding(W)
+            tol = tols[k]
             assert deficit <= e8[k] + tol, (
                 f"S-L2a (eq. 8): layer {k + 1} deficit {deficit:.6e} > bound {e8[k]:.6e} "
                 f"+ tol {tol:.2e} at s = {c.s:.4g}"

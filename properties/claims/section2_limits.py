@@ -28,6 +28,7 @@ ways, both falsifiable:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -147,6 +148,13 @@ def check_reach(final_log_risk: float, final_wprod: float) -> dict[str, float]:
     return reach_ratios(final_log_risk, final_wprod)
 
 
+def t1_power_rounding(L: int, dmax: int) -> float:
+    """``(L + 2 d_max) eps``: relative rounding of ``||w_prod||^(2/L)`` and the squared
+    Frobenius norms compared with it in S-T1 (a product of L layers, norms of up to
+    ``d_max``-wide layers)."""
+    return (L + 2 * dmax) * EPS
+
+
 def check_s_t1(tr: flow.Trajectory) -> Slack:
     """S-T1: risk -> 0, every ``||W_k||_F -> inf``, the layers align, ``||w_prod|| -> inf``.
 
@@ -185,7 +193,7 @@ def check_s_t1(tr: flow.Trajectory) -> Slack:
     charge = float(np.sum(fc._eq2_charge(final, shapes))) if L > 1 else 0.0
     delta = float(np.ptp(f2[0]))
     dmax = max(max(s) for s in shapes)
-    lower = nw[-1] ** (2.0 / L) * (1 - (L + 2 * dmax) * EPS) - delta - charge
+    lower = nw[-1] ** (2.0 / L) * (1 - t1_power_rounding(L, dmax)) - delta - charge
     # Not a slack: ||w_prod|| <= prod_k ||W_k||_F is attained in the limit (that is the
     # alignment), so this ratio tends to 1 by design and says nothing about the margin.
     if np.min(f2[-1]) < lower:
@@ -221,6 +229,13 @@ class T2Measure:
     sines: np.ndarray
 
 
+def sine_floor(d: int) -> float:
+    """``8 (d + 2) eps``: the smallest sine :func:`~invariants.core.maxmargin.perp` resolves
+    (S-T2; a unit vector's perpendicular part is computed to ``(d + 2) eps``, and
+    :func:`~invariants.core.lemma4.perp_gradient_sign` treats ``4 (d + 2) eps`` as parallel)."""
+    return 8 * (d + 2) * EPS
+
+
 def check_s_t2(tr: flow.Trajectory, mm: MaxMargin) -> T2Measure:
     """S-T2: ``w_prod / ||w_prod|| -> ubar`` with the right sign, and ``|<v_1, ubar>| -> 1``.
 
@@ -245,8 +260,7 @@ def check_s_t2(tr: flow.Trajectory, mm: MaxMargin) -> T2Measure:
         problems.append(
             f"wrong sign: <w_prod, ubar> = {wp[-1] @ mm.ubar:.3g}, min margin {np.min(margins):.3g}"
         )
-    # A sine from perp() is resolved to 8 (d + 2) eps at best (see S-FIG1a's check).
-    floor = 8 * (tr.z.shape[1] + 2) * EPS
+    floor = sine_floor(tr.z.shape[1])
     for name, dec in (("sin(w_prod, ubar)", dw), ("sin(v_1, ubar)", dv)):
         if dec.end > max(DECADE_SHRINK * dec.start, floor):
             problems.append(
@@ -289,7 +303,7 @@ def _q_at(x: np.ndarray, q: np.ndarray, at: float) -> np.ndarray:
     return np.array([np.interp(at, x, q[:, j]) for j in range(q.shape[1])])
 
 
-def _q_interp_error(x: np.ndarray, q: np.ndarray, at: float) -> float:
+def q_interp_error(x: np.ndarray, q: np.ndarray, at: float) -> float:
     """Estimated error of :func:`_q_at` at ``at``: ``(at - x_j)(x_{j+1} - at) / 2 max ||q''||``.
 
     The classical remainder of linear interpolation on ``[x_j, x_{j+1}]``,
@@ -342,6 +356,22 @@ def integrator_floor(*runs: flow.Trajectory) -> float:
     return max(max([r.rtol, *(rt for _, rt in r.escalations)]) for r in runs)
 
 
+def latest_resolved_decade(
+    lo: float, hi: float, D: Callable[[float], float], E: Callable[[float], float]
+) -> float | None:
+    """End (in ``log ||w_prod||``) of the latest decade in ``[lo, hi]`` whose start is resolved.
+
+    Steps back from ``hi`` by half a decade until ``D(end - ln 10) >= 2 E(end - ln 10)``
+    (S-FIG1a, :func:`check_s_fig1a`); None when no decade inside ``[lo, hi]`` starts
+    resolved.
+    """
+    decade = math.log(10.0)
+    end = hi
+    while end - decade >= lo and D(end - decade) < 2 * E(end - decade):
+        end -= 0.5 * decade
+    return None if end - decade < lo else end
+
+
 def check_s_fig1a(shallow: flow.Trajectory, deep: flow.Trajectory, ubar: np.ndarray) -> Decay:
     """S-FIG1a: depth 1 and depth L on the same data converge to the same direction (ubar).
 
@@ -353,7 +383,7 @@ def check_s_fig1a(shallow: flow.Trajectory, deep: flow.Trajectory, ubar: np.ndar
     faster than ``1/N`` and soon reaches the noise of the computation.  Its
     error bar ``E(N)`` is the float64 resolution (:func:`fig1a_floor`), plus
     the solver's tolerance (:func:`integrator_floor`), plus both runs'
-    interpolation errors (:func:`_q_interp_error`).
+    interpolation errors (:func:`q_interp_error`).
 
     The check takes the *latest* decade ``[N/10, N]`` of the shared range
     (half-decade steps back from the end) whose start is resolved,
@@ -377,15 +407,13 @@ def check_s_fig1a(shallow: flow.Trajectory, deep: flow.Trajectory, ubar: np.ndar
         return float(np.linalg.norm(_q_at(x1, q1, x) - _q_at(xL, qL, x))) / math.exp(x)
 
     def E(x: float) -> float:
-        interp = _q_interp_error(x1, q1, x) + _q_interp_error(xL, qL, x)
+        interp = q_interp_error(x1, q1, x) + q_interp_error(xL, qL, x)
         return noise + interp / math.exp(x)
 
     decade = math.log(10.0)
-    end = hi
-    while end - decade >= lo and D(end - decade) < 2 * E(end - decade):
-        end -= 0.5 * decade
+    end = latest_resolved_decade(lo, hi, D, E)
     L = len(deep.final.weights)
-    if end - decade < lo:
+    if end is None:
         grid = np.linspace(lo, hi, 20)
         worst = max(D(x) / E(x) for x in grid)
         assert worst <= 2, (
@@ -434,6 +462,22 @@ def alignment_gaps(weights: net.Weights) -> np.ndarray:
     return np.array(out)
 
 
+def alignment_gap_law(
+    fro: np.ndarray, gaps: np.ndarray, deficit_roundings: np.ndarray
+) -> float | None:
+    """The log-log slope of a layer's alignment gap against ``||W_k||_F`` (S-FIG1b's law).
+
+    Measured over the last decade of ``||W_k||_F`` (:func:`invariants.core.limits.decay_slope`)
+    and only where the gap is resolved there: at every point from the decade's start
+    on, the gap stays 100 times above the rounding of the rank deficit divided by
+    ``F^2`` (balanced inits have D = 0 and a gap of pure noise).  None otherwise.
+    """
+    slope, _ = limits.decay_slope(fro, gaps)
+    j = limits.decade_before(fro)
+    resolved = bool(np.all(gaps[j:] > 100 * deficit_roundings[j:] / fro[j:] ** 2))
+    return slope if np.isfinite(slope) and resolved else None
+
+
 def check_s_fig1b(tr: flow.Trajectory) -> Slack:
     """S-FIG1b: ``||W_k||_2 / ||W_k||_F -> 1`` for each layer while the risk goes to 0.
 
@@ -480,6 +524,16 @@ def check_s_fig1b(tr: flow.Trajectory) -> Slack:
 # --- S-L1 -----------------------------------------------------------------------------------------
 
 
+def l1_log_tolerance(n: int, d: int, log_risk: float, log_grad: float) -> float:
+    """Absolute rounding allowance of S-L1's ``log ||dR/dW_1||_F >= log eps(R)``.
+
+    ``(n + d + 2) eps (|log R| + |log ||dR/dW_1|||| + log n + 1)``: the log-domain
+    evaluation sums n terms of size up to the largest ``|log |loss'||`` (at most
+    ``|log R| + log n``), then a d-term norm; each operation errs by eps of its operands.
+    """
+    return (n + d + 2) * EPS * (abs(log_risk) + abs(log_grad) + math.log(n) + 1)
+
+
 def check_s_l1(tr: flow.Trajectory, mm: MaxMargin) -> tuple[Slack, float]:
     """S-L1: after t = 1, inside B(R), ``||dR/dW_1||_F >= eps(R) > 0``; max_k ||W_k||_F unbounded.
 
@@ -520,7 +574,7 @@ def check_s_l1(tr: flow.Trajectory, mm: MaxMargin) -> tuple[Slack, float]:
         radius = float(np.sqrt(np.max(bounds.frobenius_sq(c.weights))))
         log_eps = limits.l1_gradient_floor(tr.loss, n, mm.gamma, radius, L, log_ra)
         obs = limits.layer1_gradient_log_norm(c.weights, tr.z, tr.loss)
-        tol = (n + d + 2) * EPS * (abs(c.log_risk) + abs(obs) + math.log(n) + 1)
+        tol = l1_log_tolerance(n, d, c.log_risk, obs)
         assert obs >= log_eps - tol, (
             f"S-L1: at t = exp({c.log_time:.4g}), R = {radius:.4g}: log ||dR/dW_1||_F = {obs:.6g} "
             f"< log eps(R) = {log_eps:.6g}"

@@ -177,11 +177,23 @@ def check_s_eq4(tr: gd.GDTrajectory) -> Slack:
     )
 
 
+def eq27_tolerance(f_next: np.ndarray, f_prev: np.ndarray) -> np.ndarray:
+    """Rounding allowance of S-EQ27's ``F(t+1) - F(t) <= 1``: ``4 eps (F(t+1) + F(t) + 1)``.
+
+    ``4 eps`` relative for each of the two computed norms and ``4 eps`` absolute for
+    the subtraction and the comparison with 1.  A norm of p entries has a worst-case
+    relative error of about ``(p / 2 + 1) u``; ``4 eps`` is below that for p > 14, so
+    this charge is the typical (``sqrt(p)``-growth) error, not the worst case.  It only
+    matters when a growth sits within ``~1e-15 F`` of 1.
+    """
+    return 4 * EPS * (f_next + f_prev + 1)
+
+
 def check_s_eq27(tr: gd.GDTrajectory) -> Slack:
     """S-EQ27: under A5, ``||W_k(t+1)||_F <= ||W_k(t)||_F + 1`` for every layer and step."""
     F = np.array([[np.linalg.norm(M) for M in W] for W in tr.weights])
     grow = F[1:] - F[:-1]
-    tol = 4 * EPS * (F[1:] + F[:-1] + 1)
+    tol = eq27_tolerance(F[1:], F[:-1])
     excess = grow - 1 - tol
     t, k = np.unravel_index(np.argmax(excess), excess.shape)
     assert excess[t, k] <= 0, (
@@ -198,6 +210,15 @@ def check_s_eq27(tr: gd.GDTrajectory) -> Slack:
     )
 
 
+def eq30_tolerances(b: np.ndarray, risk_tol: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """S-EQ30's allowances at every t: ``(t + 2) eps b_t`` for comparing the two running
+    sums (``b_t = sum_{tau < t} eta ||g||^2``; t additions, each ``eps`` of the running
+    sum, and the products), and that plus ``2 rho_0 + 2 rho_t`` for ``2 R(0) - 2 R(t)``
+    (``rho`` = :func:`risk_rounding`)."""
+    tol_sum = (np.arange(b.size) + 2) * EPS * b
+    return tol_sum, tol_sum + 2 * risk_tol[0] + 2 * risk_tol
+
+
 def check_s_eq30(tr: gd.GDTrajectory) -> Slack:
     """S-EQ30: ``sum eta^2 ||g||^2 <= sum eta ||g||^2 <= 2 R(W(0)) - 2 R(W(t))`` for every t."""
     R = _risk(tr.log_risk)
@@ -205,8 +226,7 @@ def check_s_eq30(tr: gd.GDTrajectory) -> Slack:
     a = np.concatenate([[0.0], np.cumsum(tr.eta**2 * g2)])
     b = np.concatenate([[0.0], np.cumsum(tr.eta * g2)])
     c = 2 * R[0] - 2 * R
-    tol_sum = (np.arange(a.size) + 2) * EPS * b
-    tol = tol_sum + 2 * risk_rounding(tr)[0] + 2 * risk_rounding(tr)
+    tol_sum, tol = eq30_tolerances(b, risk_rounding(tr))
     i = int(np.argmax(a - b - tol_sum))
     assert a[i] <= b[i] + tol_sum[i], (
         f"S-EQ30: sum eta^2 g^2 = {a[i]:.6e} > sum eta g^2 = {b[i]:.6e}"
@@ -226,6 +246,17 @@ def check_s_eq30(tr: gd.GDTrajectory) -> Slack:
     )
 
 
+def eq37_tolerance(fk: np.ndarray, fj: np.ndarray, fk0: float, fj0: float) -> np.ndarray:
+    """Rounding allowance of S-EQ37's drift of ``||W_k||^2 - ||W_j||^2``: ``8 eps`` times
+    the sum of the four squared norms (at t and at 0).
+
+    Each squared norm is a p-term sum of squares and the three subtractions add
+    ``eps`` of their operands; ``8 eps`` per squared norm covers p <= 14 in the
+    worst case (``gamma_p``) and larger layers in the typical ``sqrt(p)`` case.
+    """
+    return 8 * EPS * (fk + fj + fk0 + fj0)
+
+
 def check_s_eq37(tr: gd.GDTrajectory) -> Slack:
     """S-EQ37: ``|(||W_k||^2 - ||W_j||^2)(t) - (same)(0)| <= 2 R(W(0))`` for all k, j, t."""
     F2 = np.array([[_fro2(M) for M in W] for W in tr.weights])
@@ -236,7 +267,7 @@ def check_s_eq37(tr: gd.GDTrajectory) -> Slack:
     for k in range(L):
         for j in range(k + 1, L):
             dev = np.abs((F2[:, k] - F2[:, j]) - (F2[0, k] - F2[0, j]))
-            tol = 8 * EPS * (F2[:, k] + F2[:, j] + F2[0, k] + F2[0, j])
+            tol = eq37_tolerance(F2[:, k], F2[:, j], F2[0, k], F2[0, j])
             t = int(np.argmax(dev - tol))
             assert dev[t] <= 2 * R0 + tol[t], (
                 f"S-EQ37: layers {k + 1},{j + 1}: drift {dev[t]:.6e} > 2 R(W(0)) = {2 * R0:.6e} "
@@ -308,6 +339,17 @@ def l8b_bound(tr: gd.GDTrajectory, t: int, constant: float = 3.0) -> np.ndarray:
     )
 
 
+def l8b_tolerance(W: net.Weights, k: int) -> float:
+    """Rounding allowance on ``<v_{k+2}, u_{k+1}>^2`` (0-based k; S-L8b).
+
+    ``2 (wedin(W_k) + wedin(W_{k+1}))``: the computed singular vectors are each
+    off by at most their Wedin sine (:func:`invariants.core.rounding.wedin`), so
+    their inner product by the sum of the two sines and its square (at most 1) by
+    twice that.
+    """
+    return 2 * (wedin(W[k]) + wedin(W[k + 1]))
+
+
 def check_s_l8b(tr: gd.GDTrajectory, every: int = 1, constant: float = 3.0) -> Slack:
     """S-L8b: the GD alignment bound, with the printed constant 3 by default.
 
@@ -321,12 +363,24 @@ def check_s_l8b(tr: gd.GDTrajectory, every: int = 1, constant: float = 3.0) -> S
             continue
         lb = l8b_bound(tr, t, constant)
         al = bounds.alignment(W)
-        tol = np.array([2 * (wedin(W[k]) + wedin(W[k + 1])) for k in range(al.size)])
+        tol = np.array([l8b_tolerance(W, k) for k in range(al.size)])
         where = f"at step {t} (constant {constant:g})"
         ratio, positive = alignment_slack("S-L8b", al, lb, tol, where)
         worst, exercised = max(worst, ratio), exercised or positive
     # Exercised: some bound above 0 (alignment_slack); a bound <= 0 holds for any weights.
     return Slack("S-L8b", worst, exercised=exercised)
+
+
+def l8c_tolerance(W: net.Weights) -> float:
+    """Rounding allowance of S-L8c (as S-C1's): ``(L + 2) m eps + 2 sum_k wedin(W_k)``.
+
+    ``m`` is the largest layer dimension: the product ``w_prod`` and the L + 1
+    norms of the observed ratio carry a relative rounding of ``(L + 2) m eps``;
+    each layer's singular vectors (``v_1`` and the measured alignments) are off
+    by its Wedin sine, used at most twice per layer.
+    """
+    m = max(max(M.shape) for M in W)
+    return (len(W) + 2) * m * EPS + sum(2 * wedin(M) for M in W)
 
 
 def check_s_l8c(tr: gd.GDTrajectory, every: int = 1) -> Slack:
@@ -344,8 +398,7 @@ def check_s_l8c(tr: gd.GDTrajectory, every: int = 1) -> Slack:
             continue
         obs = bounds.product_alignment(W)
         b = bounds.c1_lower_bound(W, Dg)
-        m = max(max(M.shape) for M in W)
-        tol = (len(W) + 2) * m * EPS + sum(2 * wedin(M) for M in W)
+        tol = l8c_tolerance(W)
         assert obs >= b - tol, f"S-L8c: {obs:.12f} < bound {b:.12f} at step {t}"
         if b > 0:
             worst = max(worst, slack_ratio(1 - obs, 1 - b + tol))

@@ -23,6 +23,19 @@ def phi_perp(W1: np.ndarray, ubar: np.ndarray) -> float:
     return float(np.sum(perp(W1, ubar) ** 2))
 
 
+def t4_sign_tolerance(log_thr: float, n: int) -> float:
+    """Rounding of ``log R`` near ``log(loss(0) / n)`` (S-T4's sign): ``8 eps (|log_thr| +
+    log n + 1)`` -- log R is computed to a few eps times ``|log R| + log n``."""
+    return 8 * EPS * (abs(log_thr) + math.log(n) + 1)
+
+
+def t4_engine_allowance(growth: float, d: int, p0: float, p1: float) -> float:
+    """S-T4's allowed growth of ``Phi = ||W_1 P_perp||_F^2`` in one step: ``eta^2 ||G_1||^2``
+    plus ``4 d eps (Phi(t) + Phi(t+1))`` (a sum of squares of sizes up to Phi, each perp'd
+    with relative error ~ d eps)."""
+    return growth + 4 * d * EPS * (p0 + p1)
+
+
 def check_s_t4(tr: gd.GDTrajectory, mm, K: float) -> tuple[Slack, int]:
     """S-T4's finite content on one GD run: the sign, and the Lemma 4 engine (the
     derivation is in properties/test_section3_limits.py's docstring).
@@ -37,8 +50,7 @@ def check_s_t4(tr: gd.GDTrajectory, mm, K: float) -> tuple[Slack, int]:
     # Rounding: log R is computed to a few eps times |log R| + log n (A2_RTOL's
     # derivation in invariants.strategies), so the threshold is lowered by that.
     log_thr = float(np.log(LOGISTIC.value(0.0))) - math.log(n)
-    tol = 8 * EPS * (abs(log_thr) + math.log(n) + 1)
-    below = np.flatnonzero(tr.log_risk < log_thr - tol)
+    below = np.flatnonzero(tr.log_risk < log_thr - t4_sign_tolerance(log_thr, n))
     if below.size:
         margins = wp[below[0] :] @ z.T
         bad = np.argwhere(margins <= 0)
@@ -61,9 +73,7 @@ def check_s_t4(tr: gd.GDTrajectory, mm, K: float) -> tuple[Slack, int]:
         )
         p0, p1 = phi_perp(tr.weights[s][0], mm.ubar), phi_perp(tr.weights[s + 1][0], mm.ubar)
         growth = tr.eta[s] ** 2 * tr.grad_sq_layers[s, 0]
-        # Rounding of Phi (a sum of squares of sizes up to Phi, each perp'd with
-        # relative error ~ d eps): below 4 d eps (p0 + p1) for the difference.
-        allowed = growth + 4 * d * EPS * (p0 + p1)
+        allowed = t4_engine_allowance(growth, d, p0, p1)
         assert p1 - p0 <= allowed, (
             f"S-T4: ||W_1 P_perp||_F^2 grew by {p1 - p0:.3e} > eta^2 ||G_1||^2 = {growth:.3e} "
             f"at step {s}, where Lemma 4 applies"

@@ -109,7 +109,7 @@ def test_a_frozen_gd_run_exercises_nothing(check):
 def test_a_run_stuck_at_the_saddle_does_not_exercise_the_limits(check):
     """The issue's case: log R stays at log log 2, max F ~ 1e-3.
 
-    (S-L7 *is* exercised there: its largest layer grows by ~1e-11, far beyond the
+    (Lemma 7 *is* exercised there: its largest layer grows by ~1e-11, far beyond the
     rounding blur ~1e-17, so a dynamic that shrank it as much would have failed.)
     """
     assert not check(SADDLE).exercised
@@ -125,7 +125,7 @@ def test_a_moving_gd_run_exercises_its_statements(check):
 
 
 def test_trend_statements_report_measures_not_progress_as_slack():
-    """S-L7 has no slack; S-T3's slack is its alignment inequality's.  Progress is a measure."""
+    """Lemma 7 has no slack; Theorem 3's is its alignment inequality's.  Progress is a measure."""
     l7 = gc.check_s_l7(MOVING)
     assert l7.ratio is None
     assert l7.measures["growth"] > 1
