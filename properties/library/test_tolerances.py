@@ -310,7 +310,9 @@ def test_c1_rounding_tolerance():
 def test_alignment_slack_formula():
     """Worst ``(1 - al^2) / (1 - lb + tol)`` over positive bounds; fails below ``lb - tol``."""
     al, lb, tol = np.array([0.9, 0.5]), np.array([0.5, -1.0]), np.array([0.1, 0.0])
-    assert_pinned(alignment_slack("S-X", al, lb, tol, ""), (1 - 0.81) / (1 - 0.5 + 0.1), "slack")
+    ratio, exercised = alignment_slack("S-X", al, lb, tol, "")
+    assert_pinned(ratio, (1 - 0.81) / (1 - 0.5 + 0.1), "slack")
+    assert exercised  # the first bound, 0.5 - 0.1, is above 0
     with pytest.raises(AssertionError, match="S-X"):
         alignment_slack("S-X", np.array([0.6]), np.array([0.5]), np.array([0.1]), "")
 
