@@ -39,10 +39,14 @@ def _series(tr: flow.Trajectory, mm, points: int = 60) -> dict[str, list[float]]
 def check_run(tr, mm, record_slack, record_observation, label: str) -> None:
     """S-T1, S-T2, S-FIG1b and S-L1 on one long run, plus the measured laws."""
     failures = []
-    for _statement, check in (
-        ("S-T1", lambda: record_slack(lc.check_s_t1(tr))),
-        ("S-FIG1b", lambda: record_slack(lc.check_s_fig1b(tr))),
-    ):
+    checks = [("S-T1", lambda: record_slack(lc.check_s_t1(tr)))]
+    # S-FIG1b is about the layers of a deep network: at depth 1 the only layer is a 1 x d
+    # vector whose ||W||_2 / ||W||_F is identically 1, so the depth-1 run of each pair
+    # could never fail it (it was 40 of the 81 records, all vacuous); it is checked on
+    # the deep run only.
+    if len(tr.initial) > 1:
+        checks.append(("S-FIG1b", lambda: record_slack(lc.check_s_fig1b(tr))))
+    for _statement, check in checks:
         try:
             check()
         except AssertionError as exc:
