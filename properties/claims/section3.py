@@ -404,7 +404,8 @@ def check_s_l8c(tr: gd.GDTrajectory, every: int = 1) -> Slack:
             worst = max(worst, slack_ratio(1 - obs, 1 - b + tol))
         # Exercised: the run moved (:func:`run_moved`) and after the start the bound minus
         # its tolerance is above 0 somewhere; |<.,.>| >= 0 always.
-        exercised |= moved and t > 0 and b - tol > 0
+        # At depth 1, |<w_prod / ||W_1||_F, v_1>| = 1 identically: never exercised.
+        exercised |= len(W) > 1 and moved and t > 0 and b - tol > 0
     return Slack("S-L8c", worst if exercised else None, exercised=exercised)
 
 
@@ -539,7 +540,7 @@ def check_s_t3(tr: gd.GDTrajectory) -> Slack:
         obs, b = bounds.product_alignment(W1), bounds.c1_lower_bound(W1, _gd_d(tr))
         tol_a = (len(W1) + 2) * max(max(M.shape) for M in W1) * EPS + sum(2 * wedin(M) for M in W1)
         assert obs >= b - tol_a, f"S-T3: alignment {obs:.6f} below the S-L8c bound {b:.6f}"
-        if b - tol_a > 0:
+        if len(W1) > 1 and b - tol_a > 0:  # at depth 1 the alignment is 1 identically
             ratio = slack_ratio(1 - obs, 1 - b + tol_a)
     fell = risk_fell_resolvably(tr)
     resolved = any(grew_resolvably(tr, k, F0[k], F1[k]) for k in range(F0.size))

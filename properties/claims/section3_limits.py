@@ -60,7 +60,9 @@ def check_s_t4(tr: gd.GDTrajectory, mm, K: float) -> tuple[Slack, int]:
         )
 
     # The engine: Phi grows by at most eta^2 ||G_1||_F^2 wherever Lemma 4 applies.
-    applied, worst = 0, 0.0
+    # The worst ratio starts at -inf: a Phi that fell at every step gives a negative
+    # slack (observed growth below 0 <= allowed), not a floor of 0.
+    applied, worst = 0, -math.inf
     for s in range(tr.steps):
         w = wp[s]
         wperp = perp(w, mm.ubar)

@@ -147,6 +147,8 @@ def test_depth_one_has_no_layer_pairs_to_exercise():
     for check in (gc.check_s_eq29, gc.check_s_eq37):
         s = check(tr)
         assert s.ratio is None and not s.exercised
+    # The product alignment of one layer is 1 identically: the GD bound cannot fail.
+    assert not gc.check_s_l8c(tr).exercised
 
 
 def test_unresolved_fig1a_decade_is_not_exercised():
