@@ -147,8 +147,10 @@ def test_depth_one_has_no_layer_pairs_to_exercise():
     for check in (gc.check_s_eq29, gc.check_s_eq37):
         s = check(tr)
         assert s.ratio is None and not s.exercised
-    # The product alignment of one layer is 1 identically: the GD bound cannot fail.
-    assert not gc.check_s_l8c(tr).exercised
+    # The product alignment of one layer is 1 identically: the GD bound cannot fail, even
+    # on a large layer whose bound 1 - sqrt(2 (D + 2 R(0))) / ||W_1||_F is well above 0.
+    big = gd.gradient_descent(data.z, [20.0 * W0[0]], LOGISTIC, 5)
+    assert not gc.check_s_l8c(big).exercised
 
 
 def test_unresolved_fig1a_decade_is_not_exercised():
