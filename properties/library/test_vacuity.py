@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 
 from invariants.core.losses import LOGISTIC
+from invariants.core.maxmargin import max_margin
 from invariants.dynamics import gd
 from invariants.report import baseline
 from invariants.report.build import build_report
@@ -149,7 +150,8 @@ def test_depth_one_has_no_layer_pairs_to_exercise():
         assert s.ratio is None and not s.exercised
     # The product alignment of one layer is 1 identically: the GD bound cannot fail, even
     # on a large layer whose bound 1 - sqrt(2 (D + 2 R(0))) / ||W_1||_F is well above 0.
-    big = gd.gradient_descent(data.z, [20.0 * W0[0]], LOGISTIC, 5)
+    ubar = max_margin(data).ubar  # a separator: R(20 ubar) < R(0), so A2 holds
+    big = gd.gradient_descent(data.z, [20.0 * ubar[None, :]], LOGISTIC, 5)
     assert not gc.check_s_l8c(big).exercised
 
 
