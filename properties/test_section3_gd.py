@@ -55,8 +55,11 @@ def a5_scale_cap(depth: int) -> float:
     Scales above 1 are needed; but A5's step ``1 / (2 L^2 R^(2L-2) (beta + G))``
     collapses as ``R^(2L-2)``.  The cap keeps ``R^(2L-2) <= 16`` at the start, so the
     first step is at least ``1 / (40 L^2)`` (logistic: ``beta + G = 5/4``) and STEPS
-    steps cover a time of at least ``50 / L^2``: every depth moves.  (The default scale
-    range, up to 1, exercised S-L8a-c on 0-4 of 40 examples.)
+    steps cover a time of at least ``50 / L^2``: every depth moves.  Measured on the
+    report profile's 40 examples, exercised before -> after this range (the default
+    range stops at 1): S-L8a 5 -> 7, S-L8b 5 -> 11, S-EQ37 5 -> 13, S-EQ29 16 -> 24.
+    Lemma 8's bounds bite only where ``||W_k||_F`` is several times
+    ``L sqrt(2 (D + 2 R(W(0))))``, which A5 runs reach at depth <= 3 only.
     """
     return 4.0 ** (1.0 / (depth - 1)) if depth > 1 else 4.0
 
