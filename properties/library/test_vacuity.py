@@ -17,6 +17,10 @@ data), so they add no row to the statement table.
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -24,7 +28,7 @@ import pytest
 from invariants.core.losses import LOGISTIC
 from invariants.core.maxmargin import max_margin
 from invariants.dynamics import gd
-from invariants.report import baseline
+from invariants.report import baseline, determinism
 from invariants.report.build import build_report
 from invariants.report.compare import compare
 from invariants.report.markdown import markdown
@@ -37,6 +41,8 @@ from properties.claims import section2_limits as lc
 from properties.claims import section3 as gc
 
 pytestmark = pytest.mark.meta
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 # --- the claim checks' definitions ------------------------------------------------------
@@ -247,3 +253,36 @@ def test_held_becoming_vacuous_or_less_exercised_is_a_regression():
         (r["verdict"], r["kind"], r["item"]) for r in rows
     }
     assert compare(base, _report(3))["regressions"] == 0
+
+
+TINY = '''
+from types import SimpleNamespace
+from hypothesis import given, strategies as st
+
+@given(x=st.integers(0, 9))
+def test_half(x, record_slack):
+    """S-EQ1 on an integer: exercised when it is odd."""
+    record_slack(SimpleNamespace(statement="S-EQ1", ratio=0.5, detail="", exercised=x % 2 == 1))
+'''
+
+
+def test_hypothesis_statistics_show_the_exercised_split(tmp_path):
+    """``--hypothesis-show-statistics`` lists the record_slack events of each test."""
+    root = tmp_path / "suite"
+    (root / "properties").mkdir(parents=True)
+    (root / "pyproject.toml").write_text(
+        '[tool.pytest.ini_options]\ntestpaths = ["properties"]\n'
+        'addopts = "-p invariants.report.plugin"\nfilterwarnings = ["error"]\n'
+    )
+    (root / "properties" / "test_tiny.py").write_text(TINY)
+    env = determinism.child_env()
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
+    cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
+           "--hypothesis-profile", "ci", "--hypothesis-show-statistics"]  # fmt: skip
+    proc = subprocess.run(
+        cmd, cwd=root, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+    # (The run itself fails: the tiny suite leaves the paper's other statements unchecked.)
+    assert "1 passed" in proc.stdout, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "S-EQ1: exercised" in proc.stdout
+    assert "S-EQ1: not exercised (vacuous)" in proc.stdout
