@@ -257,8 +257,9 @@ def test_held_becoming_vacuous_or_less_exercised_is_a_regression():
 
 TINY = '''
 from types import SimpleNamespace
-from hypothesis import given, strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(x=st.integers(0, 9))
 def test_half(x, record_slack):
     """S-EQ1 on an integer: exercised when it is odd."""
