@@ -138,3 +138,39 @@ def c1_lower_bound(weights: Weights, d_value: float, align: np.ndarray | None = 
     f = np.sqrt(frobenius_sq(weights))
     e = np.sqrt(2.0 * max(d_value, 0.0)) / f
     return float(np.prod(a) - np.expm1(np.sum(np.log1p(e))))
+
+
+def log_risk_floor(weights: Weights, loss) -> float:
+    """``log loss(prod_k ||W_k||_F)``: a lower bound on ``log R(W)`` for data with ``||z_i|| <= 1``.
+
+    Every margin is ``<w_prod, z_i> <= ||w_prod|| <= prod_k ||W_k||_2 <= prod_k ||W_k||_F``
+    and the loss is decreasing, so ``R(W) >= loss(prod_k ||W_k||_F)`` for *any* weights.
+    Read backwards it is why a risk going to 0 forces the norms to infinity (S-L7,
+    S-T3): ``prod_k ||W_k||_F >= loss^{-1}(R(W))``.  In the log domain, finite for
+    every norm (``loss.log_value``).
+    """
+    norms = [float(np.linalg.norm(W)) for W in weights]
+    product = float(np.prod(norms)) if all(n > 0 for n in norms) else 0.0
+    return float(loss.log_value(product))
+
+
+def norm_from_risk(log_risk: float, loss) -> float:
+    """``loss^{-1}(R)``: the smallest ``prod_k ||W_k||_F`` a risk of ``R`` allows (S-L7, S-T3).
+
+    Bisection on the decreasing ``loss.log_value`` (both losses are strictly
+    decreasing); 0 when ``R >= loss(0)``.  A reach: how large the norms must be.
+    """
+    if log_risk >= float(loss.log_value(0.0)):
+        return 0.0
+    lo, hi = 0.0, 1.0
+    while float(loss.log_value(hi)) > log_risk:
+        hi *= 2.0
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        if mid in (lo, hi):
+            break
+        if float(loss.log_value(mid)) > log_risk:
+            lo = mid
+        else:
+            hi = mid
+    return hi
