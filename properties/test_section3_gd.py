@@ -191,3 +191,42 @@ def test_s_eq29_printed_signs_are_an_erratum(record_erratum, record_slack):
             "rounding_bound": float(allowed.max()),
         },
     )
+
+
+STEPS_SHRINK = 100
+
+
+def test_norms_may_shrink_while_the_risk_falls():
+    """S-L7, S-T3: neither says the norms grow monotonically, and from a large start they don't.
+
+    Hypothesis finds a depth-2 A5 run from a start of scale 2..10 whose layers end
+    *smaller* than they began (GD turns a large product that points the wrong way before
+    it grows it).  The finite-run checks must pass on it: what Lemma 7 and Theorem 3
+    imply is a falling risk and norms bounded below by ``loss^{-1}(R)``, not growth.
+    (Until this was found, both checks asserted ``||W_k||_F(end) > ||W_k||_F(0)``.)
+    """
+    big = strategies.problems(
+        kinds=strategies.A2_KINDS, loss="logistic", depth=2, n=(1, 30), scale=(2.0, 10.0)
+    )
+
+    def shrinks(problem) -> bool:
+        tr = gd.gradient_descent(problem.z, problem.weights, problem.loss, STEPS_SHRINK)
+        return any(
+            np.linalg.norm(b) < np.linalg.norm(a)
+            for a, b in zip(tr.weights[0], tr.weights[-1], strict=True)
+        )
+
+    problem = find(
+        big,
+        shrinks,
+        settings=settings(
+            database=None,
+            derandomize=True,
+            max_examples=200,
+            suppress_health_check=list(HealthCheck),
+        ),
+    )
+    tr = gd.gradient_descent(problem.z, problem.weights, problem.loss, STEPS_SHRINK)
+    assert shrinks(problem), f"witness lost: widths={problem.widths} init={problem.init.name}"
+    gc.check_s_l7(tr)
+    gc.check_s_t3(tr)
