@@ -517,17 +517,19 @@ def check_s_l7(tr: gd.GDTrajectory) -> Slack:
     the risk-norm inequality ``prod_k ||W_k||_F >= loss^{-1}(R(W(t)))`` at every step with
     a risk that never rises (:func:`_risk_and_norms`).
 
-    Slack: the worst ``loss(prod F) / R``.  Measures: ``decay_ratio``, ``growth``,
-    ``norm_floor``, ``sum_eta``.  Exercised: some step lowered the risk by more than its
+    No slack (``None``): the risk-norm inequality holds for *any* weights (it is tight
+    at a zero product, e.g. ``W_1 = 0``), so its ratio measures the weights, not the
+    lemma, and the descent is checked for its sign.  Measures: ``decay_ratio``,
+    ``growth``, ``norm_floor``, ``sum_eta``.  Exercised: some step lowered the risk by more than its
     check allows (:func:`risk_fell_resolvably`), so the norms' lower bound rose; on a
     frozen run it stays where it started and the statement says nothing new.
     """
     assert np.all(tr.eta > 0), "S-L7: a non-positive step"
-    ratio = _risk_and_norms(tr, "S-L7")
+    _risk_and_norms(tr, "S-L7")
     F = [gd.max_frobenius(W) for W in (tr.weights[0], tr.weights[-1])]
     return Slack(
         "S-L7",
-        ratio,
+        None,
         f"sum eta = {tr.eta.sum():.4g}, max F {F[0]:.3g}->{F[1]:.3g}",
         exercised=risk_fell_resolvably(tr),
         measures={**_reach_measures(tr), "sum_eta": float(tr.eta.sum())},
@@ -543,9 +545,9 @@ def check_s_t3(tr: gd.GDTrajectory) -> Slack:
     the risk-norm inequality of :func:`_risk_and_norms` holds at every step, and the end
     point's alignment obeys S-L8c.
 
-    Slack: the worst of the risk-norm ratio and the end point's S-L8c ratio
-    ``(1 - obs) / (1 - bound + tol)`` (where that bound is above its tolerance, at depth
-    >= 2).  Measures: ``decay_ratio``, ``growth``, ``norm_floor``, never as slack.
+    Slack: the end point's S-L8c ratio ``(1 - obs) / (1 - bound + tol)`` where that
+    bound is above its tolerance at depth >= 2, else ``None`` (the risk-norm inequality
+    holds for any weights: see :func:`check_s_l7`).  Measures: ``decay_ratio``, ``growth``, ``norm_floor``, never as slack.
     Exercised: some step lowered the risk by more than its check allows
     (:func:`risk_fell_resolvably`); a run frozen at a saddle (risk ``log 2``, layers
     1e-2) passes trivially and is not counted.
@@ -558,7 +560,8 @@ def check_s_t3(tr: gd.GDTrajectory) -> Slack:
         f"S-T3: at step {t} the risk did not fall by (eta/2)||grad R||^2 (short by "
         f"{excess[t]:.3e}): no descent, no R -> 0"
     )
-    ratio = _risk_and_norms(tr, "S-T3")
+    _risk_and_norms(tr, "S-T3")
+    ratio = None
     W1 = tr.weights[-1]
     if not bounds.has_zero_layer(W1):
         # "Alignment as S-L8 predicts": the end point obeys the S-L8c bound,
@@ -568,7 +571,7 @@ def check_s_t3(tr: gd.GDTrajectory) -> Slack:
         tol_a = l8c_tolerance(W1)
         assert obs >= b - tol_a, f"S-T3: alignment {obs:.6f} below the S-L8c bound {b:.6f}"
         if len(W1) > 1 and b - tol_a > 0:  # at depth 1 the alignment is 1 identically
-            ratio = max(ratio, slack_ratio(1 - obs, 1 - b + tol_a))
+            ratio = slack_ratio(1 - obs, 1 - b + tol_a)
     return Slack(
         "S-T3",
         ratio,
