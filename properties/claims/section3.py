@@ -547,7 +547,8 @@ def check_s_t3(tr: gd.GDTrajectory) -> Slack:
 
     Slack: the end point's S-L8c ratio ``(1 - obs) / (1 - bound + tol)`` where that
     bound is above its tolerance at depth >= 2, else ``None`` (the risk-norm inequality
-    holds for any weights: see :func:`check_s_l7`).  Measures: ``decay_ratio``, ``growth``, ``norm_floor``, never as slack.
+    holds for any weights: see :func:`check_s_l7`).  Measures: ``decay_ratio``,
+    ``growth``, ``norm_floor``, never as slack.
     Exercised: some step lowered the risk by more than its check allows
     (:func:`risk_fell_resolvably`); a run frozen at a saddle (risk ``log 2``, layers
     1e-2) passes trivially and is not counted.
