@@ -73,10 +73,12 @@ def named_in(text: str | None) -> list[str]:
     return out
 
 
-#: A statement is *held* only when at least this fraction of its examples exercised it
-#: (``Slack.exercised``); otherwise it is *reachable only* (when a ``_reach`` is recorded)
-#: or *vacuous*.  One half: "held on N examples" must mean that most of those N examples
-#: could have failed.
+#: A statement is *held* only when the examples that exercised it (``Slack.exercised``)
+#: number at least this fraction of the largest number of examples any one of its tests
+#: recorded: half a property's worth of examples that could have failed it.  Otherwise it
+#: is *reachable only* (when a ``_reach`` is recorded) or *vacuous*.  Counted against one
+#: test's examples, not all of them, so that checking a statement on more draws (some of
+#: which cannot exercise it) never lowers its status.
 EXERCISED_FLOOR = 0.5
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..statements import EXERCISED_FLOOR
+from .statement_table import exercise_floor
 from .summary import exercised_cell, problem_lines
 from .values import as_float, fmt_slack
 
@@ -52,12 +53,14 @@ def _status_text(row: dict) -> str:
     st = row["status"]
     n = row["examples"]
     ntests = len(row["tests"])
-    if st == "held":
+    if st == "held" and row.get("recorded"):
+        text = f"held on {row['exercised']} examples that could fail it (of {n})"
+    elif st == "held":
         text = f"held on {n} examples" if n else f"held ({ntests} test{'s' * (ntests != 1)})"
     elif st == "vacuous":
         text = (
-            f"**vacuous**: exercised on {row['exercised']} of {row['recorded']} examples "
-            f"(held needs {EXERCISED_FLOOR:g} of them); it passed without being able to fail"
+            f"**vacuous**: exercised on {row['exercised']} of {row['recorded']} examples, "
+            f"below the floor of {exercise_floor(row):g}; on the others it could not fail"
         )
     elif st == "reachable only":
         reach = row["reach"] or {}
@@ -210,7 +213,8 @@ def _statements(report: dict) -> list[str]:
         "Every ID of the statement catalogue, in the paper's order. *Exercised* counts the "
         "examples that could have failed the statement (its bound was not vacuous, the "
         "regime was reached, the run moved beyond rounding) out of those that recorded a "
-        f"check; a statement is *held* only when at least {EXERCISED_FLOOR:g} of them did. "
+        f"check; a statement is *held* only when they number at least {EXERCISED_FLOOR:g} "
+        "times the examples of its largest test (half a property's worth). "
         "*Worst slack* is always the largest observed / allowed of an inequality over every "
         "example (<= 1: held; near 1: tight; near 0: loose; '-': no inequality with a finite "
         "allowance was asserted). *Measures* are a trend or limit statement's own "

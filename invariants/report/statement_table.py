@@ -29,6 +29,7 @@ def statement_rows(tests: list[dict]) -> tuple[dict[str, dict], set[str]]:
             "outcomes": {},
             "examples": 0,
             "recorded": 0,
+            "recorded_per_test": 0,
             "exercised": 0,
             "measures": {},
             "worst_slack": None,
@@ -74,6 +75,7 @@ def statement_rows(tests: list[dict]) -> tuple[dict[str, dict], set[str]]:
                 row["outcomes"][t["outcome"]] = row["outcomes"].get(t["outcome"], 0) + 1
             row["examples"] += int(s["examples"])
             row["recorded"] += int(s["examples"])
+            row["recorded_per_test"] = max(row["recorded_per_test"], int(s["examples"]))
             row["exercised"] += int(s.get("exercised", s["examples"]))
             for name, values in (s.get("measures") or {}).items():
                 row["measures"].setdefault(name, []).extend(values)
@@ -119,13 +121,19 @@ def finish_rows(rows: dict[str, dict], has_errata: bool) -> None:
         row["status"] = statement_status(row, has_errata)
 
 
+def exercise_floor(row: dict) -> float:
+    """How many exercising examples *held* needs: :data:`EXERCISED_FLOOR` times the most
+    examples any one test of the row recorded."""
+    return EXERCISED_FLOOR * row.get("recorded_per_test", row["recorded"])
+
+
 def well_exercised(row: dict) -> bool:
-    """At least :data:`EXERCISED_FLOOR` of the row's recorded examples exercised it.
+    """The row's exercising examples reach :func:`exercise_floor`.
 
     A row whose tests record no slack (unit properties, a fixed witness) has nothing
     to count and is judged by its outcomes alone.
     """
-    return row["recorded"] == 0 or row["exercised"] >= EXERCISED_FLOOR * row["recorded"]
+    return row["recorded"] == 0 or row["exercised"] >= exercise_floor(row)
 
 
 def statement_status(row: dict, has_errata: bool) -> str:

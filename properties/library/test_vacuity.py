@@ -188,6 +188,7 @@ def _row(recorded: int, exercised: int, reach: bool = False) -> dict:
         "outcomes": {"passed": 1},
         "worst_slack": 0.5,
         "recorded": recorded,
+        "recorded_per_test": recorded,
         "exercised": exercised,
         "reach": {"values": {}} if reach else None,
     }
@@ -202,6 +203,11 @@ def test_held_needs_the_floor_of_exercised_examples():
     assert statement_status(_row(n, k - 1, reach=True), False) == "reachable only"
     assert statement_status(_row(n, 0, reach=True), False) == "vacuous"
     assert well_exercised(_row(0, 0))  # nothing recorded: judged by outcomes alone
+    # The floor is half of one test's examples, not of all: a second test of 40 draws that
+    # cannot exercise the statement does not make 20 real checks vacuous.
+    two_tests = {**_row(2 * n, k), "recorded_per_test": n}
+    assert statement_status(two_tests, False) == "held"
+    assert statement_status({**two_tests, "exercised": k - 1}, False) == "vacuous"
 
 
 def _report(exercised: int) -> dict:
