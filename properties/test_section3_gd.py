@@ -40,9 +40,6 @@ from properties.claims.section3 import check_all
 
 STEPS = 2000
 
-# Two-case properties: each case gets half the profile's examples (the halves run side by side).
-HALF_THE_EXAMPLES = max(1, settings.default.max_examples // 2)
-
 #: Depths of the A5 runs.
 DEPTHS = (1, 5)
 
@@ -136,14 +133,13 @@ LEMMA8_REGIMES = {
 
 
 @pytest.mark.parametrize("regime", sorted(LEMMA8_REGIMES))
-@settings(max_examples=HALF_THE_EXAMPLES)
 @given(data=st.data())
 def test_gd_statements_where_lemma8_bites(regime: str, data, record_slack):
     """S-L8a, S-L8b, S-L8c (and every other GD statement) on runs built for Lemma 8's bounds.
 
     The bounds say something only for layers well above their constants
     (:func:`a5_scale_cap`), which the general A5 draw rarely reaches (depth >= 3 cannot
-    move far under A5).  Depth 2 in two regimes, each half the profile's examples:
+    move far under A5).  Depth 2 in two regimes, each a full property's examples:
     *growing* (starts of scale 0.05..1, which grow past S-L8b's ``||W_k(0)||^2 +
     ||W_{k+1}(0)||^2 + D + 3 R(W(0))``) and *large* (balanced starts of scale 4..32,
     ``D = 0``, where S-L8c's ``prod (1 + e_k) - 1`` is below 1; A5's step
