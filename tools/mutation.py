@@ -1,4 +1,18 @@
-"""Mutation testing of the library's core math (issue 6). Its own command, not part of CI.
+"""Mutation testing of the library (issue 6; the whole library: issue 18). Not part of CI.
+
+Two runs. The *full run* (below) mutates four modules of ``invariants.core`` exhaustively. The
+*sampled run* (``--sample N``, see "the sampled run over the whole library" further down)
+measures every other package -- the rest of core, dynamics, strategies, the report's status
+and regression logic, relu/errors/database/statements, and properties/claims -- on a seeded
+uniform sample of N mutants per package, with a Wilson 95% interval per package::
+
+    python tools/mutation.py --sample 16 --seed 1 --budget-minutes 36 --max-children 1
+
+It writes reports/mutation-sampled.{json,md} and the per-package section of
+reports/mutation.{json,md}. ``--rerun MUTANT...`` (with ``--resume``) runs named mutants
+again (after a new test); ``--check-sampled`` validates the map and
+tools/mutation_sampled_verdicts.toml; ``--interval K N`` and ``--draw N SEED PACKAGE`` print
+the interval and the sample (for the meta-tests).
 
 Command (from the repository root, in the dev environment, with mutmut 3 installed there:
 ``python -m pip install mutmut``)::
@@ -773,7 +787,11 @@ SAMPLED_PACKAGES: dict[str, dict[str, tuple[str, ...]]] = {
         ),
     },
     "strategies": {
-        "invariants/strategies.py": ("properties/library/test_strategies.py",),
+        # test_lemma3_4.py: a3_datasets' own promises (S-L3's ubar, gamma, support, theta).
+        "invariants/strategies.py": (
+            "properties/library/test_strategies.py",
+            "properties/test_lemma3_4.py",
+        ),
     },
     "report": {
         "invariants/report/statement_table.py": ("properties/library/test_reporting.py",),
@@ -1051,6 +1069,11 @@ class Runner:
         env = dict(os.environ)
         env.pop("CI", None)  # Hypothesis would load its own "ci" profile (NUMERICS.md, Tooling)
         env["MUTANT_UNDER_TEST"] = ""
+        # Tests that start a pytest or python subprocess (test_reporting.py) must import the
+        # mutated tree too, not the installed package; MUTANT_UNDER_TEST is inherited.
+        env["PYTHONPATH"] = os.pathsep.join([str(self.dir), env.get("PYTHONPATH", "")]).rstrip(
+            os.pathsep
+        )
         self.proc = subprocess.Popen(
             [sys.executable, f"{_RUNNER_MODULE}.py", json.dumps(preload)],
             cwd=self.dir,
@@ -1108,8 +1131,12 @@ def run_sampled(
     resume: bool,
     packages: list[str],
     budget_s: float | None = None,
+    rerun: tuple[str, ...] = (),
 ) -> dict:
     """Generate, draw the sample, run it one mutant at a time (packages interleaved).
+
+    A mutant already run (same mutated line) is not run again unless named in ``rerun`` (after
+    a new test, or a change of its module's test files in SAMPLED_PACKAGES).
 
     With ``budget_s``, no mutant is started after that many seconds: the mutants run are then
     a prefix of each package's draw, itself a uniform sample (the rest is reported 'not run').
@@ -1145,7 +1172,7 @@ def run_sampled(
             package, path = package_of(mutant)
             tests = SAMPLED_PACKAGES[package][path]
             fp = fingerprint(_mutated_line(workdir, mutant))
-            if done.get(mutant, {}).get("fingerprint") == fp:
+            if done.get(mutant, {}).get("fingerprint") == fp and mutant not in rerun:
                 continue
             timeout = TIMEOUT_FACTOR * sum(MEASURED_SECONDS[t] for t in tests) + TIMEOUT_SLACK_S
             result = runner.run(mutant, tests, timeout)
@@ -1258,7 +1285,11 @@ def package_score(results: list[dict]) -> dict:
     mutants as a uniform sample of the package's non-equivalent ones (the equivalent fraction is
     estimated from the same sample).
     """
-    detected = sum(1 for r in results if r["status"] in DETECTED)
+    # A timeout counts as detected unless a verdict (read by hand: slow under load, not a hang)
+    # says equivalent or gap.
+    detected = sum(
+        1 for r in results if r["status"] in DETECTED and r.get("kind", "detected") == "detected"
+    )
     equivalent = sum(1 for r in results if r.get("kind") == "equivalent")
     n = len(results) - equivalent
     lo, hi = wilson_interval(detected, n)
@@ -1285,11 +1316,14 @@ def summarise_sampled(workdir: Path, raw: dict, verdicts: dict[str, SampledVerdi
             if mutant not in raw["results"]:  # a run stopped early: the rest of the draw
                 continue
             r = dict(raw["results"][mutant], mutant=mutant)
-            if r["status"] == "survived":
+            if r["status"] in ("survived", "timeout"):
                 diff, was, now = sampled_diff(workdir, mutant)
                 v = verdicts.get(mutant)
                 if v is not None and v.fingerprint == fingerprint(now):
                     r["kind"], r["reason"] = _KINDS[v.kind], v.reason
+                elif r["status"] == "timeout":
+                    r["kind"] = "detected"
+                    r["reason"] = "timeout, counted as detected (not re-checked by hand)"
                 else:
                     r["kind"] = "unclassified"
                     r["reason"] = "not examined: add it to tools/mutation_sampled_verdicts.toml"
@@ -1307,10 +1341,16 @@ def summarise_sampled(workdir: Path, raw: dict, verdicts: dict[str, SampledVerdi
         "generated": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "tool": f"mutmut {_mutmut_version()} (generation only; runner: tools/mutation.py)",
         "command": f"python tools/mutation.py --sample {raw['per_package']} --seed {raw['seed']} "
-        "--max-children 1",
+        + (
+            ""
+            if raw.get("budget_seconds") is None
+            else f"--budget-minutes {raw['budget_seconds'] / 60:g} "
+        )
+        + "--max-children 1",
         "seed": raw["seed"],
         "per_package_sample": raw["per_package"],
         "wall_seconds": raw["wall_seconds"],
+        "wall_history": raw.get("wall_history", [raw["wall_seconds"]]),
         "pytest_args": " ".join(SAMPLED_PYTEST_ARGS) + " (Hypothesis shrink phase off)",
         "timeout_rule": f"{TIMEOUT_FACTOR} x the measured seconds of its tests + "
         f"{TIMEOUT_SLACK_S} s",
@@ -1334,9 +1374,11 @@ def markdown_sampled(report: dict, full: dict | None) -> str:
     lines = [
         "# Mutation score per package (sampled)",
         "",
-        f"`{report['command']}` ({report['tool']}; {report['wall_seconds'] / 60:.0f} min wall on "
-        f"one core; generated {report['generated']}). A seeded uniform sample of "
-        f"{report['per_package_sample']} mutants per package (seed {report['seed']}; the sample is "
+        f"`{report['command']}` ({report['tool']}; wall on one core "
+        + " + ".join(f"{w / 60:.1f} min" for w in report["wall_history"])
+        + f" (the run, then re-runs of single mutants); generated {report['generated']}). "
+        f"A seeded uniform sample of {report['per_package_sample']} mutants per package "
+        f"(seed {report['seed']}; the sample is "
         "listed in the JSON report), each run against its module's test files "
         "(tools/mutation.py SAMPLED_PACKAGES) with "
         f"`{report['pytest_args']}`; timeout {report['timeout_rule']}. Score = "
@@ -1458,7 +1500,12 @@ def main_sampled(args: argparse.Namespace) -> int:
             args.resume,
             args.packages or list(SAMPLED_PACKAGES),
             None if args.budget_minutes is None else 60 * args.budget_minutes,
+            tuple(args.rerun),
         )
+        if args.resume and raw_file.exists():  # keep the walls of the earlier (partial) runs
+            old = json.loads(raw_file.read_text())
+            raw["wall_history"] = [*old.get("wall_history", [old["wall_seconds"]])]
+        raw["wall_history"] = [*raw.get("wall_history", []), raw["wall_seconds"]]
         raw_file.write_text(json.dumps(raw, indent=1))
     report = summarise_sampled(workdir, raw, verdicts)
     name = "mutation-sampled" if args.report == "mutation" else args.report
@@ -1494,6 +1541,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sample", type=int, metavar="N")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--budget-minutes", type=float)
+    parser.add_argument("--rerun", nargs="+", default=(), metavar="MUTANT")
     parser.add_argument("--interval", nargs=2, type=int, metavar=("K", "N"))
     parser.add_argument("--draw", nargs=3, metavar=("N", "SEED", "PACKAGE"))
     parser.add_argument(

@@ -292,6 +292,23 @@ def test_statement_table_lists_every_id_in_order_and_statuses():
     assert "reachable only" in md and "@reproduce_failure('6.170.17', b'AEEK')" in md
 
 
+def test_a_slack_on_an_undeclared_statement_lists_its_test():
+    """A test that records a slack for an ID it does not declare is listed under that ID.
+
+    Its outcome is counted there and its slack is the row's (not only its declared IDs'):
+    otherwise the row would show examples and a worst slack but no test that checked it.
+    Found by the sampled mutation run (statement_rows reading another key than the node ID).
+    """
+    tests = [
+        entry("t.py::side", statements=["S-EQ2"], slacks=[("S-EQ2", [0.1]), ("S-EQ3", [0.2, 0.4])])
+    ]
+    rows = {row["id"]: row for row in make_report(tests)["statements"]}
+    assert rows["S-EQ3"]["tests"] == ["t.py::side"]
+    assert rows["S-EQ3"]["outcomes"] == {"passed": 1}
+    assert rows["S-EQ3"]["examples"] == 2 and rows["S-EQ3"]["worst_slack"] == 0.4
+    assert rows["S-EQ3"]["status"] == "held"
+
+
 def test_subset_run_does_not_fail_on_unchecked_statements():
     """With -k or a path, unchecked IDs and missing figures are listed, not failures."""
     sel = {"complete": False, "reason": "-k 'x'", "args": ["properties"], "shard": None}
