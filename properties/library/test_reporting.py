@@ -556,6 +556,26 @@ def test_regressions_are_found():
     assert ("figure", "fig1a") in _regressions(base, make_report(nofig))
 
 
+def test_held_becoming_reachable_only_is_a_regression():
+    """A statement that held in the baseline and is only *reachable* now (its test passed but
+    recorded a reach observation: the claim's hypothesis was not met) lost coverage: a
+    regression, not a mere status change.  Found by the sampled mutation run (compare's
+    'held -> reachable only' branch was never taken by the tests)."""
+    base = make_report()
+    sid = next(r["id"] for r in base["statements"] if r["status"] == "held")
+    tests = copy.deepcopy(full_entries())
+    target = next(t for t in tests if sid in t["statements"] and not t["meta"])
+    target["observations"].append(obs(f"{sid}_reach", sid, {"log10_wprod": 3.0}))
+    new = make_report(tests)
+    assert {r["id"]: r["status"] for r in new["statements"]}[sid] == "reachable only"
+    rows = compare(baseline.from_report(base), new)["rows"]
+    assert {
+        (r["verdict"], r["kind"], r["item"], r["rule"])
+        for r in rows
+        if r["item"] == sid and r["kind"] != "slack"
+    } == {("REGRESSION", "coverage", sid, "held became reachable only")}
+
+
 def test_flow_health_noise_model():
     """Drift may grow within the noise; beyond drift_decades (or reach falling) regresses."""
     base = make_report()
