@@ -242,3 +242,37 @@ def test_exp_moment_ratio_is_its_integral_ratio(u: float) -> None:
         numer = abs((-1 / b + 2 / b**2) - e * (2 / b**2 + 1 / b))
         allowed = (4 * EPS * terms / numer + 2 * EPS) * abs(ref)
     assert abs(got - ref) <= allowed, (u, got, ref, allowed)
+
+
+@pytest.mark.parametrize("at_floor", [True, False])
+def test_a_solver_failure_at_the_float64_floor_ends_the_run(monkeypatch, at_floor: bool) -> None:
+    """A solver failure past the float64 floor returns the path so far with
+    ``stop_reason = "float64_floor"`` (what S-L2c accepts in place of grown norms); before the
+    floor the same failure propagates (the negative side: a real failure is not swallowed).
+
+    The failure is planted: the third segment raises SolverDegradedError, and the floor
+    proxy (``at_float64_floor``) reports the floor only once it has.  Found by the sampled
+    mutation run (``reason = None`` on that path survived every test).
+    """
+    from invariants.errors import SolverDegradedError
+
+    z, W, loss = _fixed_problem()
+    real = flow._segment
+    calls = {"n": 0, "failed": False}
+
+    def failing(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            calls["failed"] = True
+            raise SolverDegradedError("planted")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(flow, "_segment", failing)
+    monkeypatch.setattr(flow, "at_float64_floor", lambda *a: at_floor and calls["failed"])
+    if not at_floor:
+        with pytest.raises(SolverDegradedError, match="planted"):
+            flow.gradient_flow(z, W, loss)
+        return
+    tr = flow.gradient_flow(z, W, loss)
+    assert tr.stop_reason == "float64_floor"
+    assert len(tr.checkpoints) == 3  # s = 0 and the two segments before the failure

@@ -576,6 +576,20 @@ def test_held_becoming_reachable_only_is_a_regression():
     } == {("REGRESSION", "coverage", sid, "held became reachable only")}
 
 
+def test_a_statement_that_holds_again_is_improved():
+    """A statement violated in the baseline that holds now is reported 'improved' (not merely
+    'changed'), the failure of its test as fixed.  Found by the sampled mutation run (compare's
+    'improved' verdict for a status change was never asserted)."""
+    failing = copy.deepcopy(full_entries())
+    failing[1]["outcome"] = "failed"
+    base, new = make_report(failing), make_report()
+    sid = IDS[1]
+    assert {r["id"]: r["status"] for r in base["statements"]}[sid] == "violated"
+    rows = compare(baseline.from_report(base), new)["rows"]
+    status_rows = {(r["verdict"], r["item"]) for r in rows if r["kind"] == "status"}
+    assert status_rows == {("improved", sid)}
+
+
 def test_flow_health_noise_model():
     """Drift may grow within the noise; beyond drift_decades (or reach falling) regresses."""
     base = make_report()
