@@ -171,6 +171,20 @@ def test_s_l2c_fails_on_wrong_singular_vector(honest, monkeypatch):
         fc.check_s_l2c(honest)
 
 
+def test_s_l2c_fails_on_a_constant_alignment_deficit(honest, monkeypatch):
+    """S-L2c (ii): an alignment 10% short of the computed one at every checkpoint.
+
+    The gap then stays >= 0.1 and never grows (part (iii) holds), but the a-priori bound
+    ``1 - b_apr`` falls below 0.1 as the norms grow, so only the per-checkpoint bound (ii)
+    can catch it.  Found by the sampled mutation run: with (ii) loosened to ``2 - b_apr``
+    every control above still failed through (i) or (iii).
+    """
+    real = bounds.product_alignment
+    monkeypatch.setattr(bounds, "product_alignment", lambda W: 0.9 * real(W))
+    with pytest.raises(AssertionError, match=r"S-L2c: gap .* exceeds the a-priori bound"):
+        fc.check_s_l2c(honest)
+
+
 def test_s_l2c_fails_when_the_norms_never_grow(problem):
     """S-L2c: a run that stops at max ||W_k||_F ~ 3 cannot witness the limit."""
     data, W0 = problem
