@@ -247,7 +247,7 @@ def test_exp_moment_ratio_is_its_integral_ratio(u: float) -> None:
 @pytest.mark.parametrize("at_floor", [True, False])
 def test_a_solver_failure_at_the_float64_floor_ends_the_run(monkeypatch, at_floor: bool) -> None:
     """A solver failure past the float64 floor returns the path so far with
-    ``stop_reason = "float64_floor"`` (what S-L2c accepts in place of grown norms); before the
+    ``stop_reason = "float64_floor"`` (what the alignment claim accepts for grown norms); before the
     floor the same failure propagates (the negative side: a real failure is not swallowed).
 
     The failure is planted: the third segment raises SolverDegradedError, and the floor
