@@ -590,6 +590,20 @@ def test_a_statement_that_holds_again_is_improved():
     assert status_rows == {("improved", sid)}
 
 
+def test_a_worst_slack_that_moved_within_its_bound_is_changed():
+    """A worst slack that moved by more than 1% but stays <= 1 is a 'changed' slack row (the
+    bound still held), not a regression.  Found by the sampled mutation run (that branch,
+    and its rule text, were never reached by the tests)."""
+    tests = copy.deepcopy(full_entries())
+    base = make_report(tests)
+    slack = tests[2]["slacks"][0]
+    sid, old = slack["statement"], slack["ratio"]
+    slack["ratio"] = old / 2
+    rows = compare(baseline.from_report(base), make_report(tests))["rows"]
+    got = {(r["verdict"], r["item"], r["rule"]) for r in rows if r["kind"] == "slack"}
+    assert got == {("changed", sid, "worst slack changed (bound still held)")}
+
+
 def test_flow_health_noise_model():
     """Drift may grow within the noise; beyond drift_decades (or reach falling) regresses."""
     base = make_report()
