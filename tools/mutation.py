@@ -1132,6 +1132,7 @@ def run_sampled(
     packages: list[str],
     budget_s: float | None = None,
     rerun: tuple[str, ...] = (),
+    timeout_factor: float = TIMEOUT_FACTOR,
 ) -> dict:
     """Generate, draw the sample, run it one mutant at a time (packages interleaved).
 
@@ -1164,6 +1165,11 @@ def run_sampled(
     if probe["status"] != "killed":
         raise SystemExit(f"MUTANT_UNDER_TEST=fail did not fail a test: {probe}")
     order = [m for group in zip_longest(*sample.values()) for m in group if m is not None]
+    if rerun:  # only the named mutants (the rest of the sample keeps its results, or stays unrun)
+        unknown = sorted(set(rerun) - set(order))
+        if unknown:
+            raise SystemExit(f"--rerun: not in the sample: {unknown}")
+        order = [m for m in order if m in rerun]
     try:
         for mutant in order:
             if budget_s is not None and time.monotonic() - start > budget_s:
@@ -1174,7 +1180,7 @@ def run_sampled(
             fp = fingerprint(_mutated_line(workdir, mutant))
             if done.get(mutant, {}).get("fingerprint") == fp and mutant not in rerun:
                 continue
-            timeout = TIMEOUT_FACTOR * sum(MEASURED_SECONDS[t] for t in tests) + TIMEOUT_SLACK_S
+            timeout = timeout_factor * sum(MEASURED_SECONDS[t] for t in tests) + TIMEOUT_SLACK_S
             result = runner.run(mutant, tests, timeout)
             done[mutant] = {**result, "fingerprint": fp}
             store.write_text(json.dumps(done, indent=1))
@@ -1501,6 +1507,7 @@ def main_sampled(args: argparse.Namespace) -> int:
             args.packages or list(SAMPLED_PACKAGES),
             None if args.budget_minutes is None else 60 * args.budget_minutes,
             tuple(args.rerun),
+            args.timeout_factor,
         )
         if args.resume and raw_file.exists():  # keep the walls of the earlier (partial) runs
             old = json.loads(raw_file.read_text())
@@ -1542,6 +1549,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--budget-minutes", type=float)
     parser.add_argument("--rerun", nargs="+", default=(), metavar="MUTANT")
+    # A timeout re-checked by hand: run it again with a longer limit (the load differs).
+    parser.add_argument("--timeout-factor", type=float, default=TIMEOUT_FACTOR)
     parser.add_argument("--interval", nargs=2, type=int, metavar=("K", "N"))
     parser.add_argument("--draw", nargs=3, metavar=("N", "SEED", "PACKAGE"))
     parser.add_argument(
