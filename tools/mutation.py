@@ -987,6 +987,12 @@ def generate(workdir: Path, resume: bool) -> dict[str, list[str]]:
     workdir.mkdir(parents=True, exist_ok=True)
     _copy_tree(workdir)
     _sampled_config(workdir)
+    # mutmut copies a file into mutants/ only if it is not there yet: drop every unmutated
+    # Python file of an earlier run so that edited tests (and modules) are copied afresh.
+    mutated = {p for modules in SAMPLED_PACKAGES.values() for p in modules}
+    for old in (workdir / "mutants").rglob("*.py"):
+        if old.relative_to(workdir / "mutants").as_posix() not in mutated:
+            old.unlink()
     env = dict(os.environ)
     env.pop("CI", None)
     subprocess.run(
