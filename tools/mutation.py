@@ -1289,6 +1289,15 @@ def load_sampled_verdicts(path: Path = SAMPLED_VERDICTS_FILE) -> dict[str, Sampl
     return out
 
 
+def sampled_notes(path: Path = SAMPLED_VERDICTS_FILE) -> list[str]:
+    """The ``notes`` list of the sampled verdicts file (shown under Notes in the report)."""
+    try:
+        notes = tomllib.loads(path.read_text(encoding="utf-8")).get("notes", [])
+    except FileNotFoundError:
+        return []
+    return [" ".join(str(n).split()) for n in notes]
+
+
 def package_score(results: list[dict]) -> dict:
     """Score of one package's sample: ``(killed + timeout) / (n - equivalent)`` and its interval.
 
@@ -1374,6 +1383,7 @@ def summarise_sampled(workdir: Path, raw: dict, verdicts: dict[str, SampledVerdi
         "sample": raw["sample"],
         "results": raw["results"],
         "survivors": survivors,
+        "notes": sampled_notes(),
     }
 
 
@@ -1415,7 +1425,7 @@ def markdown_sampled(report: dict, full: dict | None) -> str:
             f"{p['timeout']} | {p['survived']} | {p['equivalent']} | {p['gaps']} | "
             f"{pct(p['score'])} | {pct(lo)} - {pct(hi)} |"
         )
-    lines += ["", "## Survivors of the sample", ""]
+    lines += ["", "## Survivors and timeouts of the sample (each read)", ""]
     if not report["survivors"]:
         lines.append("(none)")
     else:
@@ -1428,6 +1438,8 @@ def markdown_sampled(report: dict, full: dict | None) -> str:
                 f"| {s['package']} | `{s['mutant']}` | `{_md_cell(s['now'])[:90]}` | "
                 f"{s['kind']} | {_md_cell(s['reason'])} |"
             )
+    if report.get("notes"):
+        lines += ["", "## Notes", "", *(f"- {n}" for n in report["notes"])]
     lines += [
         "",
         "## Which tests run against which module's mutants",
