@@ -709,6 +709,19 @@ def markdown(report: dict) -> str:
         lines += ["", "## Notes", "", *(f"- {n}" for n in report["notes"])]
     text = "\n".join(lines) + "\n"
     if report.get("sampled"):  # the sampled run over the rest of the library, one level down
+        s = report["sampled"]["packages"]
+        summary = ", ".join(
+            f"{k} {100 * v['score']:.0f}% [{100 * v['interval95'][0]:.0f}, "
+            f"{100 * v['interval95'][1]:.0f}]"
+            for k, v in s.items()
+            if v["score"] is not None
+        )
+        text = text.replace(
+            "\n\n",
+            f"\n\nThe rest of the library, sampled (score, 95% interval): {summary}; "
+            "see the last section.\n\n",
+            1,
+        )
         section = markdown_sampled(report["sampled"], report).replace("\n#", "\n##")
         text += "\n#" + section
     return text
@@ -1530,6 +1543,8 @@ def main_sampled(args: argparse.Namespace) -> int:
         if args.resume and raw_file.exists():  # keep the walls of the earlier (partial) runs
             old = json.loads(raw_file.read_text())
             raw["wall_history"] = [*old.get("wall_history", [old["wall_seconds"]])]
+            if raw.get("budget_seconds") is None:  # the budget of the run, not of a re-run
+                raw["budget_seconds"] = old.get("budget_seconds")
         raw["wall_history"] = [*raw.get("wall_history", []), raw["wall_seconds"]]
         raw_file.write_text(json.dumps(raw, indent=1))
     report = summarise_sampled(workdir, raw, verdicts)
