@@ -1637,6 +1637,11 @@ def main(argv: list[str] | None = None) -> int:
         wall = run(workdir, args.max_children, modules, config, args.resume)
     report = summarise(workdir, modules, wall, args.max_children, config, verdicts, args.report)
     (REPO / "reports").mkdir(exist_ok=True)
+    previous = REPO / f"reports/{args.report}.json"
+    if previous.exists():  # keep the sampled run's section (written by --sample)
+        sampled = json.loads(previous.read_text()).get("sampled")
+        if sampled:
+            report["sampled"] = sampled
     (REPO / f"reports/{args.report}.json").write_text(json.dumps(report, indent=2) + "\n")
     (REPO / f"reports/{args.report}.md").write_text(markdown(report))
     stale = report["stale_verdicts"]
