@@ -5,7 +5,9 @@
 # Other targets: make baseline (the one way to update reports/baseline.json, from the latest
 # report; ACCEPT_FAILURES=1 records failing tests as known), make bench (benchmarks, own
 # job), make stress (the stress profile, database kept in .hypothesis/), make mutation
-# (mutmut over the core math, writes reports/mutation.md), make fuzz (HypoFuzz for
+# (mutmut over the core math, writes reports/mutation.md), make mutation-sampled (a seeded
+# sample of mutants per package over the rest of the library and properties/claims, one
+# core, ~40 min; the per-package section of reports/mutation.md), make fuzz (HypoFuzz for
 # FUZZ_SECONDS on all cores, dashboard on localhost:FUZZ_PORT, then a replay report in
 # reports/runs/fuzz; INVARIANTS_DATABASE=redis://host:port/db, a directory, or `redis` for a
 # local server), make lint.
@@ -15,7 +17,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: test report baseline stress fuzz mutation bench lint clean
+.PHONY: test report baseline stress fuzz mutation mutation-sampled bench lint clean
 
 FUZZ_SECONDS ?= 180
 FUZZ_PORT    ?= 9999
@@ -54,6 +56,10 @@ fuzz: $(FUZZ_STAMP)
 mutation: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[mutation]'
 	$(BIN)/python tools/mutation.py
+
+mutation-sampled: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[mutation]'
+	$(BIN)/python tools/mutation.py --sample 16 --seed 1 --budget-minutes 36 --max-children 1
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.bench_flow

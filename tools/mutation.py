@@ -1,4 +1,18 @@
-"""Mutation testing of the library's core math (issue 6). Its own command, not part of CI.
+"""Mutation testing of the library (issue 6; the whole library: issue 18). Not part of CI.
+
+Two runs. The *full run* (below) mutates four modules of ``invariants.core`` exhaustively. The
+*sampled run* (``--sample N``, see "the sampled run over the whole library" further down)
+measures every other package -- the rest of core, dynamics, strategies, the report's status
+and regression logic, relu/errors/database/statements, and properties/claims -- on a seeded
+uniform sample of N mutants per package, with a Wilson 95% interval per package::
+
+    python tools/mutation.py --sample 16 --seed 1 --budget-minutes 36 --max-children 1
+
+It writes reports/mutation-sampled.{json,md} and the per-package section of
+reports/mutation.{json,md}. ``--rerun MUTANT...`` (with ``--resume``) runs named mutants
+again (after a new test); ``--check-sampled`` validates the map and
+tools/mutation_sampled_verdicts.toml; ``--interval K N`` and ``--draw N SEED PACKAGE`` print
+the interval and the sample (for the meta-tests).
 
 Command (from the repository root, in the dev environment, with mutmut 3 installed there:
 ``python -m pip install mutmut``)::
@@ -88,6 +102,7 @@ import time
 import tomllib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import zip_longest
 from pathlib import Path
 
 # The package whose modules are mutated: the one place to change when they move (with
@@ -692,6 +707,765 @@ def markdown(report: dict) -> str:
     lines += ["", "## Timeouts (counted as detected)", "", *_grouped(report["timeouts"])]
     if report.get("notes"):
         lines += ["", "## Notes", "", *(f"- {n}" for n in report["notes"])]
+    text = "\n".join(lines) + "\n"
+    if report.get("sampled"):  # the sampled run over the rest of the library, one level down
+        s = report["sampled"]["packages"]
+        summary = ", ".join(
+            f"{k} {100 * v['score']:.0f}% [{100 * v['interval95'][0]:.0f}, "
+            f"{100 * v['interval95'][1]:.0f}]"
+            for k, v in s.items()
+            if v["score"] is not None
+        )
+        text = text.replace(
+            "\n\n",
+            f"\n\nThe rest of the library, sampled (score, 95% interval): {summary}; "
+            "see the last section.\n\n",
+            1,
+        )
+        section = markdown_sampled(report["sampled"], report).replace("\n#", "\n##")
+        text += "\n#" + section
+    return text
+
+
+# --- the sampled run over the whole library (issue 18, item 3) ------------------------------------
+#
+# The full run above mutates four modules of invariants.core exhaustively (1,694 mutants, 51 min
+# on 2 cores). The rest of the library (dynamics, strategies, the report's status and regression
+# logic, the other core modules, relu/errors/database/statements) and properties/claims are
+# measured on a seeded uniform sample of mutants per package, with a 95% Wilson interval on each
+# package's score:
+#
+#     python tools/mutation.py --sample 25 --seed 1 --max-children 1
+#
+# writes reports/mutation-sampled.{json,md} (or --report NAME) and the ``packages`` section of
+# reports/mutation.{json,md} (the full run's part is kept). mutmut 3 only generates the mutants
+# (its trampolines choose the mutant from MUTANT_UNDER_TEST at each call); this tool runs them:
+# each sampled mutant gets one ``python -m pytest`` in the work directory's mutants/ tree on the
+# test files SAMPLED_PACKAGES maps its module to, with SAMPLED_PYTEST_ARGS (the CI profile,
+# -n 0, -x) and Hypothesis's shrink phase off (see _NOSHRINK_PLUGIN: shrinking only minimises
+# a failure already found, so killed/survived is unchanged and a kill costs no shrink time).
+# Results are stored per mutant in the work directory: a re-run with --resume skips mutants
+# already run whose mutated source is unchanged (incremental). Survivors are classified by
+# tools/mutation_sampled_verdicts.toml (keys: full mutant names; fingerprint as above).
+
+# Package -> {module path: the test files run against each of its mutants}. The tests of a module
+# are those that import it (directly, or through the claim module they check) and exercise it:
+# the direct importers among properties/ (the four full-run modules' files for core.rounding, the
+# claim module's own test file and its negative controls for a claim module). test_fuzz.py (a
+# time budget, not a property), test_layering.py and test_layout.py (source text, not behaviour)
+# and test_mutation_tool.py are never run against a mutant.
+SAMPLED_PACKAGES: dict[str, dict[str, tuple[str, ...]]] = {
+    "core": {
+        "invariants/core/theta.py": (
+            "properties/controls/test_lemma3_4_controls.py",
+            "properties/test_assumptions.py",
+            "properties/test_lemma3_4.py",
+        ),
+        "invariants/core/lemma4.py": (
+            "properties/controls/test_lemma3_4_controls.py",
+            "properties/test_assumptions.py",
+            "properties/test_lemma3_4.py",
+        ),
+        "invariants/core/limits.py": (
+            "properties/controls/test_section2_limits_controls.py",
+            "properties/test_section3_limits.py",
+            "properties/test_section2_limits.py",
+        ),
+        "invariants/core/rounding.py": (
+            "properties/library/test_data.py",
+            "properties/library/test_losses.py",
+            "properties/library/test_bounds.py",
+            "properties/library/test_network.py",
+            "properties/library/test_maxmargin.py",
+        ),
+        "invariants/core/a2.py": (
+            "properties/library/test_network.py",
+            "properties/library/test_strategies.py",
+            "properties/library/test_flow_accuracy.py",
+        ),
+        "invariants/core/data.py": (
+            "properties/library/test_data.py",
+            "properties/library/test_strategies.py",
+        ),
+    },
+    "dynamics": {
+        "invariants/dynamics/flow.py": (
+            "properties/controls/test_section2_controls.py",
+            "properties/library/test_flow_accuracy.py",
+            "properties/test_section2_flow.py",
+        ),
+        "invariants/dynamics/gd.py": (
+            "properties/controls/test_section3_controls.py",
+            "properties/test_section3_gd.py",
+        ),
+    },
+    "strategies": {
+        # test_lemma3_4.py: a3_datasets' own promises (S-L3's ubar, gamma, support, theta).
+        "invariants/strategies.py": (
+            "properties/library/test_strategies.py",
+            "properties/test_lemma3_4.py",
+        ),
+    },
+    "report": {
+        "invariants/report/statement_table.py": ("properties/library/test_reporting.py",),
+        "invariants/report/compare.py": ("properties/library/test_reporting.py",),
+        "invariants/report/baseline.py": ("properties/library/test_reporting.py",),
+    },
+    "claims": {
+        "properties/claims/section2.py": (
+            "properties/controls/test_section2_controls.py",
+            "properties/test_section2_flow.py",
+        ),
+        "properties/claims/section2_limits.py": (
+            "properties/controls/test_section2_limits_controls.py",
+            "properties/test_section2_limits.py",
+        ),
+        "properties/claims/section3.py": (
+            "properties/controls/test_section3_controls.py",
+            "properties/test_section3_gd.py",
+        ),
+        "properties/claims/section3_limits.py": ("properties/test_section3_limits.py",),
+        "properties/claims/smoothness.py": ("properties/test_section3_smoothness.py",),
+        "properties/claims/lemmas34.py": (
+            "properties/controls/test_lemma3_4_controls.py",
+            "properties/test_lemma3_4.py",
+        ),
+        "properties/claims/appendix_a.py": ("properties/test_appendix_a.py",),
+        "properties/claims/fig2.py": (
+            "properties/controls/test_fig2_controls.py",
+            "properties/test_fig2.py",
+        ),
+    },
+    "other": {
+        "invariants/relu.py": (
+            "properties/library/test_relu.py",
+            "properties/controls/test_fig2_controls.py",
+            "properties/test_fig2.py",
+        ),
+        "invariants/errors.py": (
+            "properties/library/test_data.py",
+            "properties/library/test_network.py",
+            "properties/library/test_maxmargin.py",
+        ),
+        "invariants/database.py": ("properties/library/test_reporting.py",),
+        "invariants/statements.py": ("properties/library/test_reporting.py",),
+    },
+}
+# The forked children import pytest's plugins (hypothesis) before pytest.main can rewrite their
+# asserts; pytest's warning about it would be an error (filterwarnings = error), so it alone is
+# ignored. Every other warning stays an error.
+SAMPLED_PYTEST_ARGS = (
+    "-W",
+    "ignore::pytest.PytestAssertRewriteWarning",
+    "--invariants-profile",
+    "ci",
+    "-n",
+    "0",
+    "-x",
+    "-q",
+    "-p",
+    "no:cacheprovider",
+)
+SAMPLED_SCHEMA = "invariants.mutation-sampled/1"
+SAMPLED_VERDICTS_SCHEMA = "invariants.mutation-sampled-verdicts/1"
+SAMPLED_VERDICTS_FILE = VERDICTS_FILE.with_name("mutation_sampled_verdicts.toml")
+SAMPLED_RESULTS = ".invariants-mutation-sampled.json"  # in the work directory
+# Seconds of each test file (setup + call, wall) in one `pytest -n 0 --invariants-profile ci
+# --durations=0` run of the whole suite on 2026-12-05 15:00-15:11 UTC, the 2 cores shared with
+# ~5 other test jobs (that run: 680 s wall, 187 s CPU). The timeout of a mutant's run is
+# TIMEOUT_FACTOR x the sum over its test files + TIMEOUT_SLACK_S: a mutant that leaves the
+# tests' work unchanged takes about that sum (a kill under -x, less); the factor 2 covers a load
+# twice that of the measurement and the slack pytest's collection in the forked child. A run
+# beyond it is a mutant that makes an iteration run (nearly) forever, which CI would not pass
+# either: counted as detected, and listed.
+MEASURED_SECONDS: dict[str, float] = {
+    "properties/test_section2_limits.py": 235.8,
+    "properties/test_section2_flow.py": 106.4,
+    "properties/library/test_reporting.py": 105.3,
+    "properties/library/test_flow_accuracy.py": 59.0,
+    "properties/test_section3_limits.py": 31.9,
+    "properties/test_section3_gd.py": 28.4,
+    "properties/test_lemma3_4.py": 25.4,
+    "properties/test_fig2.py": 18.5,
+    "properties/library/test_strategies.py": 10.6,
+    "properties/test_section3_smoothness.py": 10.3,
+    "properties/test_assumptions.py": 9.2,
+    "properties/controls/test_section2_limits_controls.py": 5.0,
+    "properties/library/test_maxmargin.py": 4.6,
+    "properties/controls/test_section2_controls.py": 4.6,
+    "properties/test_appendix_a.py": 3.9,
+    "properties/controls/test_fig2_controls.py": 3.6,
+    "properties/library/test_network.py": 2.7,
+    "properties/controls/test_lemma3_4_controls.py": 1.1,
+    "properties/controls/test_section3_controls.py": 0.9,
+    "properties/library/test_bounds.py": 0.8,
+    "properties/library/test_losses.py": 0.6,
+    "properties/library/test_data.py": 0.4,
+    # Added after that run (measured alone, 2026-12-05 16:20 UTC, 5 tests in 0.06 s).
+    "properties/library/test_relu.py": 0.1,
+}
+TIMEOUT_FACTOR = 2.0
+TIMEOUT_SLACK_S = 30.0
+# A pytest plugin (written into the mutants/ tree) that loads the chosen profile without the
+# shrink phase, after the root conftest has loaded it.
+_NOSHRINK_PLUGIN = '''\
+"""Written by tools/mutation.py: the loaded Hypothesis profile without the shrink phase."""
+
+import pytest
+from hypothesis import Phase, settings
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config):
+    phases = [p for p in settings.default.phases if p is not Phase.shrink]
+    settings.register_profile("mutation-noshrink", parent=settings.default, phases=phases)
+    settings.load_profile("mutation-noshrink")
+'''
+_NOSHRINK_MODULE = "_invariants_mutation_noshrink"
+
+
+def wilson_interval(k: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
+    """Wilson score interval for a binomial proportion k/n (95% for the default z).
+
+    ``(lo, hi)`` with ``centre = (k + z^2/2) / (n + z^2)`` and half-width
+    ``z sqrt(k (n - k) / n + z^2 / 4) / (n + z^2)``; ``(0, 1)`` when n = 0.
+    """
+    if not 0 <= k <= n:
+        raise ValueError(f"need 0 <= k <= n, got k={k}, n={n}")
+    if n == 0:
+        return 0.0, 1.0
+    z2 = z * z
+    centre = (k + z2 / 2) / (n + z2)
+    half = z * ((k * (n - k) / n + z2 / 4) ** 0.5) / (n + z2)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def module_name(path: str) -> str:
+    """``invariants/core/theta.py`` -> ``invariants.core.theta`` (the mutants' name prefix)."""
+    return path.removesuffix(".py").replace("/", ".")
+
+
+def package_of(mutant: str) -> tuple[str, str]:
+    """``(package, module path)`` of a full mutant name, from SAMPLED_PACKAGES."""
+    module = mutant.rsplit(".", 1)[0]
+    for package, modules in SAMPLED_PACKAGES.items():
+        for path in modules:
+            if module_name(path) == module:
+                return package, path
+    raise ValueError(f"{mutant!r} is not a mutant of a module in SAMPLED_PACKAGES")
+
+
+def draw_sample(names: list[str], n: int, seed: int, package: str) -> list[str]:
+    """A seeded uniform sample (without replacement) of ``n`` of a package's mutants.
+
+    The generator is seeded with ``f"{seed}:{package}"`` (a string seed is hashed with SHA-512 by
+    random.Random, independent of PYTHONHASHSEED) over the sorted names, so the same seed and the
+    same mutants give the same sample, and one package's sample does not depend on another's.
+    The order is the draw's: every prefix is itself a uniform sample (a run stopped early is
+    still one).
+    """
+    import random
+
+    pool = sorted(names)
+    return random.Random(f"{seed}:{package}").sample(pool, min(n, len(pool)))
+
+
+def _sampled_config(workdir: Path) -> None:
+    """Point the work directory's [tool.mutmut] at every module of SAMPLED_PACKAGES."""
+    pyproject = workdir / "pyproject.toml"
+    text = pyproject.read_text(encoding="utf-8")
+    start = text.index("[tool.mutmut]")
+    end = text.find("\n[", start + 1)
+    paths = [p for modules in SAMPLED_PACKAGES.values() for p in modules]
+    section = (
+        "[tool.mutmut]\n"
+        'source_paths = ["invariants/", "properties/"]\n'
+        f"only_mutate = {json.dumps(paths)}\n"
+        'also_copy = ["conftest.py", "pyproject.toml"]\n'
+        'pytest_add_cli_args_test_selection = ["properties/library/test_data.py"]\n'
+    )
+    pyproject.write_text(text[:start] + section + (text[end:] if end != -1 else ""))
+
+
+_GENERATE = (
+    "from mutmut.__main__ import create_mutants\n"
+    "from mutmut.mutation.trampoline import set_mutant_under_test\n"
+    "from mutmut.utils.file_utils import copy_also_copy_files, copy_src_dir\n"
+    "set_mutant_under_test('mutant_generation')\n"
+    "copy_src_dir()\ncopy_also_copy_files()\nprint(create_mutants(1))\n"
+)
+
+
+def generate(workdir: Path, resume: bool) -> dict[str, list[str]]:
+    """Copy the tree, let mutmut 3 write the mutants/ tree; the mutant names per module path."""
+    if workdir.exists() and not resume:
+        shutil.rmtree(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    _copy_tree(workdir)
+    _sampled_config(workdir)
+    # mutmut copies a file into mutants/ only if it is not there yet: drop every unmutated
+    # Python file of an earlier run so that edited tests (and modules) are copied afresh.
+    mutated = {p for modules in SAMPLED_PACKAGES.values() for p in modules}
+    for old in (workdir / "mutants").rglob("*.py"):
+        if old.relative_to(workdir / "mutants").as_posix() not in mutated:
+            old.unlink()
+    env = dict(os.environ)
+    env.pop("CI", None)
+    subprocess.run(
+        [sys.executable, "-c", _GENERATE], cwd=workdir, env=env, check=True, capture_output=True
+    )
+    (workdir / "mutants" / f"{_NOSHRINK_MODULE}.py").write_text(_NOSHRINK_PLUGIN)
+    names: dict[str, list[str]] = {}
+    for modules in SAMPLED_PACKAGES.values():
+        for path in modules:
+            meta = json.loads((workdir / "mutants" / f"{path}.meta").read_text(encoding="utf-8"))
+            names[path] = sorted(meta["exit_code_by_key"])
+    return names
+
+
+# The runner, written into the mutants/ tree and started once per run: it imports the heavy
+# dependencies and the mutated library once, then forks one child per mutant, which sets
+# MUTANT_UNDER_TEST (mutmut's trampolines read it at every call) and runs pytest.main on the
+# mutant's test files; the parent kills a child that outlives its timeout. A fresh
+# ``python -m pytest`` per mutant cost ~50 s of start-up here (a 10 s test file, measured) --
+# mostly the import of the mutated modules -- which this pays once. One mutant at a time.
+_RUNNER = '''\
+"""Written by tools/mutation.py: run mutants in forked children (one JSON line per mutant)."""
+
+import importlib
+import json
+import os
+import signal
+import sys
+import time
+
+sys.path.insert(0, os.getcwd())
+for name in json.loads(sys.argv[1]):
+    importlib.import_module(name)
+import pytest  # noqa: E402
+
+for line in sys.stdin:
+    job = json.loads(line)
+    log = job["log"]
+    start = time.monotonic()
+    pid = os.fork()
+    if pid == 0:
+        fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        os.dup2(fd, 1)
+        os.dup2(fd, 2)
+        os.environ["MUTANT_UNDER_TEST"] = job["mutant"]
+        try:
+            code = int(pytest.main(["-p", job["plugin"], *job["args"], *job["tests"]]))
+        except BaseException:  # noqa: BLE001 - any escape is a failure of the run
+            import traceback
+
+            traceback.print_exc()
+            code = 3
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    status = None
+    while time.monotonic() - start < job["timeout"]:
+        done, raw = os.waitpid(pid, os.WNOHANG)
+        if done:
+            status = os.waitstatus_to_exitcode(raw)
+            break
+        time.sleep(0.05)
+    if status is None:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    seconds = time.monotonic() - start
+    print(json.dumps({"mutant": job["mutant"], "exit": status, "seconds": seconds}), flush=True)
+'''
+_RUNNER_MODULE = "_invariants_mutation_runner"
+_PROBE_TESTS = ("properties/library/test_losses.py", "properties/library/test_data.py")
+
+
+class Runner:
+    """The forking runner (``_RUNNER``) in ``workdir/mutants``; ``run`` one mutant at a time."""
+
+    def __init__(self, workdir: Path, preload: list[str]) -> None:
+        self.dir = workdir / "mutants"
+        self.logs = workdir / "logs"
+        self.logs.mkdir(exist_ok=True)
+        env = dict(os.environ)
+        env.pop("CI", None)  # Hypothesis would load its own "ci" profile (NUMERICS.md, Tooling)
+        env["MUTANT_UNDER_TEST"] = ""
+        # Tests that start a pytest or python subprocess (test_reporting.py) must import the
+        # mutated tree too, not the installed package; MUTANT_UNDER_TEST is inherited.
+        env["PYTHONPATH"] = os.pathsep.join([str(self.dir), env.get("PYTHONPATH", "")]).rstrip(
+            os.pathsep
+        )
+        self.proc = subprocess.Popen(
+            [sys.executable, f"{_RUNNER_MODULE}.py", json.dumps(preload)],
+            cwd=self.dir,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+
+    def run(self, mutant: str, tests: tuple[str, ...], timeout: float) -> dict:
+        """``{"status": killed|survived|timeout, "seconds", "failed": first FAILED line}``."""
+        log = self.logs / f"{mutant or 'clean'}.log"
+        job = {
+            "mutant": mutant,
+            "tests": list(tests),
+            "args": list(SAMPLED_PYTEST_ARGS),
+            "plugin": _NOSHRINK_MODULE,
+            "timeout": timeout,
+            "log": str(log),
+        }
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(json.dumps(job) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise SystemExit(f"the mutation runner died (see {log})")
+        out = json.loads(line)
+        text = log.read_text(errors="replace") if log.exists() else ""
+        lines = text.splitlines()
+        failed = next((ln for ln in lines if ln.startswith(("FAILED", "ERROR"))), "")
+        if not failed and out["exit"] not in (0, None):
+            failed = f"exit {out['exit']}: " + next(
+                (ln for ln in reversed(lines) if ln.strip()), "(no output)"
+            )
+        if out["exit"] is None:
+            status = "timeout"
+        elif out["exit"] == 0:
+            status = "survived"
+        elif out["exit"] in (1, 2, 3):  # tests failed, collection errors, internal error
+            status = "killed"  # (each fails a CI run just as well; the log says which)
+        else:  # 4, 5: a usage error or no tests collected: the setup, not the mutant
+            raise SystemExit(f"pytest exit {out['exit']} on {mutant!r}: see {log}\n{text[-3000:]}")
+        return {"status": status, "seconds": round(out["seconds"], 1), "failed": failed[:300]}
+
+    def close(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        self.proc.wait(timeout=60)
+
+
+def run_sampled(
+    workdir: Path,
+    per_package: int,
+    seed: int,
+    resume: bool,
+    packages: list[str],
+    budget_s: float | None = None,
+    rerun: tuple[str, ...] = (),
+    timeout_factor: float = TIMEOUT_FACTOR,
+) -> dict:
+    """Generate, draw the sample, run it one mutant at a time (packages interleaved).
+
+    A mutant already run (same mutated line) is not run again unless named in ``rerun`` (after
+    a new test, or a change of its module's test files in SAMPLED_PACKAGES).
+
+    With ``budget_s``, no mutant is started after that many seconds: the mutants run are then
+    a prefix of each package's draw, itself a uniform sample (the rest is reported 'not run').
+    """
+    start = time.monotonic()
+    names = generate(workdir, resume)
+    (workdir / "mutants" / f"{_RUNNER_MODULE}.py").write_text(_RUNNER)
+    store = workdir / SAMPLED_RESULTS
+    done = json.loads(store.read_text()) if resume and store.exists() else {}
+    sample: dict[str, list[str]] = {}
+    population: dict[str, int] = {}
+    for package in packages:
+        pool = [n for path in SAMPLED_PACKAGES[package] for n in names[path]]
+        population[package] = len(pool)
+        sample[package] = draw_sample(pool, per_package, seed, package)
+    preload = [module_name(p) for package in packages for p in SAMPLED_PACKAGES[package]]
+    runner = Runner(workdir, ["numpy", "scipy", "hypothesis", "pytest", *preload])
+    # Controls of the runner itself: with no mutant active the tests pass, and (mutmut's forced
+    # fail check) with every trampoline raising they fail (at start-up already: the root
+    # conftest calls the library).
+    probe = runner.run("", _PROBE_TESTS, 600)
+    if probe["status"] != "survived":
+        raise SystemExit(f"the clean run of {_PROBE_TESTS} did not pass: {probe}")
+    probe = runner.run("fail", _PROBE_TESTS, 600)
+    if probe["status"] != "killed":
+        raise SystemExit(f"MUTANT_UNDER_TEST=fail did not fail a test: {probe}")
+    order = [m for group in zip_longest(*sample.values()) for m in group if m is not None]
+    if rerun:  # only the named mutants (the rest of the sample keeps its results, or stays unrun)
+        unknown = sorted(set(rerun) - set(order))
+        if unknown:
+            raise SystemExit(f"--rerun: not in the sample: {unknown}")
+        order = [m for m in order if m in rerun]
+    try:
+        for mutant in order:
+            if budget_s is not None and time.monotonic() - start > budget_s:
+                print(f"budget of {budget_s:.0f} s spent: the rest of the sample is not run")
+                break
+            package, path = package_of(mutant)
+            tests = SAMPLED_PACKAGES[package][path]
+            fp = fingerprint(_mutated_line(workdir, mutant))
+            if done.get(mutant, {}).get("fingerprint") == fp and mutant not in rerun:
+                continue
+            timeout = timeout_factor * sum(MEASURED_SECONDS[t] for t in tests) + TIMEOUT_SLACK_S
+            result = runner.run(mutant, tests, timeout)
+            done[mutant] = {**result, "fingerprint": fp}
+            store.write_text(json.dumps(done, indent=1))
+            print(f"{result['status']:9} {result['seconds']:6.1f} s  {mutant}", flush=True)
+    finally:
+        runner.close()
+    return {
+        "wall_seconds": round(time.monotonic() - start),
+        "seed": seed,
+        "per_package": per_package,
+        "budget_seconds": budget_s,
+        "population": population,
+        "sample": sample,
+        "results": {m: done[m] for ms in sample.values() for m in ms if m in done},
+    }
+
+
+def _functions(source: str) -> dict[str, str]:
+    """Every function definition's source in a mutated module, by name (methods included)."""
+    lines = source.splitlines()
+    return {
+        node.name: "\n".join(lines[node.lineno - 1 : node.end_lineno])
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+    }
+
+
+_FUNCTION_CACHE: dict[Path, dict[str, str]] = {}
+
+
+def sampled_diff(workdir: Path, mutant: str) -> tuple[str, str, str]:
+    """``(diff, original line(s), mutated line(s))`` of a mutant, from the mutants/ tree.
+
+    The mutant's function against mutmut's copy of the original (``NAME__mutmut_orig``), the
+    ``def`` line left out (its name differs); lines stripped and joined by ' / ' as in
+    :func:`diff_of`, so :func:`fingerprint` means the same.
+    """
+    import difflib
+
+    _, path = package_of(mutant)
+    file = workdir / "mutants" / path
+    if file not in _FUNCTION_CACHE:
+        _FUNCTION_CACHE[file] = _functions(file.read_text(encoding="utf-8"))
+    functions = _FUNCTION_CACHE[file]
+    short = mutant.rsplit(".", 1)[1]
+    orig = functions[short.rpartition("__mutmut_")[0] + "__mutmut_orig"].splitlines()[1:]
+    new = functions[short].splitlines()[1:]
+    diff = [ln for ln in difflib.unified_diff(orig, new, lineterm="", n=1)][2:]
+    was = [ln[1:].strip() for ln in diff if ln.startswith("-")]
+    now = [ln[1:].strip() for ln in diff if ln.startswith("+")]
+    return "\n".join(diff), " / ".join(was), " / ".join(now)
+
+
+def _mutated_line(workdir: Path, mutant: str) -> str:
+    return sampled_diff(workdir, mutant)[2]
+
+
+@dataclass(frozen=True)
+class SampledVerdict:
+    kind: str  # "E" or "G"
+    fingerprint: str
+    reason: str
+
+
+def load_sampled_verdicts(path: Path = SAMPLED_VERDICTS_FILE) -> dict[str, SampledVerdict]:
+    """``[verdicts."FULL.MUTANT.NAME"]`` entries (kind, fingerprint, reason); errors all named."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise VerdictsError(f"{path}: {exc}") from exc
+    errors = []
+    if data.get("schema") != SAMPLED_VERDICTS_SCHEMA:
+        errors.append(f"schema: must be {SAMPLED_VERDICTS_SCHEMA!r}, not {data.get('schema')!r}")
+    out = {}
+    for name, entry in data.get("verdicts", {}).items():
+        where = f'[verdicts."{name}"]'
+        try:
+            package_of(name)
+        except ValueError:
+            errors.append(f"{where}: not a mutant of a module in SAMPLED_PACKAGES")
+            continue
+        if not isinstance(entry, dict) or set(entry) != {"kind", "fingerprint", "reason"}:
+            errors.append(f"{where}: needs exactly kind, fingerprint, reason")
+            continue
+        if entry["kind"] not in _KINDS:
+            errors.append(f"{where}: kind must be 'E' or 'G', not {entry['kind']!r}")
+        if not isinstance(entry["fingerprint"], str) or not _FINGERPRINT.fullmatch(
+            entry["fingerprint"]
+        ):
+            errors.append(f"{where}: fingerprint must be 10 lower-case hex digits")
+        if not isinstance(entry["reason"], str) or not entry["reason"].strip():
+            errors.append(f"{where}: reason must be a non-empty string")
+        out[name] = SampledVerdict(entry["kind"], entry["fingerprint"], entry["reason"])
+    if errors:
+        raise VerdictsError(
+            f"{path}: {len(errors)} error(s):\n" + "\n".join(f"  {e}" for e in errors)
+        )
+    return out
+
+
+def sampled_notes(path: Path = SAMPLED_VERDICTS_FILE) -> list[str]:
+    """The ``notes`` list of the sampled verdicts file (shown under Notes in the report)."""
+    try:
+        notes = tomllib.loads(path.read_text(encoding="utf-8")).get("notes", [])
+    except FileNotFoundError:
+        return []
+    return [" ".join(str(n).split()) for n in notes]
+
+
+def package_score(results: list[dict]) -> dict:
+    """Score of one package's sample: ``(killed + timeout) / (n - equivalent)`` and its interval.
+
+    ``results``: one dict per sampled mutant with ``status`` and, for a survivor, ``kind``
+    (equivalent, gap or unclassified). The Wilson 95% interval treats the sampled non-equivalent
+    mutants as a uniform sample of the package's non-equivalent ones (the equivalent fraction is
+    estimated from the same sample).
+    """
+    # A timeout counts as detected unless a verdict (read by hand: slow under load, not a hang)
+    # says equivalent or gap.
+    detected = sum(
+        1 for r in results if r["status"] in DETECTED and r.get("kind", "detected") == "detected"
+    )
+    equivalent = sum(1 for r in results if r.get("kind") == "equivalent")
+    n = len(results) - equivalent
+    lo, hi = wilson_interval(detected, n)
+    return {
+        "sampled": len(results),
+        "killed": sum(1 for r in results if r["status"] == "killed"),
+        "timeout": sum(1 for r in results if r["status"] == "timeout"),
+        "survived": sum(1 for r in results if r["status"] == "survived"),
+        "equivalent": equivalent,
+        "gaps": sum(1 for r in results if r.get("kind") in ("gap", "unclassified")),
+        "unclassified": sum(1 for r in results if r.get("kind") == "unclassified"),
+        "score": round(detected / n, 4) if n else None,
+        "interval95": [round(lo, 4), round(hi, 4)],
+    }
+
+
+def summarise_sampled(workdir: Path, raw: dict, verdicts: dict[str, SampledVerdict]) -> dict:
+    """The sampled report: per package, the score with its interval; every survivor's verdict."""
+    per_package = {}
+    survivors = []
+    for package, mutants in raw["sample"].items():
+        rows = []
+        for mutant in mutants:
+            if mutant not in raw["results"]:  # a run stopped early: the rest of the draw
+                continue
+            r = dict(raw["results"][mutant], mutant=mutant)
+            if r["status"] in ("survived", "timeout"):
+                diff, was, now = sampled_diff(workdir, mutant)
+                v = verdicts.get(mutant)
+                if v is not None and v.fingerprint == fingerprint(now):
+                    r["kind"], r["reason"] = _KINDS[v.kind], v.reason
+                elif r["status"] == "timeout":
+                    r["kind"] = "detected"
+                    r["reason"] = "timeout, counted as detected (not re-checked by hand)"
+                else:
+                    r["kind"] = "unclassified"
+                    r["reason"] = "not examined: add it to tools/mutation_sampled_verdicts.toml"
+                    r["diff"] = diff
+                r.update(package=package, was=was, now=now, fingerprint=fingerprint(now))
+                survivors.append(r)
+            rows.append(r)
+        per_package[package] = package_score(rows)
+        per_package[package]["population"] = raw["population"][package]
+        per_package[package]["modules"] = {
+            path: list(tests) for path, tests in SAMPLED_PACKAGES[package].items()
+        }
+    return {
+        "schema": SAMPLED_SCHEMA,
+        "generated": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "tool": f"mutmut {_mutmut_version()} (generation only; runner: tools/mutation.py)",
+        "command": f"python tools/mutation.py --sample {raw['per_package']} --seed {raw['seed']} "
+        + (
+            ""
+            if raw.get("budget_seconds") is None
+            else f"--budget-minutes {raw['budget_seconds'] / 60:g} "
+        )
+        + "--max-children 1",
+        "seed": raw["seed"],
+        "per_package_sample": raw["per_package"],
+        "wall_seconds": raw["wall_seconds"],
+        "wall_history": raw.get("wall_history", [raw["wall_seconds"]]),
+        "pytest_args": " ".join(SAMPLED_PYTEST_ARGS) + " (Hypothesis shrink phase off)",
+        "timeout_rule": f"{TIMEOUT_FACTOR} x the measured seconds of its tests + "
+        f"{TIMEOUT_SLACK_S} s",
+        "not_run": {
+            p: len(m) - sum(1 for x in m if x in raw["results"]) for p, m in raw["sample"].items()
+        },
+        "score_definition": "(killed + timeout) / (sampled - equivalent), Wilson 95% interval",
+        "packages": per_package,
+        "sample": raw["sample"],
+        "results": raw["results"],
+        "survivors": survivors,
+        "notes": sampled_notes(),
+    }
+
+
+def markdown_sampled(report: dict, full: dict | None) -> str:
+    """reports/mutation-sampled.md, and the per-package section of reports/mutation.md."""
+
+    def pct(x: float | None) -> str:
+        return "-" if x is None else f"{100 * x:.1f}%"
+
+    lines = [
+        "# Mutation score per package (sampled)",
+        "",
+        f"`{report['command']}` ({report['tool']}; wall on one core "
+        + " + ".join(f"{w / 60:.1f} min" for w in report["wall_history"])
+        + f" (the run, then re-runs of single mutants); generated {report['generated']}). "
+        f"A seeded uniform sample of {report['per_package_sample']} mutants per package "
+        f"(seed {report['seed']}; the sample is "
+        "listed in the JSON report), each run against its module's test files "
+        "(tools/mutation.py SAMPLED_PACKAGES) with "
+        f"`{report['pytest_args']}`; timeout {report['timeout_rule']}. Score = "
+        f"{report['score_definition']}. Verdicts: `tools/mutation_sampled_verdicts.toml`.",
+        "",
+        "| package | mutants | sampled | killed | timeout | survived | equivalent | gaps | "
+        "score | 95% interval |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
+    if full is not None:
+        lines.append(
+            f"| core: {', '.join(m.rsplit('/', 1)[1].removesuffix('.py') for m in full['modules'])}"
+            f" (full run) | {full['total']} | {full['total']} | {full['killed']} | "
+            f"{full['timeout']} | {full['survived'] + full['no_tests']} | "
+            f"{full['equivalent_count']} | {full['gap_count']} | {pct(full['score'])} | exact |"
+        )
+    for package, p in report["packages"].items():
+        mods = ", ".join(m.rsplit("/", 1)[1].removesuffix(".py") for m in p["modules"])
+        lo, hi = p["interval95"]
+        lines.append(
+            f"| {package}: {mods} | {p['population']} | {p['sampled']} | {p['killed']} | "
+            f"{p['timeout']} | {p['survived']} | {p['equivalent']} | {p['gaps']} | "
+            f"{pct(p['score'])} | {pct(lo)} - {pct(hi)} |"
+        )
+    lines += ["", "## Survivors and timeouts of the sample (each read)", ""]
+    if not report["survivors"]:
+        lines.append("(none)")
+    else:
+        lines += [
+            "| package | mutant | mutated to | verdict | reason |",
+            "| --- | --- | --- | --- | --- |",
+        ]
+        for s in report["survivors"]:
+            lines.append(
+                f"| {s['package']} | `{s['mutant']}` | `{_md_cell(s['now'])[:90]}` | "
+                f"{s['kind']} | {_md_cell(s['reason'])} |"
+            )
+    if report.get("notes"):
+        lines += ["", "## Notes", "", *(f"- {n}" for n in report["notes"])]
+    lines += [
+        "",
+        "## Which tests run against which module's mutants",
+        "",
+        "| package | module | test files |",
+        "| --- | --- | --- |",
+    ]
+    for package, p in report["packages"].items():
+        for path, tests in p["modules"].items():
+            lines.append(f"| {package} | `{path}` | {', '.join(f'`{t}`' for t in tests)} |")
     return "\n".join(lines) + "\n"
 
 
@@ -718,6 +1492,84 @@ def check_verdicts(path: Path) -> int:
     return 0
 
 
+def check_sampled(path: Path) -> int:
+    """``--check-sampled [FILE]``: SAMPLED_PACKAGES names existing files, every test file has a
+    measured time, and the sampled verdicts file is well formed; 0 if so, 1 naming each fault."""
+    errors = []
+    for package, modules in SAMPLED_PACKAGES.items():
+        for module, tests in modules.items():
+            if not (REPO / module).is_file():
+                errors.append(f"{package}: module {module} does not exist")
+            for test in tests:
+                if not (REPO / test).is_file():
+                    errors.append(f"{package}: {module}: test file {test} does not exist")
+                if test not in MEASURED_SECONDS:
+                    errors.append(f"{package}: {module}: {test} has no MEASURED_SECONDS")
+    try:
+        verdicts = load_sampled_verdicts(path)
+    except VerdictsError as exc:
+        errors.append(str(exc))
+        verdicts = {}
+    if errors:
+        print("\n".join(errors), file=sys.stderr)
+        return 1
+    print(f"{path}: ok: {len(verdicts)} verdicts; {len(SAMPLED_PACKAGES)} packages")
+    return 0
+
+
+def main_sampled(args: argparse.Namespace) -> int:
+    """``--sample N``: the sampled run; writes reports/mutation-sampled.* and mutation.*."""
+    if args.sample < 1:
+        raise SystemExit("--sample N: N >= 1 mutants per package")
+    verdicts = load_sampled_verdicts()
+    workdir = (
+        args.workdir
+        if args.workdir != DEFAULT_WORKDIR
+        else DEFAULT_WORKDIR.with_name("invariants-mutation-sampled")
+    ).resolve()
+    if workdir == REPO or REPO in workdir.parents:
+        raise SystemExit("--workdir must be outside the checkout")
+    raw_file = workdir / ".invariants-mutation-sampled-run.json"
+    if args.summarise_only:
+        raw = json.loads(raw_file.read_text())
+    else:
+        raw = run_sampled(
+            workdir,
+            args.sample,
+            args.seed,
+            args.resume,
+            args.packages or list(SAMPLED_PACKAGES),
+            None if args.budget_minutes is None else 60 * args.budget_minutes,
+            tuple(args.rerun),
+            args.timeout_factor,
+        )
+        if args.resume and raw_file.exists():  # keep the walls of the earlier (partial) runs
+            old = json.loads(raw_file.read_text())
+            raw["wall_history"] = [*old.get("wall_history", [old["wall_seconds"]])]
+            if raw.get("budget_seconds") is None:  # the budget of the run, not of a re-run
+                raw["budget_seconds"] = old.get("budget_seconds")
+        raw["wall_history"] = [*raw.get("wall_history", []), raw["wall_seconds"]]
+        raw_file.write_text(json.dumps(raw, indent=1))
+    report = summarise_sampled(workdir, raw, verdicts)
+    name = "mutation-sampled" if args.report == "mutation" else args.report
+    full_json = REPO / "reports/mutation.json"
+    full = json.loads(full_json.read_text()) if full_json.exists() else None
+    (REPO / "reports").mkdir(exist_ok=True)
+    (REPO / f"reports/{name}.json").write_text(json.dumps(report, indent=2) + "\n")
+    (REPO / f"reports/{name}.md").write_text(markdown_sampled(report, full))
+    if full is not None and args.report == "mutation":
+        full["sampled"] = {k: v for k, v in report.items() if k not in ("results",)}
+        full_json.write_text(json.dumps(full, indent=2) + "\n")
+        (REPO / "reports/mutation.md").write_text(markdown(full))
+    for package, p in report["packages"].items():
+        lo, hi = p["interval95"]
+        print(
+            f"{package:10} {p['score']} [{lo}, {hi}] of {p['sampled']} sampled "
+            f"({p['gaps']} gaps, {p['unclassified']} unclassified)"
+        )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--max-children", type=int, default=2)
@@ -729,7 +1581,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--verdicts", type=Path, default=VERDICTS_FILE, metavar="FILE")
     parser.add_argument("--check-verdicts", action="store_true")
     parser.add_argument("--classify", nargs=3, metavar=("NAME", "STATUS", "LINE"))
+    parser.add_argument("--sample", type=int, metavar="N")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--budget-minutes", type=float)
+    parser.add_argument("--rerun", nargs="+", default=(), metavar="MUTANT")
+    # A timeout re-checked by hand: run it again with a longer limit (the load differs).
+    parser.add_argument("--timeout-factor", type=float, default=TIMEOUT_FACTOR)
+    parser.add_argument("--interval", nargs=2, type=int, metavar=("K", "N"))
+    parser.add_argument("--draw", nargs=3, metavar=("N", "SEED", "PACKAGE"))
+    parser.add_argument(
+        "--check-sampled", nargs="?", const=SAMPLED_VERDICTS_FILE, type=Path, metavar="FILE"
+    )
+    parser.add_argument("--packages", nargs="+", choices=list(SAMPLED_PACKAGES))
     args = parser.parse_args(argv)
+    if args.interval:
+        print(json.dumps(wilson_interval(*args.interval)))
+        return 0
+    if args.draw:
+        n, seed, package = args.draw
+        names = sys.stdin.read().split()
+        print(json.dumps(draw_sample(names, int(n), int(seed), package)))
+        return 0
+    if args.check_sampled:
+        return check_sampled(args.check_sampled)
+    if args.sample is not None:
+        return main_sampled(args)
     if args.check_verdicts:
         return check_verdicts(args.verdicts)
     config = load_config()
@@ -761,6 +1637,11 @@ def main(argv: list[str] | None = None) -> int:
         wall = run(workdir, args.max_children, modules, config, args.resume)
     report = summarise(workdir, modules, wall, args.max_children, config, verdicts, args.report)
     (REPO / "reports").mkdir(exist_ok=True)
+    previous = REPO / f"reports/{args.report}.json"
+    if previous.exists():  # keep the sampled run's section (written by --sample)
+        sampled = json.loads(previous.read_text()).get("sampled")
+        if sampled:
+            report["sampled"] = sampled
     (REPO / f"reports/{args.report}.json").write_text(json.dumps(report, indent=2) + "\n")
     (REPO / f"reports/{args.report}.md").write_text(markdown(report))
     stale = report["stale_verdicts"]

@@ -200,3 +200,81 @@ def test_accuracy_fails_for_a_wrong_clock(monkeypatch):
     )
     with pytest.raises(AssertionError, match="S-INV: log t"):
         check_time_accuracy(bad, ref, idx)
+
+
+@pytest.mark.parametrize("u", [0.0, 1e-3, -1e-3, 0.5, -0.5, 3.0, -3.0, 40.0])
+def test_exp_moment_ratio_is_its_integral_ratio(u: float) -> None:
+    """``_exp_moment_ratio(u)`` is ``int_0^1 e^{uy} y (y-1) dy / int_0^1 e^{uy} dy`` (log time).
+
+    Reference: the two integrals in closed form, ``((2 - u) e^u - 2 - u) / u^3`` and
+    ``(e^u - 1) / u``, evaluated in 50-digit mpmath (exact far below double rounding).
+    Tolerance, by branch:
+
+    * ``|u| < 1e-2`` (series ``-1/6 + u^2/360``): the truncation is the next term's size,
+      ``u^4 / 15120`` (the series of f is even and alternating; checked in mpmath at 1e-2 and
+      1e-3 to 6 digits), plus ``4 eps`` for the two float operations on values ~1/6.
+    * closed form: each of its ~4 float operations on the terms ``1/b, 2/b^2, e 2/b^2, e/b``
+      (``b = |u|``, ``e = e^{-b}``) errs by one eps of that term, so the numerator's absolute
+      error is at most ``4 eps`` times the terms' sum S; relative to the numerator ``N``
+      that is ``4 eps S / |N|`` (the cancellation factor), plus ``2 eps`` for ``expm1`` and the
+      division.
+
+    u = 0 is the documented value -1/6 (the series branch); a closed form reached at u = 0
+    divides by zero (a RuntimeWarning, an error in this suite).  Negative control: the
+    sampled mutation run's survivor ``np.where(None, 1.0, a)`` (every u through the closed
+    form) fails at u = 0 with that warning.
+    """
+    import mpmath as mp
+
+    with mp.workdps(50):
+        um = mp.mpf(u)
+        if u == 0:
+            ref = mp.mpf(-1) / 6
+        else:
+            num = ((2 - um) * mp.e**um - 2 - um) / um**3  # int e^{uy} y (y-1) dy
+            ref = num / (mp.expm1(um) / um)  # int e^{uy} dy = (e^u - 1) / u
+        ref = float(ref)
+    got = float(flow._exp_moment_ratio(np.array([u]))[0])
+    b = abs(u)
+    if b < 1e-2:
+        allowed = b**4 / 15120 + 4 * EPS * abs(ref)
+    else:
+        e = np.exp(-b)
+        terms = 1 / b + 2 / b**2 + e * (2 / b**2 + 1 / b)
+        numer = abs((-1 / b + 2 / b**2) - e * (2 / b**2 + 1 / b))
+        allowed = (4 * EPS * terms / numer + 2 * EPS) * abs(ref)
+    assert abs(got - ref) <= allowed, (u, got, ref, allowed)
+
+
+@pytest.mark.parametrize("at_floor", [True, False])
+def test_a_solver_failure_at_the_float64_floor_ends_the_run(monkeypatch, at_floor: bool) -> None:
+    """A solver failure past the float64 floor returns the path so far with
+    ``stop_reason = "float64_floor"`` (what the alignment claim accepts for grown norms); before the
+    floor the same failure propagates (the negative side: a real failure is not swallowed).
+
+    The failure is planted: the third segment raises SolverDegradedError, and the floor
+    proxy (``at_float64_floor``) reports the floor only once it has.  Found by the sampled
+    mutation run (``reason = None`` on that path survived every test).
+    """
+    from invariants.errors import SolverDegradedError
+
+    z, W, loss = _fixed_problem()
+    real = flow._segment
+    calls = {"n": 0, "failed": False}
+
+    def failing(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            calls["failed"] = True
+            raise SolverDegradedError("planted")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(flow, "_segment", failing)
+    monkeypatch.setattr(flow, "at_float64_floor", lambda *a: at_floor and calls["failed"])
+    if not at_floor:
+        with pytest.raises(SolverDegradedError, match="planted"):
+            flow.gradient_flow(z, W, loss)
+        return
+    tr = flow.gradient_flow(z, W, loss)
+    assert tr.stop_reason == "float64_floor"
+    assert len(tr.checkpoints) == 3  # s = 0 and the two segments before the failure

@@ -161,3 +161,79 @@ def test_unreadable_verdicts_file_is_rejected(tmp_path: Path) -> None:
     path.write_text('schema = "unterminated\n', encoding="utf-8")
     proc = _tool("--verdicts", str(path), "--check-verdicts")
     assert proc.returncode == 1 and "not valid TOML" in proc.stderr, proc.stderr
+
+
+# --- the sampled run over the whole library (tools/mutation.py --sample) ------------------------
+
+
+def _tool_json(*args: str, stdin: str = "") -> object:
+    proc = subprocess.run(
+        [sys.executable, str(TOOL), *args],
+        cwd=ROOT,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+@pytest.mark.parametrize(
+    ("k", "n", "lo", "hi"),
+    [
+        # Newcombe, "Two-sided confidence intervals for the single proportion: comparison of
+        # seven methods", Stat. Med. 17 (1998) 857-872, Table I, method 3 (Wilson score, no
+        # continuity correction), given to 4 decimals.
+        (81, 263, 0.2553, 0.3662),
+        (15, 148, 0.0624, 0.1605),
+        (0, 20, 0.0, 0.1611),
+        (1, 29, 0.0061, 0.1718),
+        # All detected: the lower end is n / (n + z^2) in closed form (z = 1.959964).
+        (16, 16, 16 / (16 + 1.959964**2), 1.0),
+    ],
+)
+def test_sampled_score_interval_is_wilson(k: int, n: int, lo: float, hi: float) -> None:
+    """The per-package interval is Wilson's 95% score interval (published values).
+
+    Tolerance 5e-5: the published values are rounded to 4 decimals (half a unit of the last
+    place); the closed-form row is exact to the 7 digits of z (relative 1e-7).  Negative
+    control: the Wald interval p +- z sqrt(p (1 - p) / n), the planted bug, gives
+    (0.2522, 0.3638) for 81/263 and (0, 0) for 0/20, off by more than 2e-3.
+    """
+    got = _tool_json("--interval", str(k), str(n))
+    assert got == pytest.approx([lo, hi], abs=5e-5)
+
+
+def test_sampled_draw_is_seeded_uniform_and_reproducible() -> None:
+    """The sample: min(N, population) distinct mutants of the population, the same for the
+    same seed and package, different for another seed or package (its own generator)."""
+    names = [f"invariants.core.theta.x_f__mutmut_{i}" for i in range(1, 201)]
+    stdin = "\n".join(reversed(names))  # input order must not matter: the pool is sorted
+    a = _tool_json("--draw", "16", "1", "core", stdin=stdin)
+    assert len(a) == len(set(a)) == 16 and set(a) <= set(names)
+    assert a == _tool_json("--draw", "16", "1", "core", stdin="\n".join(names))
+    assert a != _tool_json("--draw", "16", "2", "core", stdin=stdin)
+    assert a != _tool_json("--draw", "16", "1", "dynamics", stdin=stdin)
+    assert sorted(_tool_json("--draw", "500", "1", "core", stdin=stdin)) == sorted(names)
+
+
+def test_sampled_map_and_verdicts_are_well_formed(tmp_path: Path) -> None:
+    """--check-sampled passes on the repository: every mapped module and test file exists and
+    has a measured time, and the sampled verdicts file is valid.  Negative control: a verdict
+    on a module outside the map, or with a bad kind, is rejected with its entry named."""
+    ok = _tool("--check-sampled")
+    assert ok.returncode == 0, ok.stderr
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        'schema = "invariants.mutation-sampled-verdicts/1"\n'
+        '[verdicts."invariants.nowhere.x_f__mutmut_1"]\n'
+        'kind = "E"\nfingerprint = "0123456789"\nreason = "r"\n'
+        '[verdicts."invariants.dynamics.gd.x_f__mutmut_2"]\n'
+        'kind = "X"\nfingerprint = "0123456789"\nreason = "r"\n',
+        encoding="utf-8",
+    )
+    proc = _tool("--check-sampled", str(bad))
+    assert proc.returncode == 1
+    assert "invariants.nowhere.x_f__mutmut_1" in proc.stderr
+    assert "invariants.dynamics.gd.x_f__mutmut_2" in proc.stderr and "'X'" in proc.stderr

@@ -292,6 +292,23 @@ def test_statement_table_lists_every_id_in_order_and_statuses():
     assert "reachable only" in md and "@reproduce_failure('6.170.17', b'AEEK')" in md
 
 
+def test_a_slack_on_an_undeclared_statement_lists_its_test():
+    """A test that records a slack for an ID it does not declare is listed under that ID.
+
+    Its outcome is counted there and its slack is the row's (not only its declared IDs'):
+    otherwise the row would show examples and a worst slack but no test that checked it.
+    Found by the sampled mutation run (statement_rows reading another key than the node ID).
+    """
+    tests = [
+        entry("t.py::side", statements=["S-EQ2"], slacks=[("S-EQ2", [0.1]), ("S-EQ3", [0.2, 0.4])])
+    ]
+    rows = {row["id"]: row for row in make_report(tests)["statements"]}
+    assert rows["S-EQ3"]["tests"] == ["t.py::side"]
+    assert rows["S-EQ3"]["outcomes"] == {"passed": 1}
+    assert rows["S-EQ3"]["examples"] == 2 and rows["S-EQ3"]["worst_slack"] == 0.4
+    assert rows["S-EQ3"]["status"] == "held"
+
+
 def test_subset_run_does_not_fail_on_unchecked_statements():
     """With -k or a path, unchecked IDs and missing figures are listed, not failures."""
     sel = {"complete": False, "reason": "-k 'x'", "args": ["properties"], "shard": None}
@@ -537,6 +554,54 @@ def test_regressions_are_found():
         {**t, "observations": [o for o in t["observations"] if o["name"] != "fig1a"]} for t in tests
     ]
     assert ("figure", "fig1a") in _regressions(base, make_report(nofig))
+
+
+def test_held_becoming_reachable_only_is_a_regression():
+    """A statement that held in the baseline and is only *reachable* now (its test passed but
+    recorded a reach observation: the claim's hypothesis was not met) lost coverage: a
+    regression, not a mere status change.  Found by the sampled mutation run (compare's
+    'held -> reachable only' branch was never taken by the tests)."""
+    base = make_report()
+    sid = next(r["id"] for r in base["statements"] if r["status"] == "held")
+    tests = copy.deepcopy(full_entries())
+    target = next(t for t in tests if sid in t["statements"] and not t["meta"])
+    target["observations"].append(obs(f"{sid}_reach", sid, {"log10_wprod": 3.0}))
+    new = make_report(tests)
+    assert {r["id"]: r["status"] for r in new["statements"]}[sid] == "reachable only"
+    rows = compare(baseline.from_report(base), new)["rows"]
+    assert {
+        (r["verdict"], r["kind"], r["item"], r["rule"])
+        for r in rows
+        if r["item"] == sid and r["kind"] != "slack"
+    } == {("REGRESSION", "coverage", sid, "held became reachable only")}
+
+
+def test_a_statement_that_holds_again_is_improved():
+    """A statement violated in the baseline that holds now is reported 'improved' (not merely
+    'changed'), the failure of its test as fixed.  Found by the sampled mutation run (compare's
+    'improved' verdict for a status change was never asserted)."""
+    failing = copy.deepcopy(full_entries())
+    failing[1]["outcome"] = "failed"
+    base, new = make_report(failing), make_report()
+    sid = IDS[1]
+    assert {r["id"]: r["status"] for r in base["statements"]}[sid] == "violated"
+    rows = compare(baseline.from_report(base), new)["rows"]
+    status_rows = {(r["verdict"], r["item"]) for r in rows if r["kind"] == "status"}
+    assert status_rows == {("improved", sid)}
+
+
+def test_a_worst_slack_that_moved_within_its_bound_is_changed():
+    """A worst slack that moved by more than 1% but stays <= 1 is a 'changed' slack row (the
+    bound still held), not a regression.  Found by the sampled mutation run (that branch,
+    and its rule text, were never reached by the tests)."""
+    tests = copy.deepcopy(full_entries())
+    base = make_report(tests)
+    slack = tests[2]["slacks"][0]
+    sid, old = slack["statement"], slack["ratio"]
+    slack["ratio"] = old / 2
+    rows = compare(baseline.from_report(base), make_report(tests))["rows"]
+    got = {(r["verdict"], r["item"], r["rule"]) for r in rows if r["kind"] == "slack"}
+    assert got == {("changed", sid, "worst slack changed (bound still held)")}
 
 
 def test_flow_health_noise_model():

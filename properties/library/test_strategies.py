@@ -479,3 +479,30 @@ def test_hypothesis_constant_pool_is_fixed_before_any_example(tmp_path):
     (tmp_path / "properties").mkdir()
     (tmp_path / "properties" / "test_x.py").write_text("Y = 2.5\n")
     assert files_missing_from_pool(tmp_path, frozenset()) == ["newpkg/mod.py"]
+
+
+def test_an_initialisation_retry_after_a2_fails_shrinks_the_scale(monkeypatch) -> None:
+    """When the first draw fails A2, the equal-Frobenius initialisation retries at a tenth of
+    the scale (its docstring: 'every layer is shrunk by the same factor 10'), never above it.
+
+    The first A2 certificate is planted to fail; the second is the real one.  Found by the
+    sampled mutation run (the retry growing the scale ten-fold survived: equal norms and A2
+    still held).  Exact: each layer is rescaled to ``||W_k||_F = s`` by one division, so the
+    norms equal s / 10 to a few eps (tolerance 8 eps relative: the norm's own rounding
+    gamma_m with m <= 6 entries, plus the rescaling).
+    """
+    real = S.certifies_a2
+    calls: list[bool] = []
+
+    def first_fails(W, z, loss) -> bool:
+        calls.append(True)
+        return len(calls) > 1 and real(W, z, loss)
+
+    monkeypatch.setattr(S, "certifies_a2", first_fails)
+    z = np.array([[1.0, 0.2], [0.8, -0.3], [0.9, 0.1]])
+    out = S._init_equal_frobenius(
+        np.random.default_rng(0), z, [(2, 2), (1, 2)], LOGISTIC, 1.0, None
+    )
+    assert out is not None and len(calls) == 2
+    norms = [float(np.linalg.norm(W)) for W in out[0]]
+    assert norms == pytest.approx([0.1, 0.1], rel=8 * EPS), norms

@@ -1,0 +1,44 @@
+"""Unit properties of ``invariants.relu`` (the Fig. 2 network's numerics) outside the claims.
+
+The claim checks of properties/claims/fig2.py use :func:`invariants.relu.cross_entropy_rounding`
+as the rounding allowance of a computed loss; here the allowance is checked against the actual
+rounding error, from exact (50-digit mpmath) values, on logits of every scale -- the tiny ones
+included, where ``max|z| + |loss|`` is below 1 and only the bound's ``+ 1`` keeps it positive.
+"""
+
+from __future__ import annotations
+
+import mpmath as mp
+import numpy as np
+import pytest
+
+from invariants import relu
+
+
+def _exact_loss(z: np.ndarray, y: np.ndarray) -> float:
+    """Mean softmax cross-entropy of the float64 logits ``z``, in 50-digit arithmetic."""
+    with mp.workdps(50):
+        total = mp.mpf(0)
+        for row, label in zip(z.tolist(), y.tolist(), strict=True):
+            total += mp.log(mp.fsum(mp.exp(mp.mpf(v)) for v in row)) - mp.mpf(row[label])
+        return float(total / len(y))
+
+
+@pytest.mark.parametrize(
+    ("scale", "n", "classes"),
+    [(1e-3, 4, 2), (1e-8, 3, 2), (0.5, 5, 3), (5.0, 6, 10), (60.0, 8, 10)],
+)
+def test_cross_entropy_rounding_covers_the_rounding_error(scale: float, n: int, classes: int):
+    """``|cross_entropy(z) - exact| <= cross_entropy_rounding(z, loss)`` (the bound's own
+    derivation, in its docstring, is the tolerance: nothing is added).
+
+    The tiny scales (1e-3, 1e-8 with two classes: loss ~ log 2, max|z| + loss < 1) are where a
+    bound without its ``+ 1`` term goes negative.  Negative control: that bound (the sampled
+    mutation run's survivor ``- 1.0``) fails on them.
+    """
+    rng = np.random.default_rng(int(scale * 1e9) % 2**32 + n)
+    z = scale * rng.standard_normal((n, classes))
+    y = rng.integers(0, classes, size=n)
+    loss, _ = relu.cross_entropy(z, y)
+    err = abs(loss - _exact_loss(z, y))
+    assert err <= relu.cross_entropy_rounding(z, loss), (err, relu.cross_entropy_rounding(z, loss))
