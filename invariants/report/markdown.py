@@ -67,7 +67,12 @@ def _status_text(row: dict) -> str:
         far = ", ".join(
             f"{k} {_fmt(v.get('median'))}" for k, v in (reach.get("values") or {}).items()
         )
-        text = f"reachable only: held on {n} examples as far as followed" + (
+        held_on = (
+            f"{row['exercised']} examples that could fail it (of {n})"
+            if row.get("recorded")
+            else f"{n} examples"
+        )
+        text = f"reachable only: held on {held_on} as far as followed" + (
             f" ({far}, medians)" if far else ""
         )
     elif st == "violated":
