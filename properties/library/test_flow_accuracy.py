@@ -278,3 +278,73 @@ def test_accuracy_fails_for_a_wrong_clock(monkeypatch):
     )
     with pytest.raises(AssertionError, match="S-INV: log t"):
         check_time_accuracy(bad, ref, idx)
+
+
+# --- the rounding term of perp_error --------------------------------------------------------
+
+
+def distance_to_exact_perp(weights: net.Weights, ubar: np.ndarray, p: np.ndarray) -> float:
+    """``||p - P w_prod||`` with ``flow.perp_part``'s formula on ``w_prod`` of the stored
+    weights evaluated exactly (mpmath at 60 digits: every product and sum of these float64
+    inputs is exact there up to a relative 1e-60), and the distance taken there too, so that
+    the only rounding measured is that of ``p``."""
+    import mpmath as mp
+
+    with mp.workdps(60):
+        v = [mp.mpf(float(x)) for x in weights[-1][0]]
+        for W in weights[-2::-1]:
+            v = [
+                mp.fsum(mp.mpf(float(W[i, j])) * v[i] for i in range(W.shape[0]))
+                for j in range(W.shape[1])
+            ]
+        u = [mp.mpf(float(x)) for x in ubar]
+        for _ in range(2):
+            c = mp.fsum(a * b for a, b in zip(v, u, strict=True))
+            v = [a - c * b for a, b in zip(v, u, strict=True)]
+        return float(
+            mp.sqrt(mp.fsum((mp.mpf(float(a)) - b) ** 2 for a, b in zip(p, v, strict=True)))
+        )
+
+
+@st.composite
+def large_weights(draw) -> tuple[net.Weights, np.ndarray]:
+    """Weights of depth 1-4, widths 1-4, d 2-5, entries up to 1e4 (``||w_prod||`` to ~1e16),
+    and a unit ``ubar``."""
+    d = draw(st.integers(2, 5), label="d")
+    widths = draw(st.lists(st.integers(1, 4), max_size=3), label="widths")
+    seed = draw(st.integers(0, 2**32 - 1), label="seed")
+    scale = draw(st.floats(1.0, 1e4), label="scale")
+    rng = np.random.default_rng(seed)
+    shapes = net.layer_shapes(d, widths)
+    W = net.as_weights([rng.standard_normal(s) * scale for s in shapes], d=d)
+    u = rng.standard_normal(d)
+    return W, u / np.linalg.norm(u)
+
+
+@given(case=large_weights())
+def test_perp_rounding_bounds_the_rounding_of_w_perp(case):
+    """S-T2: ``flow.perp_rounding`` bounds the float64 rounding of ``w_perp`` (exact: mpmath).
+
+    The bound is the rounding actually incurred, measured in extended precision, plus a
+    worst-case bound of the extended evaluation; it must hold on every draw."""
+    W, u = case
+    got = flow.perp_part(net.end_to_end(W)[None, :], u)[0]
+    actual = distance_to_exact_perp(W, u, got)
+    bound = flow.perp_rounding(W, u)
+    note(f"||w_prod|| = {np.linalg.norm(net.end_to_end(W)):.3e}, actual {actual:.3e}")
+    assert actual <= bound, f"w_perp rounding {actual:.3e} above perp_rounding {bound:.3e}"
+
+
+@pytest.mark.meta
+def test_perp_rounding_fails_without_the_measured_part():
+    """Control: the extended evaluation's worst-case term alone is not a bound on float64."""
+    rng = np.random.default_rng(3)
+    W = net.as_weights([rng.standard_normal((3, 4)) * 1e3, rng.standard_normal((1, 3)) * 1e3], d=4)
+    u = rng.standard_normal(4)
+    u /= np.linalg.norm(u)
+    got = flow.perp_part(net.end_to_end(W)[None, :], u)[0]
+    actual = distance_to_exact_perp(W, u, got)
+    ux = float(np.finfo(np.longdouble).eps)
+    extended_only = (2 * 4 + 4 + 4) * ux * float(np.linalg.norm(net.end_to_end(W)))
+    assert actual > extended_only, (actual, extended_only)
+    assert actual <= flow.perp_rounding(W, u)
