@@ -90,16 +90,15 @@ LATE_WPROD = 1e10
 #: four times the largest error measured in that band or any band below it (the error
 #: builds up with ``||w_prod||``; one lucky band does not make a promise), rounded up to
 #: one digit.  Measured: the six problems of benchmarks/bench_accuracy.py, 6 CI-profile,
-#: 12 report-profile and the first 20 stress-profile draws of
-#: properties/library/test_flow_accuracy.py (33 to 80 runs per band; below the switch
-#: against Radau at rtol 1e-12 landed on the checkpoints, above it at depth 1 against
-#: Soudry's exact limit).  The band maxima: 9.8e-8 (depth 6, ``||w_prod|| ~ 1e3``),
-#: 1.5e-8, 2.9e-7, 5.5e-7, 9.3e-6, 8.3e-5 (drawn depth-3 logistic problems), 2.2e-4,
-#: 2.1e-4 (drawn depth-1 problems).  A first statement from the runs before the stress
-#: run (bands 1e6 and 1e10 at 3e-7 and 3e-4) was broken by the stress run's first 20
-#: draws (2.9e-7 and 2.2e-4 against half of those).  The property asserts half of each
-#: value (a factor 2 of margin) on every drawn problem; the README gives the stress
-#: run's numbers per band.
+#: 12 report-profile and 42 stress-profile draws of properties/library/test_flow_accuracy.py
+#: (below the switch against Radau at rtol 1e-12 landed on the checkpoints, above it at
+#: depth 1 against Soudry's exact limit).  The band maxima: 9.8e-8 (depth 6,
+#: ``||w_prod|| ~ 1e3``), 1.5e-8, 2.9e-7, 5.5e-7, 9.3e-6, 8.3e-5 (drawn depth-3 logistic
+#: problems), 3.9e-4, 2.1e-3 (drawn depth-1 problems, at 5.6e11: the float64 floor).
+#: Two earlier statements were broken by stress runs (3e-7 at 1e6 and 3e-4 at 1e10 by
+#: 2.9e-7 and 2.2e-4; then 9e-4 above 1e11 by 2.1e-3 and 7.3e-4, against the half
+#: asserted).  The property asserts half of each value (a factor 2 of margin) on every
+#: drawn problem; the README gives the last stress run's numbers per band.
 STATED_PERP_BANDS: tuple[tuple[float, float, float], ...] = (
     (0.0, 1e5, 4e-7),
     (1e5, 1e6, 4e-7),
@@ -107,8 +106,8 @@ STATED_PERP_BANDS: tuple[tuple[float, float, float], ...] = (
     (1e7, 1e8, 3e-6),
     (1e8, 1e9, 4e-5),
     (1e9, LATE_WPROD, 4e-4),
-    (LATE_WPROD, 1e11, 9e-4),
-    (1e11, np.inf, 9e-4),
+    (LATE_WPROD, 1e11, 2e-3),
+    (1e11, np.inf, 9e-3),
 )
 
 
