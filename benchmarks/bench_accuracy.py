@@ -24,7 +24,10 @@ Per decade band of ``||w_prod||``: the largest relative ``w_perp`` error
 run's checkpoints, and the ratios of the run's error bars to the measured errors
 (``log_time_error`` against ``|log t - log t_ref|``; ``perp_error`` of
 :func:`flow.with_perp_error`, below ``--perp-limit``, against the Radau distance).
-Printed, and written as JSON to ``benchmarks/results/accuracy.json``.
+Printed, and written as JSON to ``benchmarks/results/accuracy.json`` (the switch at 1e9,
+1e10, 1e11, measured before issue 18 changed the library).  ``results/accuracy_perp_error.json``
+is ``--late 1e10 --perp-limit 1e10 --ref-limit 1.2e10 --only 0 1 4`` after it: the ratio of
+:func:`flow.with_perp_error` to the measured error per band (``perp_ratio_*``).
 """
 
 from __future__ import annotations
