@@ -253,11 +253,18 @@ def test_stall_limit_at_its_threshold(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_tolerance_ceiling_at_its_threshold(monkeypatch: pytest.MonkeyPatch) -> None:
     """``max_rtol``: every solver stalls (limit 0 steps); with ``max_rtol = 10 rtol`` the
-    tolerance is raised once before the run gives up, one ulp below it is never raised."""
+    tolerance is raised once before the run gives up, one ulp below it is never raised.  The
+    raise loosens ``rtol`` and ``atol`` both tenfold (the partial path carries the tolerances
+    its budget used; ``atol *= 11``, sampled mutant flow._Guard.escalate 6, fails it)."""
     monkeypatch.setattr(flow, "SEGMENT_STEPS", 0)
-    rtol = 1e-10
-    with pytest.raises(SolverDegradedError, match=r"every solver failed .* even at rtol=1e-09"):
-        run(checkpoints=[0.5], rtol=rtol, max_rtol=rtol * 10)
+    rtol, atol = 1e-10, 1e-12
+    with pytest.raises(
+        SolverDegradedError, match=r"every solver failed .* even at rtol=1e-09"
+    ) as raised:
+        run(checkpoints=[0.5], rtol=rtol, atol=atol, max_rtol=rtol * 10)
+    loosened = raised.value.partial
+    assert (loosened.rtol, loosened.atol) == (rtol * 10, atol * 10)
+    assert [r for _, r in loosened.escalations] == [rtol * 10]
     with pytest.raises(SolverDegradedError, match=r"even at rtol=1e-10") as exc:
         run(checkpoints=[0.5], rtol=rtol, max_rtol=ulp(rtol * 10, DOWN))
     assert exc.value.partial.escalations == ()
