@@ -4,6 +4,8 @@ The claim checks of properties/claims/fig2.py use :func:`invariants.relu.cross_e
 as the rounding allowance of a computed loss; here the allowance is checked against the actual
 rounding error, from exact (50-digit mpmath) values, on logits of every scale -- the tiny ones
 included, where ``max|z| + |loss|`` is below 1 and only the bound's ``+ 1`` keeps it positive.
+:func:`invariants.relu.train_sgd`'s record (the steps and risks the Fig. 2 series plot) is
+checked against a recomputation.
 """
 
 from __future__ import annotations
@@ -42,3 +44,18 @@ def test_cross_entropy_rounding_covers_the_rounding_error(scale: float, n: int, 
     loss, _ = relu.cross_entropy(z, y)
     err = abs(loss - _exact_loss(z, y))
     assert err <= relu.cross_entropy_rounding(z, loss), (err, relu.cross_entropy_rounding(z, loss))
+
+
+def test_train_sgd_records_at_the_stated_steps():
+    """``record_steps`` are ``0, record_every, 2 record_every, ...`` and the last step, and the
+    risk recorded at step ``t`` is the risk of the weights after ``t`` updates (step 0: the
+    initial weights, the last: the final ones), recomputed here by :func:`relu.risk` -- the
+    same float operations, so equality is exact.  Negative control: recording the initial
+    weights as step 1 (sampled mutant relu.train_sgd 50, ``record(1)``) fails the first
+    assertion; the Fig. 2 series plot ``risk`` against these steps."""
+    data = relu.load_digits(40, seed=3)
+    W0 = relu.init_weights("default", relu.DIGITS_WIDTHS, 3)
+    run = relu.train_sgd(data, W0, 25, 0.01, 8, 3, record_every=10, trace=False)
+    assert run.record_steps.tolist() == [0, 10, 20, 25]
+    assert run.risk[0] == relu.risk(W0, data, "relu")
+    assert run.risk[-1] == relu.risk(run.final, data, "relu")
