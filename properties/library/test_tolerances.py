@@ -217,6 +217,11 @@ def test_theta_tolerances_simplex_path():
     fwd = base + 8 * d * rd.EPS * bnorm * (1 + th.cond)
     assert_pinned(lemmas34.theta_forward_tolerance(z, mm, th), fwd, "theta_forward_tolerance")
     assert_pinned(lemmas34.support_radius(z, mm), rho, "support_radius", ops=4)
+    # The KKT barycentre check: gamma |kkt_stationarity| + 2 (n + d + 2) eps rho (n = 2 points);
+    # '3 (n + d + 2)' (sampled mutant theta.check_theta_certificate 166) fails it.
+    kkt = theta.check_theta_certificate(z, mm, th).tolerances["kkt_barycentre"]
+    stationarity = mm.gamma * abs(mm.certificate.kkt_stationarity)
+    assert_pinned(kkt, stationarity + 2 * (2 + d + 2) * rd.EPS * rho, "kkt_barycentre")
 
 
 def test_a2_constants_and_curvature_bound():
