@@ -273,6 +273,27 @@ def test_trend_measures_are_compared_by_their_medians():
     assert compare(base, _report(3, decay=0.504))["rows"] == []
 
 
+def test_every_statement_row_has_the_same_keys():
+    """A statement without slacks has the row of one with them (``worst_detail`` ''), so a
+    reader of report.json finds every field on every row.  Negative control: a misspelt
+    initial key (sampled mutant statement_table.statement_rows 28) gives the rows without
+    slacks a different key set."""
+    rows = _report(2)["statements"]
+    assert len({tuple(sorted(r)) for r in rows}) == 1
+    assert {r["worst_detail"] for r in rows if r["worst_slack"] is None} == {""}
+
+
+def test_a_changed_test_outcome_is_a_changed_test_row():
+    """A test skipped in the baseline and passing now is one 'changed' row of kind 'test'.
+    Negative control: kind None (sampled mutant compare._compare_tests 58) fails it."""
+    base = baseline.from_report(_report(3))
+    base["tests"] = dict.fromkeys(base["tests"], "skipped")
+    rows = compare(base, _report(3))["rows"]
+    assert [(r["verdict"], r["kind"], r["item"], r["rule"]) for r in rows] == [
+        ("changed", "test", "t.py::test_x", "outcome changed")
+    ]
+
+
 TINY = '''
 from types import SimpleNamespace
 from hypothesis import HealthCheck, given, settings, strategies as st
