@@ -237,6 +237,36 @@ def test_a2_constants_and_curvature_bound():
 # --- the flow's allowances ----------------------------------------------------------------------
 
 
+def test_reference_run_tolerances(monkeypatch: pytest.MonkeyPatch):
+    """:func:`flow.reference_wprod` integrates at ``rtol_ref = max(min(rtol / factor, 1e-12),
+    1e-13)`` and ``atol * rtol_ref / rtol`` (the run's atol scaled as its rtol): read off the
+    call to scipy's solve_ivp (a spy that passes it through).  Negative control: ``atol /
+    rtol_ref / rtol`` (sampled mutant flow.reference_wprod 55: atol 1e10 here) fails it."""
+    import scipy.integrate
+
+    seen: list[dict] = []
+    real = scipy.integrate.solve_ivp
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(scipy.integrate, "solve_ivp", spy)
+    z = np.array([[0.6, 0.2], [0.5, -0.3]])
+    tr = flow.gradient_flow(
+        z,
+        (np.array([[0.3, -0.2]]), np.array([[0.5]])),
+        LOGISTIC,
+        ds=0.5,
+        s_max=1.0,
+        rtol=1e-9,
+        atol=1e-11,
+    )
+    flow.reference_wprod(tr, factor=100.0)
+    # rtol / factor = 1e-11 is clamped to 1e-12
+    assert (seen[-1]["rtol"], seen[-1]["atol"]) == (1e-12, 1e-11 * 1e-12 / 1e-9)
+
+
 def test_local_error_bound_from_the_acceptance_test():
     """``sqrt(N) max_i (atol + rtol max(|y_old_i|, |y_new_i|)) + eps ||y_new||``."""
     y_old, y_new = np.array([1.0, -3.0]), np.array([2.0, 1.0])
