@@ -5,7 +5,8 @@ as the rounding allowance of a computed loss; here the allowance is checked agai
 rounding error, from exact (50-digit mpmath) values, on logits of every scale -- the tiny ones
 included, where ``max|z| + |loss|`` is below 1 and only the bound's ``+ 1`` keeps it positive.
 :func:`invariants.relu.train_sgd`'s record (the steps and risks the Fig. 2 series plot) is
-checked against a recomputation, and the He-normal initialisation's variance against 2 / fan-in.
+checked against a recomputation, the He-normal initialisation's variance against 2 / fan-in,
+and :func:`invariants.relu.weight_gradient_products` against its last-layer identity.
 """
 
 from __future__ import annotations
@@ -71,3 +72,24 @@ def test_he_normal_init_has_variance_two_over_fan_in():
     for k, W in enumerate(relu.init_weights("he_normal", relu.DIGITS_WIDTHS, 5)):
         rel = float(np.mean(W**2)) / (2.0 / W.shape[1]) - 1.0
         assert abs(rel) <= 6 * np.sqrt(2.0 / W.size), (k, W.shape, rel)
+
+
+def test_weight_gradient_products_last_layer_identity():
+    """``<W_L, G_L> = <dA_L, A_L>``: with ``G_L = dA_L^T H`` and ``A_L = H W_L^T`` both are the
+    triple sum ``sum_{b,j,i} dA_bj H_bi W_ji`` (b over the n points, j the C classes, i the h
+    inputs of the last layer), associated differently.  Each computed value carries at most
+    ``gamma_m S`` of rounding, m the factors per term's nested sums (n + C h for the first,
+    h + n C for the second) and ``S = <|dA|, |H| |W_L|^T>`` (Higham, nested dot products);
+    their sum is the allowance.  Negative control: ``np.vdot(A_L)`` (sampled mutant
+    relu.weight_gradient_products 29, the function had no caller) raises TypeError."""
+    from invariants.core.rounding import gamma
+
+    data = relu.load_digits(30, seed=4)
+    W = relu.init_weights("default", relu.DIGITS_WIDTHS, 4)
+    wg, dAA = relu.weight_gradient_products(W, data.X, data.y)
+    A, H = relu.forward(W, data.X)
+    _, dA = relu.cross_entropy(A[-1], data.y)
+    n, (C, h) = data.X.shape[0], W[-1].shape
+    S = float(np.vdot(np.abs(dA), np.abs(H[-1]) @ np.abs(W[-1]).T))
+    assert abs(wg[-1] - dAA) <= (gamma(n + C * h) + gamma(h + n * C)) * S, (wg[-1], dAA, S)
+    assert wg.shape == (len(W),)
