@@ -753,25 +753,36 @@ def markdown(report: dict) -> str:
 # the direct importers among properties/ (the four full-run modules' files for core.rounding, the
 # claim module's own test file and its negative controls for a claim module). test_fuzz.py (a
 # time budget, not a property), test_layering.py and test_layout.py (source text, not behaviour)
-# and test_mutation_tool.py are never run against a mutant.
+# and test_mutation_tool.py are never run against a mutant. Each module's files are listed
+# cheapest first (MEASURED_SECONDS), so under -x a kill by a cheap file costs little. The library
+# tests that call a module's functions directly (test_flow_guards, test_gd_bookkeeping,
+# test_estimators, test_tolerances, test_report_outcomes, test_vacuity, test_strategy_reach) are
+# mapped to each module they call (not to one whose names they only import, e.g. errors.py's
+# exception classes, or invariants/core/maxmargin.py of the full run).
 SAMPLED_PACKAGES: dict[str, dict[str, tuple[str, ...]]] = {
     "core": {
         "invariants/core/theta.py": (
+            "properties/library/test_estimators.py",
+            "properties/library/test_tolerances.py",
             "properties/controls/test_lemma3_4_controls.py",
             "properties/test_assumptions.py",
             "properties/test_lemma3_4.py",
         ),
         "invariants/core/lemma4.py": (
+            "properties/library/test_estimators.py",
             "properties/controls/test_lemma3_4_controls.py",
             "properties/test_assumptions.py",
             "properties/test_lemma3_4.py",
         ),
         "invariants/core/limits.py": (
+            "properties/library/test_estimators.py",
             "properties/controls/test_section2_limits_controls.py",
             "properties/test_section3_limits.py",
             "properties/test_section2_limits.py",
         ),
         "invariants/core/rounding.py": (
+            "properties/library/test_tolerances.py",
+            "properties/library/test_gd_bookkeeping.py",
             "properties/library/test_data.py",
             "properties/library/test_losses.py",
             "properties/library/test_bounds.py",
@@ -779,59 +790,100 @@ SAMPLED_PACKAGES: dict[str, dict[str, tuple[str, ...]]] = {
             "properties/library/test_maxmargin.py",
         ),
         "invariants/core/a2.py": (
+            "properties/library/test_tolerances.py",
             "properties/library/test_network.py",
             "properties/library/test_strategies.py",
             "properties/library/test_flow_accuracy.py",
         ),
         "invariants/core/data.py": (
+            "properties/library/test_gd_bookkeeping.py",
             "properties/library/test_data.py",
+            "properties/library/test_flow_guards.py",
             "properties/library/test_strategies.py",
         ),
     },
     "dynamics": {
         "invariants/dynamics/flow.py": (
+            "properties/library/test_estimators.py",
+            "properties/library/test_tolerances.py",
+            "properties/library/test_gd_bookkeeping.py",
+            "properties/library/test_flow_guards.py",
             "properties/controls/test_section2_controls.py",
             "properties/library/test_flow_accuracy.py",
             "properties/test_section2_flow.py",
         ),
         "invariants/dynamics/gd.py": (
+            "properties/library/test_tolerances.py",
+            "properties/library/test_gd_bookkeeping.py",
             "properties/controls/test_section3_controls.py",
+            "properties/library/test_vacuity.py",
             "properties/test_section3_gd.py",
         ),
     },
     "strategies": {
         # test_lemma3_4.py: a3_datasets' own promises (S-L3's ubar, gamma, support, theta).
         "invariants/strategies.py": (
+            "properties/library/test_strategy_reach.py",
             "properties/library/test_strategies.py",
             "properties/test_lemma3_4.py",
         ),
     },
     "report": {
-        "invariants/report/statement_table.py": ("properties/library/test_reporting.py",),
-        "invariants/report/compare.py": ("properties/library/test_reporting.py",),
-        "invariants/report/baseline.py": ("properties/library/test_reporting.py",),
+        "invariants/report/statement_table.py": (
+            "properties/library/test_report_outcomes.py",
+            "properties/library/test_vacuity.py",
+            "properties/library/test_reporting.py",
+        ),
+        "invariants/report/compare.py": (
+            "properties/library/test_report_outcomes.py",
+            "properties/library/test_vacuity.py",
+            "properties/library/test_reporting.py",
+        ),
+        "invariants/report/baseline.py": (
+            "properties/library/test_report_outcomes.py",
+            "properties/library/test_vacuity.py",
+            "properties/library/test_reporting.py",
+        ),
     },
     "claims": {
         "properties/claims/section2.py": (
+            "properties/library/test_tolerances.py",
             "properties/controls/test_section2_controls.py",
             "properties/test_section2_flow.py",
         ),
         "properties/claims/section2_limits.py": (
+            "properties/library/test_estimators.py",
+            "properties/library/test_tolerances.py",
+            "properties/library/test_vacuity.py",
             "properties/controls/test_section2_limits_controls.py",
             "properties/test_section2_limits.py",
         ),
         "properties/claims/section3.py": (
+            "properties/library/test_tolerances.py",
             "properties/controls/test_section3_controls.py",
+            "properties/library/test_vacuity.py",
             "properties/test_section3_gd.py",
         ),
-        "properties/claims/section3_limits.py": ("properties/test_section3_limits.py",),
-        "properties/claims/smoothness.py": ("properties/test_section3_smoothness.py",),
+        "properties/claims/section3_limits.py": (
+            "properties/library/test_tolerances.py",
+            "properties/test_section3_limits.py",
+        ),
+        "properties/claims/smoothness.py": (
+            "properties/library/test_tolerances.py",
+            "properties/test_section3_smoothness.py",
+        ),
         "properties/claims/lemmas34.py": (
+            "properties/library/test_tolerances.py",
             "properties/controls/test_lemma3_4_controls.py",
             "properties/test_lemma3_4.py",
         ),
-        "properties/claims/appendix_a.py": ("properties/test_appendix_a.py",),
+        "properties/claims/appendix_a.py": (
+            "properties/library/test_tolerances.py",
+            "properties/test_appendix_a.py",
+        ),
         "properties/claims/fig2.py": (
+            "properties/library/test_estimators.py",
+            "properties/library/test_tolerances.py",
             "properties/controls/test_fig2_controls.py",
             "properties/test_fig2.py",
         ),
@@ -839,6 +891,8 @@ SAMPLED_PACKAGES: dict[str, dict[str, tuple[str, ...]]] = {
     "other": {
         "invariants/relu.py": (
             "properties/library/test_relu.py",
+            "properties/library/test_estimators.py",
+            "properties/library/test_tolerances.py",
             "properties/controls/test_fig2_controls.py",
             "properties/test_fig2.py",
         ),
@@ -848,7 +902,11 @@ SAMPLED_PACKAGES: dict[str, dict[str, tuple[str, ...]]] = {
             "properties/library/test_maxmargin.py",
         ),
         "invariants/database.py": ("properties/library/test_reporting.py",),
-        "invariants/statements.py": ("properties/library/test_reporting.py",),
+        "invariants/statements.py": (
+            "properties/library/test_report_outcomes.py",
+            "properties/library/test_vacuity.py",
+            "properties/library/test_reporting.py",
+        ),
     },
 }
 # The forked children import pytest's plugins (hypothesis) before pytest.main can rewrite their
@@ -903,6 +961,15 @@ MEASURED_SECONDS: dict[str, float] = {
     "properties/library/test_data.py": 0.4,
     # Added after that run (measured alone, 2026-12-05 16:20 UTC, 5 tests in 0.06 s).
     "properties/library/test_relu.py": 0.1,
+    # The library tests that landed after it (one `pytest -n 0 --invariants-profile ci
+    # --durations=0` run of the eight files, 2026-12-05 16:23 UTC, load ~3: 162 tests, 13.9 s).
+    "properties/library/test_strategy_reach.py": 8.6,
+    "properties/library/test_vacuity.py": 2.1,
+    "properties/library/test_flow_guards.py": 1.6,
+    "properties/library/test_gd_bookkeeping.py": 0.3,
+    "properties/library/test_report_outcomes.py": 0.2,
+    "properties/library/test_estimators.py": 0.1,
+    "properties/library/test_tolerances.py": 0.1,
 }
 TIMEOUT_FACTOR = 2.0
 TIMEOUT_SLACK_S = 30.0

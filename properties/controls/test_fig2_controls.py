@@ -66,10 +66,14 @@ def _backprop_without_mask(weights, X, y):
 
 
 def test_honest_run_passes(honest):
-    """The controls mean something only if the unbroken run passes every check."""
-    f2.check_s_fig2(honest)
-    f2.check_relu_balance(honest)
-    f2.check_homogeneity(honest)
+    """The controls mean something only if the unbroken run passes every check, and each
+    check is *exercised* on it (its slack says the run could have failed it: the report counts
+    only exercised examples, so a check that never says so leaves S-FIG2 vacuous).  Negative
+    control: ``exercised=None`` in check_homogeneity (sampled mutant fig2.check_homogeneity
+    61) fails the last assertion."""
+    slacks = [f2.check_s_fig2(honest), f2.check_relu_balance(honest)]
+    slacks.append(f2.check_homogeneity(honest))
+    assert [s.exercised for s in slacks] == [True, True, True]
 
 
 def test_balancedness_fails_for_tanh(data):

@@ -17,10 +17,11 @@ second run is deterministic, so it sees the same value.
   with the quantities their definitions give, and that ``enforce_guards=False`` skips
   only the last two; the ``exp(709)`` cap of :func:`~invariants.dynamics.flow.sensitivities`;
 - per run: the step budget ``max_steps``, the stall limit ``SEGMENT_STEPS``, the
-  tolerance ceiling ``max_rtol``, the solver switch ``late_wprod``, the float64 floor
+  tolerance ceiling ``max_rtol``, the solver switch ``late_wprod`` (at explicit checkpoints,
+  and on the uniform grid, where the live solver must be dropped), the float64 floor
   (:func:`~invariants.dynamics.flow.at_float64_floor`, and its effect: a failing run ends
   there instead of raising) and the stopping rules ``max_frobenius``, ``max_wprod``,
-  ``s_max``;
+  ``s_max``, each with its ``stop_reason``;
 - the error budget (:func:`~invariants.dynamics.flow.local_error_bound`) against the
   acceptance test of scipy's BDF, recomputed from its documented formula on the flow's
   own steps.
@@ -252,11 +253,18 @@ def test_stall_limit_at_its_threshold(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_tolerance_ceiling_at_its_threshold(monkeypatch: pytest.MonkeyPatch) -> None:
     """``max_rtol``: every solver stalls (limit 0 steps); with ``max_rtol = 10 rtol`` the
-    tolerance is raised once before the run gives up, one ulp below it is never raised."""
+    tolerance is raised once before the run gives up, one ulp below it is never raised.  The
+    raise loosens ``rtol`` and ``atol`` both tenfold (the partial path carries the tolerances
+    its budget used; ``atol *= 11``, sampled mutant flow._Guard.escalate 6, fails it)."""
     monkeypatch.setattr(flow, "SEGMENT_STEPS", 0)
-    rtol = 1e-10
-    with pytest.raises(SolverDegradedError, match=r"every solver failed .* even at rtol=1e-09"):
-        run(checkpoints=[0.5], rtol=rtol, max_rtol=rtol * 10)
+    rtol, atol = 1e-10, 1e-12
+    with pytest.raises(
+        SolverDegradedError, match=r"every solver failed .* even at rtol=1e-09"
+    ) as raised:
+        run(checkpoints=[0.5], rtol=rtol, atol=atol, max_rtol=rtol * 10)
+    loosened = raised.value.partial
+    assert (loosened.rtol, loosened.atol) == (rtol * 10, atol * 10)
+    assert [r for _, r in loosened.escalations] == [rtol * 10]
     with pytest.raises(SolverDegradedError, match=r"even at rtol=1e-10") as exc:
         run(checkpoints=[0.5], rtol=rtol, max_rtol=ulp(rtol * 10, DOWN))
     assert exc.value.partial.escalations == ()
@@ -274,6 +282,31 @@ def test_solver_switch_at_late_wprod() -> None:
     above = run(checkpoints=cps, late_wprod=ulp(float(wn[-2]), UP))
     assert at.method == "LSODA" and above.method == "BDF"
     assert np.array_equal(at.checkpoints[-2].weights[0], ref.checkpoints[-2].weights[0])
+
+
+def test_solver_switch_on_the_uniform_grid(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On the uniform grid the live solver runs across checkpoints, so the switch to
+    ``late_method`` must drop it: after the checkpoint whose ``||w_prod||`` reaches
+    ``late_wprod`` a ``late_method`` solver is built (and none before, nor in a run whose
+    ``late_wprod`` is one ulp above every checkpoint's).  Negative control: keeping the BDF
+    solver alive at the switch (``live["SOLVER"] = None``, sampled mutant
+    flow.gradient_flow 143) builds no LSODA solver and fails the first assertion."""
+    built: list[float] = []
+
+    class CountingLSODA(flow.SOLVERS["LSODA"]):  # type: ignore[misc, valid-type]
+        def __init__(self, fun, t0, *args, **kwargs) -> None:
+            built.append(float(t0))
+            super().__init__(fun, t0, *args, **kwargs)
+
+    monkeypatch.setitem(flow.SOLVERS, "LSODA", CountingLSODA)
+    ref = run(ds=0.25, s_max=0.75, late_wprod=np.inf)
+    wn = ref.wprod_norm()
+    assert ref.method == "BDF" and built == [] and np.all(np.diff(wn) > 0)
+    at = run(ds=0.25, s_max=0.75, late_wprod=float(wn[-2]))
+    assert at.method == "LSODA" and len(built) == 1, built
+    assert built[0] == at.checkpoints[-2].s  # built at the checkpoint that crossed late_wprod
+    run(ds=0.25, s_max=0.75, late_wprod=ulp(float(wn[-1]), UP))
+    assert len(built) == 1
 
 
 def test_float64_floor_at_both_thresholds() -> None:
@@ -298,7 +331,9 @@ def test_stopping_rules_at_their_thresholds() -> None:
         at = run(checkpoints=cps, **{name: limit})
         assert (at.stop_reason, len(at.checkpoints)) == (name, 3)
         assert len(run(checkpoints=cps, **{name: ulp(limit, UP)}).checkpoints) == 4
-    assert len(run(ds=0.25, s_max=0.75).checkpoints) == 4
+    assert ref.stop_reason == "checkpoints"
+    grid = run(ds=0.25, s_max=0.75)
+    assert (grid.stop_reason, len(grid.checkpoints)) == ("s_max", 4)
     assert len(run(ds=0.25, s_max=ulp(0.75, DOWN)).checkpoints) == 3
 
 

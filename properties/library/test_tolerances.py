@@ -217,6 +217,11 @@ def test_theta_tolerances_simplex_path():
     fwd = base + 8 * d * rd.EPS * bnorm * (1 + th.cond)
     assert_pinned(lemmas34.theta_forward_tolerance(z, mm, th), fwd, "theta_forward_tolerance")
     assert_pinned(lemmas34.support_radius(z, mm), rho, "support_radius", ops=4)
+    # The KKT barycentre check: gamma |kkt_stationarity| + 2 (n + d + 2) eps rho (n = 2 points);
+    # '3 (n + d + 2)' (sampled mutant theta.check_theta_certificate 166) fails it.
+    kkt = theta.check_theta_certificate(z, mm, th).tolerances["kkt_barycentre"]
+    stationarity = mm.gamma * abs(mm.certificate.kkt_stationarity)
+    assert_pinned(kkt, stationarity + 2 * (2 + d + 2) * rd.EPS * rho, "kkt_barycentre")
 
 
 def test_a2_constants_and_curvature_bound():
@@ -230,6 +235,36 @@ def test_a2_constants_and_curvature_bound():
 
 
 # --- the flow's allowances ----------------------------------------------------------------------
+
+
+def test_reference_run_tolerances(monkeypatch: pytest.MonkeyPatch):
+    """:func:`flow.reference_wprod` integrates at ``rtol_ref = max(min(rtol / factor, 1e-12),
+    1e-13)`` and ``atol * rtol_ref / rtol`` (the run's atol scaled as its rtol): read off the
+    call to scipy's solve_ivp (a spy that passes it through).  Negative control: ``atol /
+    rtol_ref / rtol`` (sampled mutant flow.reference_wprod 55: atol 1e10 here) fails it."""
+    import scipy.integrate
+
+    seen: list[dict] = []
+    real = scipy.integrate.solve_ivp
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(scipy.integrate, "solve_ivp", spy)
+    z = np.array([[0.6, 0.2], [0.5, -0.3]])
+    tr = flow.gradient_flow(
+        z,
+        (np.array([[0.3, -0.2]]), np.array([[0.5]])),
+        LOGISTIC,
+        ds=0.5,
+        s_max=1.0,
+        rtol=1e-9,
+        atol=1e-11,
+    )
+    flow.reference_wprod(tr, factor=100.0)
+    # rtol / factor = 1e-11 is clamped to 1e-12
+    assert (seen[-1]["rtol"], seen[-1]["atol"]) == (1e-12, 1e-11 * 1e-12 / 1e-9)
 
 
 def test_local_error_bound_from_the_acceptance_test():

@@ -210,11 +210,12 @@ def test_held_needs_the_floor_of_exercised_examples():
     assert statement_status({**two_tests, "exercised": k - 1}, False) == "vacuous"
 
 
-def _report(exercised: int) -> dict:
-    """A report through build_report: one passing test, 4 examples, ``exercised`` of them."""
+def _report(exercised: int, decay: float = 0.5) -> dict:
+    """A report through build_report: one passing test, 4 examples, ``exercised`` of them,
+    each with the trend measure ``decay_ratio = decay``."""
     rec = SlackRecorder()
     for i in range(4):
-        measures = {"decay_ratio": 0.5}
+        measures = {"decay_ratio": decay}
         rec(Slack("S-EQ1", 0.1 * (i + 1), "", exercised=i < exercised, measures=measures))
     entry = TestRecord(
         "t.py::test_x", "passed", 0.0, ["S-EQ1"], slacks=list(rec.worst.values()), examples=4
@@ -256,6 +257,41 @@ def test_held_becoming_vacuous_or_less_exercised_is_a_regression():
         (r["verdict"], r["kind"], r["item"]) for r in rows
     }
     assert compare(base, _report(3))["regressions"] == 0
+
+
+def test_trend_measures_are_compared_by_their_medians():
+    """A trend statement's median measure against the baseline's: the same median gives no
+    row, one moved by 2% a 'changed' measure row, one moved by 0.8% none (the rule's 1%).
+    Negative control: reading the new report's measures from a wrong key (sampled mutant
+    compare._compare_exercise 95, ``n.get(None)``) reports the unchanged measure as vanished."""
+    base = baseline.from_report(_report(3))
+    assert compare(base, _report(3))["rows"] == []
+    moved = compare(base, _report(3, decay=0.51))["rows"]
+    assert [(r["verdict"], r["kind"], r["item"], r["rule"]) for r in moved] == [
+        ("changed", "measure", "S-EQ1 decay_ratio", "median measure changed")
+    ]
+    assert compare(base, _report(3, decay=0.504))["rows"] == []
+
+
+def test_every_statement_row_has_the_same_keys():
+    """A statement without slacks has the row of one with them (``worst_detail`` ''), so a
+    reader of report.json finds every field on every row.  Negative control: a misspelt
+    initial key (sampled mutant statement_table.statement_rows 28) gives the rows without
+    slacks a different key set."""
+    rows = _report(2)["statements"]
+    assert len({tuple(sorted(r)) for r in rows}) == 1
+    assert {r["worst_detail"] for r in rows if r["worst_slack"] is None} == {""}
+
+
+def test_a_changed_test_outcome_is_a_changed_test_row():
+    """A test skipped in the baseline and passing now is one 'changed' row of kind 'test'.
+    Negative control: kind None (sampled mutant compare._compare_tests 58) fails it."""
+    base = baseline.from_report(_report(3))
+    base["tests"] = dict.fromkeys(base["tests"], "skipped")
+    rows = compare(base, _report(3))["rows"]
+    assert [(r["verdict"], r["kind"], r["item"], r["rule"]) for r in rows] == [
+        ("changed", "test", "t.py::test_x", "outcome changed")
+    ]
 
 
 TINY = '''
