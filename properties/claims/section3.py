@@ -214,9 +214,20 @@ def eq30_tolerances(b: np.ndarray, risk_tol: np.ndarray) -> tuple[np.ndarray, np
     """S-EQ30's allowances at every t: ``(t + 2) eps b_t`` for comparing the two running
     sums (``b_t = sum_{tau < t} eta ||g||^2``; t additions, each ``eps`` of the running
     sum, and the products), and that plus ``2 rho_0 + 2 rho_t`` for ``2 R(0) - 2 R(t)``
-    (``rho`` = :func:`risk_rounding`)."""
+    (``rho`` = :func:`risk_rounding`), plus ``2 sum_{tau=1..t} rho_tau`` for the updates.
+
+    The updates: eq. 30 telescopes eq. 4 over exact steps, but each computed step rounds
+    ``W + (-eta G)`` entrywise (relative ``eps / 2``), which moves every margin by at most
+    ``(L / 2) eps ||w_prod|| max ||z_i||`` and so R by at most ``rho_tau`` (whose margin
+    term is ``(L + 1) m`` times that).  Summed, this is what float64 can lose of the
+    telescoped decrease.  Without it a depth-2 run from a large balanced start
+    (``R(W(0)) ~ 1e-13``, updates below half an ulp of every entry, so W never changed)
+    showed ``sum eta ||g||^2 = 2.8e-25`` against a computed ``2 R(0) - 2 R(t) = 0``
+    (found by the Lemma 8 property).
+    """
     tol_sum = (np.arange(b.size) + 2) * EPS * b
-    return tol_sum, tol_sum + 2 * risk_tol[0] + 2 * risk_tol
+    updates = 2 * np.concatenate([[0.0], np.cumsum(risk_tol[1:])])
+    return tol_sum, tol_sum + 2 * risk_tol[0] + 2 * risk_tol + updates
 
 
 def check_s_eq30(tr: gd.GDTrajectory) -> Slack:
@@ -247,14 +258,23 @@ def check_s_eq30(tr: gd.GDTrajectory) -> Slack:
 
 
 def eq37_tolerance(fk: np.ndarray, fj: np.ndarray, fk0: float, fj0: float) -> np.ndarray:
-    """Rounding allowance of S-EQ37's drift of ``||W_k||^2 - ||W_j||^2``: ``8 eps`` times
-    the sum of the four squared norms (at t and at 0).
+    """Rounding allowance of S-EQ37's drift of ``||W_k||^2 - ||W_j||^2`` at every step t.
 
-    Each squared norm is a p-term sum of squares and the three subtractions add
-    ``eps`` of their operands; ``8 eps`` per squared norm covers p <= 14 in the
-    worst case (``gamma_p``) and larger layers in the typical ``sqrt(p)`` case.
+    * The measurement: ``8 eps`` times the sum of the four squared norms (at t and at 0).
+      Each squared norm is a p-term sum of squares and the three subtractions add
+      ``eps`` of their operands; ``8 eps`` per squared norm covers p <= 14 in the
+      worst case (``gamma_p``) and larger layers in the typical ``sqrt(p)`` case.
+    * The updates: each step ``W + (-eta G)`` rounds every entry with relative error
+      ``<= eps / 2``, which moves ``||W_k||^2`` by at most ``eps ||W_k(tau)||^2`` (to
+      first order), so by step t rounding alone can move the difference by
+      ``eps sum_{tau=1..t} (F_k^2(tau) + F_j^2(tau))`` (worst case, linear in t, as for
+      S-EQ29).  Without it a depth-2 run from a large balanced start (``F^2 ~ 99``,
+      ``R(W(0)) ~ 7e-13``) drifted by 1.7e-11 over 2000 steps against ``2 R(W(0)) +
+      8 eps (...) ~ 2.2e-12``: rounding, not a violation (found by the Lemma 8 property).
     """
-    return 8 * EPS * (fk + fj + fk0 + fj0)
+    fk, fj = np.atleast_1d(fk), np.atleast_1d(fj)
+    updates = EPS * np.concatenate([[0.0], np.cumsum((fk + fj)[1:])])
+    return 8 * EPS * (fk + fj + fk0 + fj0) + updates
 
 
 def check_s_eq37(tr: gd.GDTrajectory) -> Slack:

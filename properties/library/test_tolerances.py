@@ -415,10 +415,14 @@ def test_eq29_rounding_bound_formula():
 
 
 def test_eq27_eq37_l8b_l8c_tolerances():
-    """S-EQ27 ``4 eps (F' + F + 1)``; S-EQ37 ``8 eps`` of four squared norms; S-L8b twice the
+    """S-EQ27 ``4 eps (F' + F + 1)``; S-EQ37 ``8 eps`` of four squared norms plus ``eps`` of the
+    pair's squared norms summed over the steps; S-L8b twice the
     two Wedin sines; S-L8c ``(L + 2) m eps + 2 sum_k wedin_k``."""
     assert_pinned(s3.eq27_tolerance(np.array(3.0), np.array(2.0)), 4 * E * 6, "eq27")
-    assert_pinned(s3.eq37_tolerance(np.array(1.0), np.array(2.0), 3.0, 4.0), 8 * E * 10, "eq37")
+    got = s3.eq37_tolerance(np.array([1.0, 5.0, 6.0]), np.array([2.0, 7.0, 8.0]), 1.0, 2.0)
+    want = 8 * E * np.array([6.0, 15.0, 17.0]) + E * np.array([0.0, 12.0, 26.0])
+    for t in range(3):
+        assert_pinned(got[t], want[t], f"eq37 at step {t}")
     W = (np.diag([2.0, 1.0]), np.diag([4.0, 1.0]), np.array([[5.0, 0.0]]))
     w = [4 * 2 * E * 2 / 1, 4 * 2 * E * 4 / 3, 4 * 2 * E * 5 / 5]
     assert_pinned(s3.l8b_tolerance(W, 0), 2 * (w[0] + w[1]), "l8b_tolerance")
@@ -433,12 +437,14 @@ def test_t4_allowances():
 
 
 def test_eq30_tolerances_and_norm_change_scales():
-    """S-EQ30: ``(t + 2) eps b_t`` and that plus ``2 rho_0 + 2 rho_t``; S-L7 / S-T3:
+    """S-EQ30: ``(t + 2) eps b_t`` and that plus ``2 rho_0 + 2 rho_t + 2 sum_{1..t} rho``;
+    S-L7 / S-T3:
     ``U = sum eta_t ||G_k(t)||``, ``r = ((stop - start) + 2 (size_k + 1)) eps max_t F_k``."""
     b, rho = np.array([0.0, 1.0, 3.0]), np.array([1e-16, 2e-16, 4e-16])
     tol_sum, tol = s3.eq30_tolerances(b, rho)
     assert_pinned(tol_sum[2], 4 * E * 3, "eq30 sum tolerance")
-    assert_pinned(tol[2], 4 * E * 3 + 2e-16 + 8e-16, "eq30 tolerance")
+    assert_pinned(tol[2], 4 * E * 3 + 2e-16 + 8e-16 + 2 * (2e-16 + 4e-16), "eq30 tolerance")
+    assert_pinned(tol[1], 3 * E * 1 + 2e-16 + 4e-16 + 2 * 2e-16, "eq30 tolerance at t = 1")
     assert tol_sum[0] == 0.0
     U, r = s3.norm_change_scales(gd_stub(), 0, 0, 1)
     assert_pinned(U, 0.5 * 3.0, "U")
