@@ -40,6 +40,11 @@ from properties.claims.section3 import check_all
 
 STEPS = 2000
 
+#: Settings of the deterministic witness searches (``hypothesis.find``) of this module.
+WITNESS_SEARCH = settings(
+    database=None, derandomize=True, max_examples=200, suppress_health_check=list(HealthCheck)
+)
+
 #: Depths of the A5 runs.
 DEPTHS = (1, 5)
 
@@ -202,12 +207,7 @@ def test_s_eq29_printed_signs_are_an_erratum(record_erratum, record_slack):
     witness = find(
         _tiny_runs(),
         printed_fails,
-        settings=settings(
-            database=None,
-            derandomize=True,
-            max_examples=200,
-            suppress_health_check=list(HealthCheck),
-        ),
+        settings=WITNESS_SEARCH,
     )
     z, W0, steps = witness
     tr = gd.gradient_descent(z, W0, LOGISTIC, steps)
@@ -259,12 +259,7 @@ def test_norms_may_shrink_while_the_risk_falls():
     problem = find(
         big,
         shrinks,
-        settings=settings(
-            database=None,
-            derandomize=True,
-            max_examples=200,
-            suppress_health_check=list(HealthCheck),
-        ),
+        settings=WITNESS_SEARCH,
     )
     tr = gd.gradient_descent(problem.z, problem.weights, problem.loss, STEPS_SHRINK)
     assert shrinks(problem), f"witness lost: widths={problem.widths} init={problem.init.name}"
