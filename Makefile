@@ -6,7 +6,7 @@
 # report; ACCEPT_FAILURES=1 records failing tests as known), make bench (benchmarks, own
 # job), make stress (the stress profile, database kept in .hypothesis/), make mutation
 # (mutmut over the core math, writes reports/mutation.md), make mutation-sampled (a seeded
-# sample of mutants per package over the rest of the library and properties/claims, one
+# sample of mutants per package over the rest of the library and properties/ji_telgarsky_2019/claims, one
 # core, ~40 min; the per-package section of reports/mutation.md), make fuzz (HypoFuzz for
 # FUZZ_SECONDS on all cores, dashboard on localhost:FUZZ_PORT, then a replay report in
 # reports/runs/fuzz; INVARIANTS_DATABASE=redis://host:port/db, a directory, or `redis` for a

@@ -46,6 +46,12 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
 import pytest  # noqa: E402
+
+# Assertion rewriting for the claim checks, the controls' assertions and the problems: a bare
+# ``assert`` in a check fails with its operands shown, as in a test module.  Registered before
+# anything imports them (the preload below is the first).
+pytest.register_assert_rewrite("properties")
+
 from hypothesis import HealthCheck, Phase, Verbosity, settings  # noqa: E402
 from hypothesis.database import DirectoryBasedExampleDatabase  # noqa: E402
 from hypothesis.internal.reflection import function_digest  # noqa: E402
@@ -73,7 +79,8 @@ def _preload_library() -> frozenset[str]:
     """Import every non-test module of the suite's packages; return the local files loaded."""
     for package in PRELOADED_PACKAGES:
         path = importlib.import_module(package).__path__
-        # walk_packages descends into subpackages (invariants.core, properties.claims, ...):
+        # walk_packages descends into subpackages (invariants.core,
+        # properties.ji_telgarsky_2019.claims, ...):
         # every library module must be loaded before any worker draws a case, or a module
         # first imported mid-run shifts Hypothesis's derandomized seeds between workers.
         for info in pkgutil.walk_packages(path, package + "."):

@@ -1,7 +1,7 @@
 """The library of the suite: the objects of Ji & Telgarsky (ICLR 2019), their dynamics,
 the generators of problems and the report, in layers that import one way only.
 
-Layers (the arrow reads "may import"; checked by ``properties/library/test_layering.py``)::
+Layers (the arrow reads "may import"; checked by ``properties/meta/test_layering.py``)::
 
     statements, errors          the statement IDs and Slack; every deliberate exception
           ^
@@ -19,5 +19,5 @@ Layers (the arrow reads "may import"; checked by ``properties/library/test_layer
 The math never imports the dynamics, the strategies or the report; the report never
 imports the math; nothing here imports ``properties``, ``tools`` or ``benchmarks``; and
 there is no import cycle.  The claims themselves (one ``check_<id>`` per statement) live
-in ``properties/claims``.
+in ``properties/ji_telgarsky_2019/claims``.
 """

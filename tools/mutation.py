@@ -3,7 +3,8 @@
 Two runs. The *full run* (below) mutates four modules of ``invariants.core`` exhaustively. The
 *sampled run* (``--sample N``, see "the sampled run over the whole library" further down)
 measures every other package -- the rest of core, dynamics, strategies, the report's status
-and regression logic, relu/errors/database/statements, and properties/claims -- on a seeded
+and regression logic, relu/errors/database/statements, and properties/ji_telgarsky_2019/claims --
+on a seeded
 uniform sample of N mutants per package, with a Wilson 95% interval per package::
 
     python tools/mutation.py --sample 16 --seed 1 --budget-minutes 36 --max-children 1
@@ -731,7 +732,8 @@ def markdown(report: dict) -> str:
 #
 # The full run above mutates four modules of invariants.core exhaustively (1,694 mutants, 51 min
 # on 2 cores). The rest of the library (dynamics, strategies, the report's status and regression
-# logic, the other core modules, relu/errors/database/statements) and properties/claims are
+# logic, the other core modules, relu/errors/database/statements) and
+# properties/ji_telgarsky_2019/claims are
 # measured on a seeded uniform sample of mutants per package, with a 95% Wilson interval on each
 # package's score:
 #
@@ -762,26 +764,26 @@ def markdown(report: dict) -> str:
 SAMPLED_PACKAGES: dict[str, dict[str, tuple[str, ...]]] = {
     "core": {
         "invariants/core/theta.py": (
-            "properties/library/test_estimators.py",
-            "properties/library/test_tolerances.py",
-            "properties/controls/test_lemma3_4_controls.py",
-            "properties/test_assumptions.py",
-            "properties/test_lemma3_4.py",
+            "properties/ji_telgarsky_2019/unit/test_estimators.py",
+            "properties/ji_telgarsky_2019/unit/test_tolerances.py",
+            "properties/ji_telgarsky_2019/controls/test_lemma3_4_controls.py",
+            "properties/ji_telgarsky_2019/test_assumptions.py",
+            "properties/ji_telgarsky_2019/test_lemma3_4.py",
         ),
         "invariants/core/lemma4.py": (
-            "properties/library/test_estimators.py",
-            "properties/controls/test_lemma3_4_controls.py",
-            "properties/test_assumptions.py",
-            "properties/test_lemma3_4.py",
+            "properties/ji_telgarsky_2019/unit/test_estimators.py",
+            "properties/ji_telgarsky_2019/controls/test_lemma3_4_controls.py",
+            "properties/ji_telgarsky_2019/test_assumptions.py",
+            "properties/ji_telgarsky_2019/test_lemma3_4.py",
         ),
         "invariants/core/limits.py": (
-            "properties/library/test_estimators.py",
-            "properties/controls/test_section2_limits_controls.py",
-            "properties/test_section3_limits.py",
-            "properties/test_section2_limits.py",
+            "properties/ji_telgarsky_2019/unit/test_estimators.py",
+            "properties/ji_telgarsky_2019/controls/test_section2_limits_controls.py",
+            "properties/ji_telgarsky_2019/test_section3_limits.py",
+            "properties/ji_telgarsky_2019/test_section2_limits.py",
         ),
         "invariants/core/rounding.py": (
-            "properties/library/test_tolerances.py",
+            "properties/ji_telgarsky_2019/unit/test_tolerances.py",
             "properties/library/test_gd_bookkeeping.py",
             "properties/library/test_data.py",
             "properties/library/test_losses.py",
@@ -790,7 +792,7 @@ SAMPLED_PACKAGES: dict[str, dict[str, tuple[str, ...]]] = {
             "properties/library/test_maxmargin.py",
         ),
         "invariants/core/a2.py": (
-            "properties/library/test_tolerances.py",
+            "properties/ji_telgarsky_2019/unit/test_tolerances.py",
             "properties/library/test_network.py",
             "properties/library/test_strategies.py",
             "properties/library/test_flow_accuracy.py",
@@ -804,108 +806,108 @@ SAMPLED_PACKAGES: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "dynamics": {
         "invariants/dynamics/flow.py": (
-            "properties/library/test_estimators.py",
-            "properties/library/test_tolerances.py",
+            "properties/ji_telgarsky_2019/unit/test_estimators.py",
+            "properties/ji_telgarsky_2019/unit/test_tolerances.py",
             "properties/library/test_gd_bookkeeping.py",
             "properties/library/test_flow_guards.py",
-            "properties/controls/test_section2_controls.py",
+            "properties/ji_telgarsky_2019/controls/test_section2_flow_controls.py",
             "properties/library/test_flow_accuracy.py",
-            "properties/test_section2_flow.py",
+            "properties/ji_telgarsky_2019/test_section2_flow.py",
         ),
         "invariants/dynamics/gd.py": (
-            "properties/library/test_tolerances.py",
+            "properties/ji_telgarsky_2019/unit/test_tolerances.py",
             "properties/library/test_gd_bookkeeping.py",
-            "properties/controls/test_section3_controls.py",
-            "properties/library/test_vacuity.py",
-            "properties/test_section3_gd.py",
+            "properties/ji_telgarsky_2019/controls/test_section3_gd_controls.py",
+            "properties/ji_telgarsky_2019/unit/test_vacuity.py",
+            "properties/ji_telgarsky_2019/test_section3_gd.py",
         ),
     },
     "strategies": {
         # test_lemma3_4.py: a3_datasets' own promises (S-L3's ubar, gamma, support, theta).
         "invariants/strategies.py": (
-            "properties/library/test_strategy_reach.py",
+            "properties/library/test_strategies_reach.py",
             "properties/library/test_strategies.py",
-            "properties/test_lemma3_4.py",
+            "properties/ji_telgarsky_2019/test_lemma3_4.py",
         ),
     },
     "report": {
         "invariants/report/statement_table.py": (
-            "properties/library/test_report_outcomes.py",
-            "properties/library/test_vacuity.py",
-            "properties/library/test_reporting.py",
+            "properties/meta/test_report_outcomes.py",
+            "properties/ji_telgarsky_2019/unit/test_vacuity.py",
+            "properties/meta/test_reporting.py",
         ),
         "invariants/report/compare.py": (
-            "properties/library/test_report_outcomes.py",
-            "properties/library/test_vacuity.py",
-            "properties/library/test_reporting.py",
+            "properties/meta/test_report_outcomes.py",
+            "properties/ji_telgarsky_2019/unit/test_vacuity.py",
+            "properties/meta/test_reporting.py",
         ),
         "invariants/report/baseline.py": (
-            "properties/library/test_report_outcomes.py",
-            "properties/library/test_vacuity.py",
-            "properties/library/test_reporting.py",
+            "properties/meta/test_report_outcomes.py",
+            "properties/ji_telgarsky_2019/unit/test_vacuity.py",
+            "properties/meta/test_reporting.py",
         ),
     },
     "claims": {
-        "properties/claims/section2.py": (
-            "properties/library/test_tolerances.py",
-            "properties/controls/test_section2_controls.py",
-            "properties/test_section2_flow.py",
+        "properties/ji_telgarsky_2019/claims/section2_flow.py": (
+            "properties/ji_telgarsky_2019/unit/test_tolerances.py",
+            "properties/ji_telgarsky_2019/controls/test_section2_flow_controls.py",
+            "properties/ji_telgarsky_2019/test_section2_flow.py",
         ),
-        "properties/claims/section2_limits.py": (
-            "properties/library/test_estimators.py",
-            "properties/library/test_tolerances.py",
-            "properties/library/test_vacuity.py",
-            "properties/controls/test_section2_limits_controls.py",
-            "properties/test_section2_limits.py",
+        "properties/ji_telgarsky_2019/claims/section2_limits.py": (
+            "properties/ji_telgarsky_2019/unit/test_estimators.py",
+            "properties/ji_telgarsky_2019/unit/test_tolerances.py",
+            "properties/ji_telgarsky_2019/unit/test_vacuity.py",
+            "properties/ji_telgarsky_2019/controls/test_section2_limits_controls.py",
+            "properties/ji_telgarsky_2019/test_section2_limits.py",
         ),
-        "properties/claims/section3.py": (
-            "properties/library/test_tolerances.py",
-            "properties/controls/test_section3_controls.py",
-            "properties/library/test_vacuity.py",
-            "properties/test_section3_gd.py",
+        "properties/ji_telgarsky_2019/claims/section3_gd.py": (
+            "properties/ji_telgarsky_2019/unit/test_tolerances.py",
+            "properties/ji_telgarsky_2019/controls/test_section3_gd_controls.py",
+            "properties/ji_telgarsky_2019/unit/test_vacuity.py",
+            "properties/ji_telgarsky_2019/test_section3_gd.py",
         ),
-        "properties/claims/section3_limits.py": (
-            "properties/library/test_tolerances.py",
-            "properties/test_section3_limits.py",
+        "properties/ji_telgarsky_2019/claims/section3_limits.py": (
+            "properties/ji_telgarsky_2019/unit/test_tolerances.py",
+            "properties/ji_telgarsky_2019/test_section3_limits.py",
         ),
-        "properties/claims/smoothness.py": (
-            "properties/library/test_tolerances.py",
-            "properties/test_section3_smoothness.py",
+        "properties/ji_telgarsky_2019/claims/section3_smoothness.py": (
+            "properties/ji_telgarsky_2019/unit/test_tolerances.py",
+            "properties/ji_telgarsky_2019/test_section3_smoothness.py",
         ),
-        "properties/claims/lemmas34.py": (
-            "properties/library/test_tolerances.py",
-            "properties/controls/test_lemma3_4_controls.py",
-            "properties/test_lemma3_4.py",
+        "properties/ji_telgarsky_2019/claims/lemma3_4.py": (
+            "properties/ji_telgarsky_2019/unit/test_tolerances.py",
+            "properties/ji_telgarsky_2019/controls/test_lemma3_4_controls.py",
+            "properties/ji_telgarsky_2019/test_lemma3_4.py",
         ),
-        "properties/claims/appendix_a.py": (
-            "properties/library/test_tolerances.py",
-            "properties/test_appendix_a.py",
+        "properties/ji_telgarsky_2019/claims/appendix_a.py": (
+            "properties/ji_telgarsky_2019/unit/test_tolerances.py",
+            "properties/ji_telgarsky_2019/test_appendix_a.py",
         ),
-        "properties/claims/fig2.py": (
-            "properties/library/test_estimators.py",
-            "properties/library/test_tolerances.py",
-            "properties/controls/test_fig2_controls.py",
-            "properties/test_fig2.py",
+        "properties/ji_telgarsky_2019/claims/fig2.py": (
+            "properties/ji_telgarsky_2019/unit/test_estimators.py",
+            "properties/ji_telgarsky_2019/unit/test_tolerances.py",
+            "properties/ji_telgarsky_2019/controls/test_fig2_controls.py",
+            "properties/ji_telgarsky_2019/test_fig2.py",
         ),
     },
     "other": {
         "invariants/relu.py": (
             "properties/library/test_relu.py",
-            "properties/library/test_estimators.py",
-            "properties/library/test_tolerances.py",
-            "properties/controls/test_fig2_controls.py",
-            "properties/test_fig2.py",
+            "properties/ji_telgarsky_2019/unit/test_estimators.py",
+            "properties/ji_telgarsky_2019/unit/test_tolerances.py",
+            "properties/ji_telgarsky_2019/controls/test_fig2_controls.py",
+            "properties/ji_telgarsky_2019/test_fig2.py",
         ),
         "invariants/errors.py": (
             "properties/library/test_data.py",
             "properties/library/test_network.py",
             "properties/library/test_maxmargin.py",
         ),
-        "invariants/database.py": ("properties/library/test_reporting.py",),
+        "invariants/database.py": ("properties/meta/test_reporting.py",),
         "invariants/statements.py": (
-            "properties/library/test_report_outcomes.py",
-            "properties/library/test_vacuity.py",
-            "properties/library/test_reporting.py",
+            "properties/meta/test_report_outcomes.py",
+            "properties/ji_telgarsky_2019/unit/test_vacuity.py",
+            "properties/meta/test_reporting.py",
         ),
     },
 }
@@ -937,25 +939,25 @@ SAMPLED_RESULTS = ".invariants-mutation-sampled.json"  # in the work directory
 # beyond it is a mutant that makes an iteration run (nearly) forever, which CI would not pass
 # either: counted as detected, and listed.
 MEASURED_SECONDS: dict[str, float] = {
-    "properties/test_section2_limits.py": 235.8,
-    "properties/test_section2_flow.py": 106.4,
-    "properties/library/test_reporting.py": 105.3,
+    "properties/ji_telgarsky_2019/test_section2_limits.py": 235.8,
+    "properties/ji_telgarsky_2019/test_section2_flow.py": 106.4,
+    "properties/meta/test_reporting.py": 105.3,
     "properties/library/test_flow_accuracy.py": 59.0,
-    "properties/test_section3_limits.py": 31.9,
-    "properties/test_section3_gd.py": 28.4,
-    "properties/test_lemma3_4.py": 25.4,
-    "properties/test_fig2.py": 18.5,
+    "properties/ji_telgarsky_2019/test_section3_limits.py": 31.9,
+    "properties/ji_telgarsky_2019/test_section3_gd.py": 28.4,
+    "properties/ji_telgarsky_2019/test_lemma3_4.py": 25.4,
+    "properties/ji_telgarsky_2019/test_fig2.py": 18.5,
     "properties/library/test_strategies.py": 10.6,
-    "properties/test_section3_smoothness.py": 10.3,
-    "properties/test_assumptions.py": 9.2,
-    "properties/controls/test_section2_limits_controls.py": 5.0,
+    "properties/ji_telgarsky_2019/test_section3_smoothness.py": 10.3,
+    "properties/ji_telgarsky_2019/test_assumptions.py": 9.2,
+    "properties/ji_telgarsky_2019/controls/test_section2_limits_controls.py": 5.0,
     "properties/library/test_maxmargin.py": 4.6,
-    "properties/controls/test_section2_controls.py": 4.6,
-    "properties/test_appendix_a.py": 3.9,
-    "properties/controls/test_fig2_controls.py": 3.6,
+    "properties/ji_telgarsky_2019/controls/test_section2_flow_controls.py": 4.6,
+    "properties/ji_telgarsky_2019/test_appendix_a.py": 3.9,
+    "properties/ji_telgarsky_2019/controls/test_fig2_controls.py": 3.6,
     "properties/library/test_network.py": 2.7,
-    "properties/controls/test_lemma3_4_controls.py": 1.1,
-    "properties/controls/test_section3_controls.py": 0.9,
+    "properties/ji_telgarsky_2019/controls/test_lemma3_4_controls.py": 1.1,
+    "properties/ji_telgarsky_2019/controls/test_section3_gd_controls.py": 0.9,
     "properties/library/test_bounds.py": 0.8,
     "properties/library/test_losses.py": 0.6,
     "properties/library/test_data.py": 0.4,
@@ -963,13 +965,13 @@ MEASURED_SECONDS: dict[str, float] = {
     "properties/library/test_relu.py": 0.1,
     # The library tests that landed after it (one `pytest -n 0 --invariants-profile ci
     # --durations=0` run of the eight files, 2026-12-05 16:23 UTC, load ~3: 162 tests, 13.9 s).
-    "properties/library/test_strategy_reach.py": 8.6,
-    "properties/library/test_vacuity.py": 2.1,
+    "properties/library/test_strategies_reach.py": 8.6,
+    "properties/ji_telgarsky_2019/unit/test_vacuity.py": 2.1,
     "properties/library/test_flow_guards.py": 1.6,
     "properties/library/test_gd_bookkeeping.py": 0.3,
-    "properties/library/test_report_outcomes.py": 0.2,
-    "properties/library/test_estimators.py": 0.1,
-    "properties/library/test_tolerances.py": 0.1,
+    "properties/meta/test_report_outcomes.py": 0.2,
+    "properties/ji_telgarsky_2019/unit/test_estimators.py": 0.1,
+    "properties/ji_telgarsky_2019/unit/test_tolerances.py": 0.1,
 }
 TIMEOUT_FACTOR = 2.0
 TIMEOUT_SLACK_S = 30.0

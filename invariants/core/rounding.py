@@ -1,7 +1,7 @@
 """The numerical vocabulary of the suite: machine constants and rounding-error bounds.
 
 Every tolerance of a check is built from these (defined here once, cited by the
-statement checks of ``properties/claims`` and by the library):
+statement checks of ``properties/ji_telgarsky_2019/claims`` and by the library):
 
 - :data:`EPS` (machine epsilon of float64, ``2^-52``) and :data:`UNIT_ROUNDOFF`
   (``EPS / 2``, round to nearest);

@@ -616,3 +616,34 @@ def check_theta_certificate(z: np.ndarray | Dataset, mm: MaxMargin, th: Theta) -
             "set, wrong ubar, or a wrong facet computation); recompute it with theta(z, mm)."
         )
     return ThetaCertificate(res, tols, float(ratios[worst]), worst)
+
+
+def support_radius(z: np.ndarray, mm: MaxMargin) -> float:
+    """``rho = max_{i in S} ||z_i||``, the length scale of every rounding bound here."""
+    s = np.asarray(mm.support, dtype=np.intp)
+    return float(np.max(np.linalg.norm(np.asarray(z)[s], axis=1)))
+
+
+def theta_forward_tolerance(z: np.ndarray, mm: MaxMargin, th: Theta) -> float:
+    """Bound on ``|theta_computed - theta_exact|`` for the given ``(z, ubar, S)``.
+
+    Simplex path: the computed ``B^{-1}`` is, row by row, the exact inverse of
+    a matrix whose columns (the vertices) are moved by ``<= 8 d eps ||B||_F``
+    (backward stability, see :func:`invariants.core.theta.theta_tolerance`).  Moving
+    the vertices of a facet by delta moves its distance from the origin by at
+    most ``delta (1 + diam / width)``: delta at the vertices, plus the tilt
+    ``delta / width`` of the hyperplane times the lever arm ``<= diam``; and
+    ``diam / width <= cond(B)``.  So ``8 d eps ||B||_F (1 + cond(B))``, plus
+    the facet-offset tolerance itself.  Hull / interval paths: 16 Qhull
+    distance-rounding units (:func:`invariants.core.theta.distance_rounding`), as in the
+    certificate.  Both plus ``2 (d + 2) eps rho`` for a recomputed
+    ``<xi, z_i>``.
+    """
+    d = np.asarray(z).shape[1]
+    base = theta_tolerance(z, mm, th)
+    if th.method == "simplex":
+        bnorm = math.sqrt(float(np.sum(np.asarray(th.points) ** 2)) + d)
+        return base + 8.0 * d * EPS * bnorm * (1.0 + th.cond)
+    if th.method in ("hull", "interval"):
+        return base + 16.0 * distance_rounding(np.asarray(th.points))
+    return base

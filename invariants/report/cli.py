@@ -84,7 +84,10 @@ def _cmd_compare(ns: argparse.Namespace) -> int:
 
 
 def _cmd_determinism(ns: argparse.Namespace) -> int:
-    paths = ns.paths or ["properties/library/test_losses.py", "properties/test_section3_gd.py"]
+    paths = ns.paths or [
+        "properties/library/test_losses.py",
+        "properties/ji_telgarsky_2019/test_section3_gd.py",
+    ]
     diffs, rcs = check_determinism(paths, ns.profile, ns.workers)
     print(f"pytest exit codes: {rcs}")
     if diffs:

@@ -135,7 +135,7 @@ def _catalogue_sections(report: dict) -> list[str]:
 
     ``bug: <name>`` observations (``properties/test_bug_catalogue.py``) carry
     ``caught_by`` and one ``probe: <name>`` key per probe that caught the bug;
-    ``assumption: Ak`` observations (``properties/test_assumptions.py``) carry
+    ``assumption: Ak`` observations (``properties/ji_telgarsky_2019/test_assumptions.py``) carry
     the numbers of the shrunk counterexample and name the broken statement.
     """
     obs = report["observations"]

@@ -34,7 +34,7 @@ from invariants.errors import (
     NormError,
     ShapeError,
 )
-from properties.library.assertions import unit
+from properties.helpers import unit
 
 CERT_TOL = 1e-12  # ||Z^T lam|| of a Gordan certificate (measured ~1e-16)
 

@@ -229,7 +229,7 @@ def test_flow_accuracy_against_an_independent_integration(loss, data, record_sla
 
 
 def _fixed_problem():
-    from properties.claims.section2_limits import figure1_data
+    from properties.ji_telgarsky_2019.claims.section2_limits import figure1_data
 
     ds = figure1_data()
     rng = np.random.default_rng(7)

@@ -54,7 +54,7 @@ from invariants.errors import (
     NonSeparableError,
     ShapeError,
 )
-from properties.library.assertions import TOL, assert_valid, unit
+from properties.helpers import TOL, assert_valid, unit
 
 # SLSQP stops when the change of f = ||u||^2 = 1/gamma^2 between iterates, the
 # gradient of the Lagrangian and the summed constraint violation are all below

@@ -46,7 +46,7 @@ from invariants.core.losses import EXPONENTIAL, LOGISTIC, Loss
 from invariants.core.rounding import EPS, gamma, rounding_count
 from invariants.dynamics import flow
 from invariants.errors import ArchitectureError, AssumptionError
-from properties.library.assertions import (
+from properties.helpers import (
     GradFn,
     Scales,
     chain,

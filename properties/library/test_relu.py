@@ -1,6 +1,7 @@
 """Unit properties of ``invariants.relu`` (the Fig. 2 network's numerics) outside the claims.
 
-The claim checks of properties/claims/fig2.py use :func:`invariants.relu.cross_entropy_rounding`
+The claim checks of properties/ji_telgarsky_2019/claims/fig2.py use
+:func:`invariants.relu.cross_entropy_rounding`
 as the rounding allowance of a computed loss; here the allowance is checked against the actual
 rounding error, from exact (50-digit mpmath) values, on logits of every scale -- the tiny ones
 included, where ``max|z| + |loss|`` is below 1 and only the bound's ``+ 1`` keeps it positive.

@@ -36,6 +36,7 @@ from invariants.core.losses import EXPONENTIAL, LOGISTIC
 from invariants.core.maxmargin import max_margin
 from invariants.core.network import layer_shapes
 from invariants.core.rounding import EPS
+from invariants.core.theta import rank_tolerance, support_radius, theta, theta_forward_tolerance
 
 pytestmark = pytest.mark.meta
 
@@ -506,3 +507,70 @@ def test_an_initialisation_retry_after_a2_fails_shrinks_the_scale(monkeypatch) -
     assert out is not None and len(calls) == 2
     norms = [float(np.linalg.norm(W)) for W in out[0]]
     assert norms == pytest.approx([0.1, 0.1], rel=8 * EPS), norms
+
+
+# --- a3_datasets (the A3 data of Lemmas 3 and 4) ------------------------------------------------
+
+
+@pytest.mark.meta
+@given(A=S.a3_datasets(extra=(0, 2)))
+def test_a3_datasets_keep_their_promises(A: S.A3Data) -> None:
+    """Meta: a3_datasets keeps its promises: A3, the stated ubar/gamma/support, theta > 0.
+
+    ubar and gamma are compared with max_margin's.  The construction puts the
+    support vectors on the margin to rounding (``|<ubar, z_i> - gamma| <= 4 (d + 2) eps``,
+    asserted).  Tolerance (first order): ``u = ubar / gamma`` solves
+    ``Z_S u = 1`` on the d simplex support vectors; for max_margin's answer
+    ``u^ = ubar^ / gamma^`` the residual is ``Z_S u^ - 1 = (m_S - gamma^) / gamma^``, and
+    the stored rows differ from the exact construction by ``||E||_2 <= sqrt(d) eps max||z_i||``
+    plus the margins' own rounding ``(d + 2) eps max||z_i||``.  So
+    ``||u^ - u|| <= ||Z_S^{-1}|| (||m_S - gamma^|| + (sqrt(d) + d + 2) eps max||z_i||) / gamma``
+    and ``||ubar^ - ubar|| <= 2 gamma ||u^ - u||``, gamma likewise relatively;
+    twice that is allowed (first order).
+    """
+    z, d, n = A.z, A.d, A.n
+    assert A.drawn.family == "a3"
+    assert np.all(np.linalg.norm(A.data.x, axis=1) <= 1.0 + unit_norm_slack(d))
+    assert A.drawn.margin_lower_bound >= 0.02
+    assert n >= d + A.extra and 2 <= d <= 6
+    assert np.all(A.lam > 0) and abs(float(A.lam.sum()) - 1.0) <= 4 * EPS
+    assert np.max(np.abs(z[A.support] @ A.ubar - A.gamma)) <= 4 * (d + 2) * EPS
+    mm = max_margin(A.data)
+    np.testing.assert_array_equal(mm.support, A.support)
+    zs = z[A.simplex]
+    inv_norm = 1.0 / float(np.linalg.svd(zs, compute_uv=False)[-1])
+    resid = float(np.linalg.norm(mm.margins[A.simplex] - mm.gamma))
+    zmax = float(np.max(np.linalg.norm(z, axis=1)))
+    tol = 4 * inv_norm * (resid + (math.sqrt(d) + d + 2) * EPS * zmax)
+    assert np.linalg.norm(mm.ubar - A.ubar) <= tol
+    assert abs(mm.gamma - A.gamma) <= tol * A.gamma
+    # KKT of the construction itself: gamma ubar = sum lam_i z_i (to rounding).
+    assert np.linalg.norm(A.lam @ zs - A.gamma * A.ubar) <= 4 * (d + 2) * EPS
+    # A3: the support vectors span R^d, clearly.
+    sv = np.linalg.svd(z[A.support], compute_uv=False)
+    assert sv.size == d and sv[-1] > 100 * rank_tolerance(z[A.support])
+    # Non-support points are clear of the margin.
+    off = np.setdiff1d(np.arange(n), A.support)
+    assert np.all(mm.margins[off] >= A.gamma + S.A3_GAP * max(A.gamma, 0.05) * (1 - 1e-9))
+    th = theta(A.data, mm)
+    assert th.a3 and th.value > 0
+    if A.theta is not None:
+        assert th.method == "simplex"
+        # Closed-form agreement: the vertices as stored differ from the construction's by
+        # (d + 2) eps rho (rounding and projection) plus rho ||d ubar|| (the tilted
+        # projection); a facet distance moves by at most (1 + cond(B)) times that (see
+        # invariants.core.theta.theta_forward_tolerance), plus theta's own forward error.
+        rho = support_radius(z, mm)
+        shift = (d + 2) * EPS * rho + rho * float(np.linalg.norm(mm.ubar - A.ubar))
+        allowed = theta_forward_tolerance(z, mm, th) + 8 * shift * (1 + th.cond)
+        assert abs(th.value - A.theta) <= allowed, (th.value, A.theta, allowed)
+
+
+@pytest.mark.meta
+def test_a3_datasets_validate_arguments() -> None:
+    """Meta: a3_datasets refuses invalid arguments when the strategy is built."""
+    for kwargs in ({"d": 1}, {"d": (3, 2)}, {"n": 0}, {"min_margin": 1e-4}, {"min_margin": 0.6}):
+        with pytest.raises(InvalidArgument):
+            S.a3_datasets(**kwargs)
+    with pytest.raises(ValueError, match="build_a3"):
+        S.build_a3(np.random.default_rng(0), 2, 3, 0.1)
