@@ -19,5 +19,5 @@ Layers (the arrow reads "may import"; checked by ``properties/meta/test_layering
 The math never imports the dynamics, the strategies or the report; the report never
 imports the math; nothing here imports ``properties``, ``tools`` or ``benchmarks``; and
 there is no import cycle.  The claims themselves (one ``check_<id>`` per statement) live
-in ``properties/ji_telgarsky_2019/claims``.
+in each paper's ``properties/<paper>/claims`` (``properties/README.md``).
 """

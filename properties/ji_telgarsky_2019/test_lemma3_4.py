@@ -78,7 +78,7 @@ def subspace_data(draw):
     d = draw(st.integers(2, 6), label="d")
     k = draw(st.integers(1, d - 1), label="subspace dimension")
     n = draw(st.integers(1, 20), label="n")
-    rng = np.random.defaultperp_rng(draw(S.seeds(), label="seed"))
+    rng = np.random.default_rng(draw(S.seeds(), label="seed"))
     basis, _ = np.linalg.qr(rng.standard_normal((d, k)))
     u = basis[:, 0]
     g = 0.05 + 0.9 * rng.random(n)
