@@ -821,10 +821,27 @@ SAMPLED_PACKAGES: dict[str, dict[str, tuple[str, ...]]] = {
         ),
     },
     "strategies": {
-        # test_lemma3_4.py: a3_datasets' own promises (S-L3's ubar, gamma, support, theta).
-        "invariants/strategies.py": (
+        # The package's modules; test_lemma3_4.py checks a3_datasets' own promises (S-L3's
+        # ubar, gamma, support, theta), which rest on a3 and on the primitives it builds with.
+        "invariants/strategies/arguments.py": (
             "properties/library/test_strategy_reach.py",
             "properties/library/test_strategies.py",
+        ),
+        "invariants/strategies/primitives.py": (
+            "properties/library/test_strategy_reach.py",
+            "properties/library/test_strategies.py",
+            "properties/test_lemma3_4.py",
+        ),
+        "invariants/strategies/data.py": (
+            "properties/library/test_strategy_reach.py",
+            "properties/library/test_strategies.py",
+        ),
+        "invariants/strategies/networks.py": (
+            "properties/library/test_strategy_reach.py",
+            "properties/library/test_strategies.py",
+        ),
+        "invariants/strategies/a3.py": (
+            "properties/library/test_strategy_reach.py",
             "properties/test_lemma3_4.py",
         ),
     },
