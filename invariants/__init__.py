@@ -10,7 +10,7 @@ Layers (the arrow reads "may import"; checked by ``properties/meta/test_layering
           |                       losses, data, network (+ A2), maxmargin (+ certificate),
           |                       bounds (Lemma 2), theta (S-L3, S-L4), limits
     dynamics/                   gradient flow (flow) and gradient descent (gd)
-    strategies                  Hypothesis generators of problems (imports core)
+    strategies/                 Hypothesis generators of problems (imports core)
     relu                        the ReLU experiment of Fig. 2 (imports core.rounding)
     database                    the shared example database (INVARIANTS_DATABASE)
     report/                     records, the report, figures, baseline, the pytest plugin

@@ -825,8 +825,25 @@ SAMPLED_PACKAGES: dict[str, dict[str, tuple[str, ...]]] = {
         ),
     },
     "strategies": {
-        # test_strategies.py holds a3_datasets' own promises (S-L3's ubar, gamma, support, theta).
-        "invariants/strategies.py": (
+        # The package's modules; test_strategies.py also checks a3_datasets' own promises
+        # (S-L3's ubar, gamma, support, theta), which rest on a3 and on its primitives.
+        "invariants/strategies/arguments.py": (
+            "properties/library/test_strategies_reach.py",
+            "properties/library/test_strategies.py",
+        ),
+        "invariants/strategies/primitives.py": (
+            "properties/library/test_strategies_reach.py",
+            "properties/library/test_strategies.py",
+        ),
+        "invariants/strategies/data.py": (
+            "properties/library/test_strategies_reach.py",
+            "properties/library/test_strategies.py",
+        ),
+        "invariants/strategies/networks.py": (
+            "properties/library/test_strategies_reach.py",
+            "properties/library/test_strategies.py",
+        ),
+        "invariants/strategies/a3.py": (
             "properties/library/test_strategies_reach.py",
             "properties/library/test_strategies.py",
         ),

@@ -60,7 +60,7 @@ BUDGET = 2000
 
 #: A draw reaches an end ``e`` of a documented continuous range when ``|x - e| <=
 #: END_RTOL * e``.  Derivation: the strategies map a drawn fraction f in [0, 1] to
-#: ``lo (hi/lo)^f`` (``strategies._log_uniform``); f = 0 gives lo exactly and f = 1
+#: ``lo (hi/lo)^f`` (``strategies.primitives.log_uniform``); f = 0 gives lo exactly and f = 1
 #: gives ``fl(lo fl(hi/lo))`` (``pow(x, 1.0) = x``), two roundings, within EPS of hi.
 #: a3_datasets adds a certification buffer of 1e-12 to gamma, which is <= 1e-9
 #: relative to its smallest allowed min_margin (1e-3).  1e-8 is ten times that, and
@@ -73,7 +73,7 @@ END_RTOL = 1e-8
 #: float g; their computed margins <u, z_i> differ only by rounding, (d + 2) eps for
 #: the entries and the dot product, plus ``r |<u, q_i>|`` for the perpendicular
 #: parts, whose single Gram-Schmidt pass leaves ``<= (d + 2) eps ||v|| / ||q_raw||``
-#: with ``||q_raw|| >= 1e-3`` (``strategies._perp_units``): below 1e-11 for d <= 8,
+#: with ``||q_raw|| >= 1e-3`` (``strategies.primitives.perp_units``): below 1e-11 for d <= 8,
 #: ||v|| <= 10.  Off-support margins exceed t by ``(top - t) U^2`` (U uniform), so an
 #: off-support point falls within 1e-10 with probability ~1e-5 per point.
 SUPPORT_ATOL = 1e-10

@@ -48,7 +48,7 @@ def check_s_t4(tr: gd.GDTrajectory, mm, K: float) -> tuple[Slack, int]:
     wp = limits.wprod_path(tr.weights)
     # The sign: from the first t with log R < log(loss(0)/n), every margin > 0.
     # Rounding: log R is computed to a few eps times |log R| + log n (A2_RTOL's
-    # derivation in invariants.strategies), so the threshold is lowered by that.
+    # derivation in invariants.core.a2), so the threshold is lowered by that.
     log_thr = float(np.log(LOGISTIC.value(0.0))) - math.log(n)
     below = np.flatnonzero(tr.log_risk < log_thr - t4_sign_tolerance(log_thr, n))
     if below.size:
