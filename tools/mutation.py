@@ -758,7 +758,7 @@ def markdown(report: dict) -> str:
 # and test_mutation_tool.py are never run against a mutant. Each module's files are listed
 # cheapest first (MEASURED_SECONDS), so under -x a kill by a cheap file costs little. The library
 # tests that call a module's functions directly (test_flow_guards, test_gd_bookkeeping,
-# test_estimators, test_tolerances, test_report_outcomes, test_vacuity, test_strategy_reach) are
+# test_estimators, test_tolerances, test_report_outcomes, test_vacuity, test_strategies_reach) are
 # mapped to each module they call (not to one whose names they only import, e.g. errors.py's
 # exception classes, or invariants/core/maxmargin.py of the full run).
 SAMPLED_PACKAGES: dict[str, dict[str, tuple[str, ...]]] = {
