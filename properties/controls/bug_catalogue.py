@@ -441,7 +441,10 @@ def plant_clock_time_doubled(mp):
 
 
 def plant_sine_from_cosine(mp):
-    """``sin`` computed as ``sqrt(1 - cos^2)`` (NUMERICS.md: never do this)."""
+    """``sin`` computed as ``sqrt(1 - cos^2)``.
+
+    Never do this: docs/numerics.md, "Measuring directions".
+    """
 
     def buggy(w, ubar):
         w = np.asarray(w, dtype=float)
