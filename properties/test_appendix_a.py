@@ -2,7 +2,7 @@
 
 S-A2b is also the suite's negative control for S-T1: on the ``w1 = -w2``
 counterexample the same checks that pass on every A2 run must fail
-(``properties/test_section2_limits_controls.py``).
+(``properties/controls/test_section2_limits_controls.py``).
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ it).  Each :class:`Probe` runs the *same* check functions the property suite
 runs, on a small fixed problem, and raises :class:`AssertionError` (or one of
 the library's own guard or certificate errors) when something is wrong.
 
-``properties/test_bug_catalogue.py`` plants every bug in turn and asserts that
+``properties/controls/test_bug_catalogue.py`` plants every bug in turn and asserts that
 at least one probe fails; a bug no probe catches is a failing meta-test.  The
 report lists the catalogue with the probes that caught each bug.
 """
