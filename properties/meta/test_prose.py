@@ -24,8 +24,9 @@ What is checked:
 - long options must be registered: by pytest and its plugins (``pytest --help``, run
   once), by an ``add_argument`` / ``addoption`` call anywhere in the repository, or be
   an option of an external tool the prose runs (``EXTERNAL_OPTIONS``);
-- a pointer of the form ``docs/<file>.md, "Section title"`` must name a heading of
-  that file.
+- a pointer of the form ``docs/<file>.md, "<title>"`` (or ``README.md, "<title>"``,
+  ``the README's "<title>"``, and ``(see "<title>")`` inside a document) must name a
+  heading of that file.
 
 The negative controls at the end write a document with one stale reference of each
 kind and call the checker's functions on it.
@@ -105,7 +106,11 @@ _OPTION = re.compile(r"(?<![\w-])(--[a-z][a-z0-9]*(?:-[a-z0-9]+)*)")
 _MODULE = re.compile(
     r"(?<![\w./-])((?:" + "|".join(PACKAGES) + r")(?:\.[A-Za-z_]\w*)+)(?![\w/]|\.\w)"
 )
-_SECTION = re.compile(r"(docs/[\w./-]+\.md),\s+\"([^\"]+)\"")
+_SECTION = re.compile(
+    r"((?:docs/[\w./-]+|properties/README|README)\.md),\s+\"([^\"]+)\""
+    r"|(README)'s\s+\"([^\"]+)\""
+)
+_SEE = re.compile(r"\(see\s+\"([^\"]+)\"")
 _HEADING = re.compile(r"^#{1,6}\s+(.*?)\s*#*\s*$", re.MULTILINE)
 
 
@@ -266,9 +271,20 @@ def module_references(block: Block) -> list[tuple[int, str]]:
     return [(line, m.group(1)) for line, m in _located(block, _MODULE)]
 
 
-def section_references(block: Block) -> list[tuple[int, str, str]]:
-    """``(line, document, title)`` for every ``docs/<file>.md, "Title"`` pointer."""
-    return [(line, m.group(1), m.group(2)) for line, m in _located(block, _SECTION)]
+def section_references(block: Block, own: str | None = None) -> list[tuple[int, str, str]]:
+    """``(line, document, title)`` for every pointer to a section of a document.
+
+    The forms: ``docs/<file>.md, "<title>"`` (also ``README.md`` and
+    ``properties/README.md``), ``the README's "<title>"``, and, inside the document
+    ``own``, ``(see "<title>")``.  A ``<title>`` in angle brackets is a placeholder.
+    """
+    out = [
+        (line, m.group(1) or "README.md", m.group(2) or m.group(4))
+        for line, m in _located(block, _SECTION)
+    ]
+    if own is not None:
+        out += [(line, own, m.group(1)) for line, m in _located(block, _SEE)]
+    return out
 
 
 # --- checking references ----------------------------------------------------------------------
@@ -387,6 +403,8 @@ def _normal(text: str) -> str:
 def section_problem(doc: str, title: str, root: Path) -> str | None:
     """Why ``docs/<file>.md, "title"`` points nowhere, or None."""
     path = root / doc
+    if title.startswith("<") and title.endswith(">"):
+        return None  # a placeholder
     if not path.is_file():
         return None  # reported as a missing path
     if _normal(title) in headings(path):
@@ -448,7 +466,8 @@ def stale_references(
                 problem = option_problem(option, known_options)
                 if problem:
                     findings.append(Finding(rel, line, option, problem))
-            for line, doc, title in section_references(block):
+            own = None if path.suffix == ".py" else rel
+            for line, doc, title in section_references(block, own):
                 problem = section_problem(doc, title, root)
                 if problem:
                     findings.append(Finding(rel, line, f'{doc}, "{title}"', problem))
@@ -506,7 +525,10 @@ def test_negative_control_a_stale_document_is_reported(tmp_path: Path) -> None:
         'docs/notes.md, "A section" and docs/notes.md, "No such\nsection".\n'
         "Globs: `properties/test_*.py` matches, `properties/nothing_*.py` does not;\n"
         "`reports/runs/latest/report.md` is generated.\n"
+        '(see "Guide") and (see "No guide section"); the README\'s "Nowhere".\n'
+        "# Guide\n"
     )
+    (tmp_path / "README.md").write_text("# Title\n")
     findings = stale_references(tmp_path, [doc], frozenset({"--known-option"}))
     got = {(f.line, f.reference) for f in findings}
     assert got == {
@@ -515,6 +537,8 @@ def test_negative_control_a_stale_document_is_reported(tmp_path: Path) -> None:
         (3, "invariants.no_such_module"),
         (4, 'docs/notes.md, "No such\nsection"'),
         (6, "properties/nothing_*.py"),
+        (8, 'docs/guide.md, "No guide section"'),
+        (8, 'README.md, "Nowhere"'),
     }, "\n".join(map(str, findings))
     assert all(str(f).startswith("docs/guide.md:") for f in findings)
 
