@@ -26,7 +26,7 @@ triage, replay) read it only (ReadOnlyDatabase), so they replay what stress
 and fuzz runs found and never write. Without it nothing changes.
 
 Hypothesis registers its own "ci" profile and loads it whenever the ``CI``
-environment variable is set (NUMERICS.md, Tooling).  Each profile here is
+environment variable is set (docs/numerics.md, "Tooling facts").  Each profile here is
 registered with an explicit parent so that ours wins, and one is always
 loaded explicitly below.
 """

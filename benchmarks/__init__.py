@@ -1,7 +1,7 @@
 """Benchmarks of the invariants library (scripts, run with ``python -m benchmarks.<name>``).
 
 The package sets one BLAS/OpenMP thread before any benchmark module imports
-numpy (``python -m benchmarks.x`` imports this package first), so that the
+numpy (``python -m benchmarks.<name>`` imports this package first), so that the
 timings are single-threaded and comparable; the scripts do not repeat it.
 """
 

@@ -7,7 +7,8 @@ Run from the repository root::
 Problems: the flow benchmark's (``benchmarks.bench_flow``): depth 4 and depth
 6 linear networks, hidden widths 5, n = 20, d = 5, logistic loss; the first
 five seeds whose data satisfy A3 (Theorem 2 assumes it).  Seeds where A3
-fails (theta = 0: about one in three random data sets, NUMERICS.md) are run
+fails (theta = 0: about one in three random data sets; docs/numerics.md, "The
+max-margin certificate") are run
 too and reported, but not counted in the medians: there the theorem promises
 nothing, and deep networks converge visibly slower.
 
@@ -15,7 +16,7 @@ nothing, and deep networks converge visibly slower.
   margin (:func:`invariants.core.maxmargin.max_margin`, KKT + duality-gap
   certificate), theta of Lemma 3 (:func:`invariants.core.theta.theta`) and its
   certificate, then :func:`invariants.dynamics.flow.gradient_flow` (its defaults: BDF
-  below ``||w_prod|| = 1e9``, LSODA above; lognorm clock, rtol 1e-10) stopped by
+  below ``||w_prod|| = flow.LATE_WPROD``, LSODA above; lognorm clock, rtol 1e-10) stopped by
   ``stop_when`` at the first checkpoint with
   ``sin angle(w_prod, ubar) <= 1e-6``.
 - **Naive baseline**: ``solve_ivp(method="RK45")`` on raw time t with the

@@ -49,7 +49,8 @@ SEED = 0
 STEPS = 5000
 REPS = 5
 TARGET_RATIO = 1.5  # A5 per-step cost / plain loop per-step cost (the project issue)
-BASELINE_RANGE_US = (20.0, 40.0)  # NUMERICS.md: "one A5 step costs 20-40 microseconds"
+# A bare A5 step at this size: docs/numerics.md, "Gradient descent under the step rule A5".
+BASELINE_RANGE_US = (20.0, 40.0)
 PROFILE_TOP = 8
 RESULTS = Path(__file__).resolve().parent / "results" / "gd.json"
 
@@ -202,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     lo, hi = BASELINE_RANGE_US
     print(
-        f"note: NUMERICS.md quotes {lo:g}-{hi:g} us per A5 step at this size; "
+        f"note: a bare A5 step costs {lo:g}-{hi:g} us at this size (docs/numerics.md); "
         f"measured {us['a5']:.1f} us (plain loop {us['plain']:.1f} us)"
     )
     profile = profile_a5(args.steps)

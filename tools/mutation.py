@@ -391,7 +391,8 @@ def _copy_tree(dest: Path) -> None:
 
 def _mutmut(workdir: Path, *args: str, capture: bool = True) -> str:
     env = dict(os.environ)
-    env.pop("CI", None)  # Hypothesis would load its own "ci" profile (NUMERICS.md, Tooling)
+    # Hypothesis would load its own "ci" profile (docs/numerics.md, "Tooling facts").
+    env.pop("CI", None)
     proc = subprocess.run(
         [sys.executable, "-m", "mutmut", *args],
         cwd=workdir,
@@ -1191,7 +1192,8 @@ class Runner:
         self.logs = workdir / "logs"
         self.logs.mkdir(exist_ok=True)
         env = dict(os.environ)
-        env.pop("CI", None)  # Hypothesis would load its own "ci" profile (NUMERICS.md, Tooling)
+        # Hypothesis would load its own "ci" profile (docs/numerics.md, "Tooling facts").
+        env.pop("CI", None)
         env["MUTANT_UNDER_TEST"] = ""
         # Tests that start a pytest or python subprocess (test_reporting.py) must import the
         # mutated tree too, not the installed package; MUTANT_UNDER_TEST is inherited.

@@ -5,7 +5,7 @@ statements with no rate; a finite run can only show them through quantities
 that are certified at every point (the Lemma 2 bounds, which decay like
 ``1/||W_k||_F^2``) and through decay laws measured over the last decade of
 ``||w_prod||``.  The laws are observations, not theorems of the paper
-(NUMERICS.md, "Asymptotic laws seen").
+(docs/numerics.md, "Asymptotic laws seen").
 
 Also here: the prediction of Soudry et al. (2018) for the limit offset of the
 perpendicular part of ``w_prod`` (beyond the paper), and a computable

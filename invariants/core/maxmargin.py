@@ -4,7 +4,7 @@ For rows z_i of Z (n x d)::
 
     gamma = max_{||u|| = 1} min_i <u, z_i> = min_{p in conv{z_i}} ||p||,   ubar = p*/||p*||
 
-(STATEMENTS.md, Notation).  The two problems are each other's duals; the
+(the paper's notation).  The two problems are each other's duals; the
 minimum-norm point ``p* = Z^T mu`` of the convex hull carries the dual weights
 ``mu`` (``mu >= 0``, ``sum mu = 1``), positive only on support vectors
 ``S = {i : <ubar, z_i> = gamma}``.
@@ -21,9 +21,9 @@ argument by ``sqrt(2 delta)``): ``||ubar - ubar_true|| <= sqrt(2 (gap + infeas))
 ~ 1.4e-6 in the worst case allowed by tol = 1e-12, although the measured
 errors are at rounding level (~1e-15) on every test case.
 
-Statements served: the Notation of STATEMENTS.md (gamma, ubar, S) used by
+Statements served: the paper's notation (gamma, ubar, S) used by
 S-L3, S-L4, S-T2, S-T4 and S-FIG1a; :func:`sin_angle` is the direction
-measure of NUMERICS.md ("never 1 - cos").
+measure, never ``1 - cos`` (docs/numerics.md, "Measuring directions").
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ moves between commits is the example set (a strategy change re-draws it).
 The tolerances are the spread of the per-run medians over independent example
 sets, measured on 8 sets of 40 Section 2 flows (the report profile's size,
 depths 1-6, stopped at max ||W_k||_F = 100), with a margin; see ``NOISE`` and
-the README.
+docs/report.md, "The baseline".
 """
 
 from __future__ import annotations

@@ -133,7 +133,8 @@ def _values_block(values: dict) -> list[str]:
 def _catalogue_sections(report: dict) -> list[str]:
     """The planted-bug catalogue and the violated assumptions, from their observations.
 
-    ``bug: <name>`` observations (``properties/test_bug_catalogue.py``) carry
+    ``bug: <name>`` observations (``properties/ji_telgarsky_2019/controls/test_bug_catalogue.py``)
+    carry
     ``caught_by`` and one ``probe: <name>`` key per probe that caught the bug;
     ``assumption: Ak`` observations (``properties/ji_telgarsky_2019/test_assumptions.py``) carry
     the numbers of the shrunk counterexample and name the broken statement.

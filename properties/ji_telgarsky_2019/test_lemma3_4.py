@@ -119,10 +119,11 @@ def test_s_l3_rank_deficient_support_gives_theta_zero(data, record_slack) -> Non
 def test_s_l3_certificate_on_any_separable_data(dd: S.DrawnData, record_slack) -> None:
     """S-L3: on arbitrary separable data every path's answer passes its certificate.
 
-    Random data often have fewer than d support vectors (NUMERICS.md: about a
-    third at n = 20, d = 5); then A3 fails and theta = 0 must be reported, never
-    a positive number.  Where A3 holds theta >= 0 (the origin is the dual
-    barycentre of the projected support vectors).
+    Random data often have fewer than d support vectors (about a third at n = 20,
+    d = 5; docs/numerics.md, "The max-margin certificate"); then A3 fails and
+    theta = 0 must be reported, never a positive number.  Where A3 holds
+    theta >= 0 (the origin is the dual barycentre of the projected support
+    vectors).
     """
     mm = max_margin(dd.data)
     th = theta(dd.data, mm)

@@ -5,9 +5,9 @@ offset of Soudry et al. (2018) (an observation).
 
 Each drawn example integrates two flows on the same A3 data -- depth 1 and a
 drawn depth L in 2..4 -- until ``||w_prod|| = 1e12`` or the float64 floor
-(NUMERICS.md), and asserts every limit statement on them: one pair of
-trajectories, five statements.  The checks and the derivation of every
-threshold are in :mod:`properties.ji_telgarsky_2019.claims.section2_limits`.
+(docs/numerics.md, "The float64 floor of ||w_prod||"), and asserts every limit
+statement on them: one pair of trajectories, five statements.  The checks and
+the derivation of every threshold are in :mod:`properties.ji_telgarsky_2019.claims.section2_limits`.
 """
 
 from __future__ import annotations

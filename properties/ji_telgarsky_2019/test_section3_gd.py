@@ -19,7 +19,8 @@ violating it (``hypothesis.target``), and reports the worst slack; a
 violation would be recorded as an erratum.
 
 **S-T3 (and the finite-run statements).**  Under A5 the step collapses for
-L >= 3 (eta ~ 1e-5 and smaller, NUMERICS.md), so Theorem 3's limits are
+L >= 3 (eta ~ 1e-5 and smaller; docs/numerics.md, "Gradient descent under the step
+rule A5"), so Theorem 3's limits are
 followed only as far as a few thousand steps reach: the recorded result says
 how far (log R and max ||W_k||_F at the end).
 """

@@ -1,11 +1,12 @@
 """Theorem 4 (S-T4) for gradient descent under A5: what a reachable run shows.
 
 A5's step ``1/beta(R)`` with ``beta(R) = 2 L^2 R^(2L-2) (beta + G)`` collapses
-as the weights grow (NUMERICS.md): at depth 2-3 a few thousand steps move
-``||w_prod||`` by a factor of a few, nowhere near the asymptotic regime where
-the direction converges (the sine is not even monotone there).  So S-T4 is
-*followed only as far as reachable*, and the run is recorded as such
-(observation ``S-T4_reach``).  What is asserted is exact at every step:
+as the weights grow (docs/numerics.md, "Gradient descent under the step rule
+A5"): at depth 2-3 a few thousand steps move ``||w_prod||`` by a factor of a
+few, nowhere near the asymptotic regime where the direction converges (the
+sine is not even monotone there).  So S-T4 is *followed only as far as
+reachable*, and the run is recorded as such (observation ``S-T4_reach``).
+What is asserted is exact at every step:
 
 * **the sign** (Theorem 4's "the sign that classifies correctly"): once
   ``R(W(t)) < loss(0)/n``, every margin is positive, and stays so.  Each

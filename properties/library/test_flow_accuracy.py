@@ -23,8 +23,8 @@ both sit at the same points of the exact path.  Asserted at every checkpoint:
   non-support vectors), far below float64 there.
 
 Set ``INVARIANTS_ACCURACY_LOG=path`` to append, per example, the largest
-``error / stated`` of each band as one JSON line (the stress run's numbers in the
-README come from it).
+``error / stated`` of each band as one JSON line (the stress runs' numbers in
+docs/numerics.md, "The stated accuracy of w_perp", come from it).
 """
 
 from __future__ import annotations

@@ -12,8 +12,8 @@ they are checked here on their own:
   exact power-of-two scaling, permutation, adding a point);
 - negative controls (``@pytest.mark.meta``): planted wrong answers must fail
   :func:`check_certificate`;
-- :func:`sin_angle` against a 50-digit mpmath reference, and the NUMERICS.md
-  fact that ``1 - cos`` rounds to 0 once ``||w|| > 1e8``;
+- :func:`sin_angle` against a 50-digit mpmath reference, and the fact that
+  ``1 - cos`` rounds to 0 once ``||w|| > 1e8`` (docs/numerics.md, "Measuring directions");
 - the solver's less-travelled paths, each forced directly: NNLS failing (patched
   to raise, to return zeros, or to return a wrong point) and the cold start,
   Wolfe's major and minor cycles from wrong corrals, and the contracts of the
@@ -531,7 +531,10 @@ def test_sin_angle_is_relatively_exact_for_an_exact_ubar(d, j, a, data) -> None:
 
 
 def test_one_minus_cos_rounds_to_zero_beyond_1e8() -> None:
-    """NUMERICS.md: measure directions with the sine, never with 1 - cos."""
+    """Directions are measured with the sine, never with 1 - cos.
+
+    docs/numerics.md, "Measuring directions".
+    """
     u = np.array([1.0, 0.0, 0.0])
     for a in (1e8, 1e10, 1e13):
         w = np.array([a, 1.0, 0.0])

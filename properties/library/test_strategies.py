@@ -424,7 +424,7 @@ def test_initialisations_validate_arguments() -> None:
 
 # --- determinism of the example stream -----------------------------------------------------------
 
-# Folders whose modules are scripts (``python -m benchmarks.x``, ``python tools/mutation.py``):
+# Folders whose modules are scripts (``python -m benchmarks.<name>``, ``python tools/mutation.py``):
 # the suite never imports them, so they never enter Hypothesis's constant pool.
 SCRIPT_FOLDERS = ("benchmarks", "tools")
 

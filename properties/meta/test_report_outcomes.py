@@ -5,8 +5,8 @@ pytest reports (as the plugin receives them, also xdist's "worker crashed" repor
 folded by :class:`invariants.report.collection.RunState`, the report is built
 (:func:`invariants.report.build.build_report`), written and read back as JSON, and
 compared (:func:`invariants.report.compare.compare`) with the baseline of a run in
-which every test passed.  The outcome kinds are those the README's "Reading the
-report" promises a status or a regression for:
+which every test passed.  The outcome kinds are those docs/report.md, "report.md"
+and "The baseline", promise a status or a regression for:
 
 - a test whose setup errors, and one that fails: its statement is *violated* (with a
   witness), the test is a new failure;

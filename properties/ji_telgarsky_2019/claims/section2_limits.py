@@ -19,7 +19,7 @@ ways, both falsifiable:
    ``||w_prod||`` the sine must shrink at least ``sqrt(10)``-fold, a log-log
    slope of at most ``-1/2``.  Towards a wrong direction at angle alpha the
    sine tends to ``sin alpha > 0`` and the slope to 0; the law measured on
-   every run (recorded, NUMERICS.md) is -1.  The threshold -1/2 is the
+   every run (recorded; docs/numerics.md, "Asymptotic laws seen") is -1.  The threshold -1/2 is the
    midpoint, half a unit from either.  Rounding is far below it: at
    ``||w_prod|| = 1e12`` the perpendicular part (order one) is resolved to
    ``eps ||w_prod|| ~ 2e-4`` relative, so a sine ratio is accurate to 1e-3.

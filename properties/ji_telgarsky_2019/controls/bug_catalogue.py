@@ -8,7 +8,8 @@ it).  Each :class:`Probe` runs the *same* check functions the property suite
 runs, on a small fixed problem, and raises :class:`AssertionError` (or one of
 the library's own guard or certificate errors) when something is wrong.
 
-``properties/test_bug_catalogue.py`` plants every bug in turn and asserts that
+``properties/ji_telgarsky_2019/controls/test_bug_catalogue.py`` plants every bug in turn and
+asserts that
 at least one probe fails; a bug no probe catches is a failing meta-test.  The
 report lists the catalogue with the probes that caught each bug.
 """
@@ -445,7 +446,10 @@ def plant_clock_time_doubled(mp):
 
 
 def plant_sine_from_cosine(mp):
-    """``sin`` computed as ``sqrt(1 - cos^2)`` (NUMERICS.md: never do this)."""
+    """``sin`` computed as ``sqrt(1 - cos^2)``.
+
+    Never do this: docs/numerics.md, "Measuring directions".
+    """
 
     def buggy(w, ubar):
         w = np.asarray(w, dtype=float)

@@ -2,7 +2,7 @@
 
 Statements: the probes run the checks of S-EQ1, S-EQ2, S-EQ3, S-L2a, S-L2b,
 S-C1, S-INV, S-EQ4, S-EQ27, S-EQ29, S-EQ30, S-EQ37, S-L8a, S-L8b, S-L5,
-S-L3, S-L4, S-T1, S-T2 and S-FIG1a (see :mod:`properties.bug_catalogue`).
+S-L3, S-L4, S-T1, S-T2 and S-FIG1a (see :mod:`properties.ji_telgarsky_2019.controls.bug_catalogue`).
 
 Under the CI profile each bug's probes stop at the first catch (fast); under
 the report and stress profiles every probe runs, and the report lists which
