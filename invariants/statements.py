@@ -1,9 +1,9 @@
-"""The statements of ``STATEMENTS.md``, in the paper's order, with their assumptions.
+"""The numbered statements of Ji & Telgarsky (ICLR 2019), in the paper's order, with
+their assumptions.
 
 The report's statement table is built from this list, so it can never
 silently shrink: an ID here that no collected test names is reported as
-unchecked.  :func:`parse_ids` re-reads the specification (when it is present
-beside the repository) and the meta-tests assert the two agree.
+unchecked.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 
 ID_PATTERN = re.compile(r"S-[A-Z0-9]+[a-z]?\b")
 
@@ -52,16 +51,6 @@ STATEMENTS: tuple[tuple[str, str, str], ...] = (
 )
 
 IDS: tuple[str, ...] = tuple(s[0] for s in STATEMENTS)
-
-
-def parse_ids(path: str | Path) -> list[str]:
-    """Every distinct statement ID defined in a STATEMENTS.md, in order of first definition."""
-    seen: list[str] = []
-    for line in Path(path).read_text().splitlines():
-        m = re.match(r"\s*-\s+(S-[A-Z0-9]+[a-z]?)\b", line)
-        if m and m.group(1) not in seen:
-            seen.append(m.group(1))
-    return seen
 
 
 def named_in(text: str | None) -> list[str]:

@@ -1,6 +1,6 @@
 """Validated, immutable data sets and the separability test.
 
-The paper's setting (STATEMENTS.md, Notation): n points ``x_i in R^d`` with
+The paper's setting (its Notation): n points ``x_i in R^d`` with
 ``||x_i|| <= 1``, labels ``y_i in {-1, +1}``, ``z_i = y_i x_i``, and the data
 separable through the origin: some unit u has ``<u, z_i> > 0`` for every i.
 
@@ -16,7 +16,7 @@ failure as a specific :mod:`invariants.errors` exception:
 5. separability (:class:`NonSeparableError`, with a Gordan certificate), see
    :func:`separability_certificate`.
 
-Statements served: the Notation and Assumptions of STATEMENTS.md (every
+Statements served: the paper's Notation and Assumptions (every
 S-... statement is about a :class:`Dataset`).
 """
 

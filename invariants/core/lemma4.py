@@ -40,7 +40,7 @@ def _loss(loss: Loss | str) -> Loss:
 
 
 def lemma4_threshold(loss: Loss | str, n: int, theta_value: float) -> float:
-    """K of Lemma 4 (S-L4) as printed in STATEMENTS.md.
+    """K of Lemma 4 (S-L4) as the paper prints it.
 
     ``K = (1 + ln n) / theta`` for the exponential loss and ``K = 2 n / (e theta)``
     for the logistic loss.  ``theta = +inf`` (d = 1) gives 0.0 (the lemma is

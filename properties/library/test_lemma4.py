@@ -26,7 +26,7 @@ mp.mp.dps = 60
 
 
 def test_lemma4_threshold_as_printed() -> None:
-    """S-L4: K = (1 + ln n)/theta (exp), 2n/(e theta) (logistic), as STATEMENTS.md prints."""
+    """S-L4: K = (1 + ln n)/theta (exp), 2n/(e theta) (logistic), as the paper prints."""
     assert lemma4_threshold(EXPONENTIAL, 10, 0.5) == pytest.approx((1 + math.log(10)) / 0.5)
     assert lemma4_threshold(LOGISTIC, 10, 0.5) == pytest.approx(20 / (math.e * 0.5))
     assert lemma4_threshold("logistic", 1, 2.0) == pytest.approx(1 / math.e)
