@@ -239,8 +239,27 @@ def _compare_exercise(sid: str, b: dict, n: dict, subset: bool, row: Row) -> Non
             row("changed", "measure", f"{sid} {name}", old, now, "median measure changed")
 
 
+def renamed_tests(gone: list[str], added: list[str]) -> dict[str, str]:
+    """Old node ID -> new, for tests that moved: the same ``name[params]`` after ``::``,
+    unique among the tests that left and among those that arrived (a file renamed or
+    moved to another folder keeps its test functions' names)."""
+
+    def by_name(ids: list[str]) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for nodeid in ids:
+            out.setdefault(nodeid.partition("::")[2], []).append(nodeid)
+        return out
+
+    old, now = by_name(gone), by_name(added)
+    return {
+        ids[0]: now[name][0]
+        for name, ids in old.items()
+        if name and len(ids) == 1 and len(now.get(name, ())) == 1
+    }
+
+
 def _compare_tests(base: dict, new: dict, subset: bool, row: Row) -> None:
-    """New failures, fixed tests, removed tests."""
+    """New failures, fixed tests, renamed, removed and added tests."""
     for nodeid, outcome in new["tests"].items():
         old = base["tests"].get(nodeid)
         if outcome in FAILING and old not in FAILING:
@@ -250,9 +269,18 @@ def _compare_tests(base: dict, new: dict, subset: bool, row: Row) -> None:
         elif old is not None and outcome != old:  # e.g. passed -> not run, skipped
             row("changed", "test", nodeid, old, outcome, "outcome changed")
     if not subset:
-        for nodeid, outcome in base["tests"].items():
-            if nodeid not in new["tests"]:
-                row("changed", "test", nodeid, outcome, "absent", "test removed or renamed")
+        gone = [t for t in base["tests"] if t not in new["tests"]]
+        added = [t for t in new["tests"] if t not in base["tests"]]
+        moved = renamed_tests(gone, added)
+        for old_id, new_id in moved.items():
+            row("changed", "test", old_id, "", new_id, "test renamed (moved)")
+        for nodeid in gone:
+            if nodeid not in moved:
+                row("changed", "test", nodeid, base["tests"][nodeid], "absent", "test removed")
+        arrived = set(moved.values())
+        for nodeid in added:
+            if nodeid not in arrived:
+                row("changed", "test", nodeid, "absent", new["tests"][nodeid], "test added")
 
 
 def _compare_figures(base: dict, new: dict, subset: bool, row: Row) -> None:

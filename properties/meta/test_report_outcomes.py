@@ -34,7 +34,7 @@ import pytest
 from invariants.report import baseline, files
 from invariants.report.build import build_report
 from invariants.report.collection import RunState
-from invariants.report.compare import compare
+from invariants.report.compare import compare, renamed_tests
 from invariants.report.markdown import markdown
 from invariants.report.records import SlackRecorder
 
@@ -384,8 +384,24 @@ def test_test_that_vanished_from_the_run_is_shown(tmp_path):
         new = round_trip(tmp_path, "new", new)
         rows = compare(base, new)["rows"]
         assert [(r["verdict"], r["rule"]) for r in rows if r["item"] == gone] == [
-            ("changed", "test removed or renamed")
+            ("changed", "test removed")
         ]
         assert regressions(base, new) == expected
         new["run"]["selection"] = {**COMPLETE, "complete": False, "reason": "-k x"}
         assert not [r for r in compare(base, new)["rows"] if r["item"] == gone]
+
+
+def test_a_moved_test_is_shown_as_renamed_not_removed():
+    """A test whose file moved (same ``name[params]`` after ``::``) is one "renamed" row;
+    a name that left or arrived twice is ambiguous and stays removed / added."""
+    gone = ["properties/test_a.py::test_x[1]", "properties/test_a.py::test_y", "p/t.py::test_z"]
+    added = [
+        "properties/paper/test_a.py::test_x[1]",
+        "properties/paper/test_b.py::test_y",
+        "properties/paper/test_c.py::test_y",
+        "properties/paper/test_d.py::test_w",
+    ]
+    assert renamed_tests(gone, added) == {
+        "properties/test_a.py::test_x[1]": "properties/paper/test_a.py::test_x[1]"
+    }
+    assert renamed_tests(["a.py::test_x"], ["b.py::test_x[1]"]) == {}
