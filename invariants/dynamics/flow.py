@@ -59,12 +59,13 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.integrate import BDF, LSODA, Radau
 
 from ..core import network as net
+from ..core.bounds import frobenius_sq
 from ..core.losses import Loss
 from ..core.rounding import EPS, gamma, log_risk_rounding, rounding_count
 from ..errors import (
@@ -73,6 +74,8 @@ from ..errors import (
     RiskIncreaseError,
     SolverDegradedError,
 )
+from .quadrature import log_exp_trapezoid, with_log_time_error
+from .records import Checkpoint, StepLog, Trajectory, Work  # flow.Checkpoint, flow.Trajectory
 
 CLOCKS = ("lognorm", "arclength", "risk")
 #: ``||w_prod||`` at which a default run switches from BDF to LSODA (``late_wprod``).
@@ -160,7 +163,7 @@ def evaluate(
     return FieldEval(lr, grad.log_norm, float(log_rho), direction, grad)
 
 
-class _Field:
+class Field:
     """The time-changed field ``f(y) = -rho g_hat`` over ``y = vec W``, and its Jacobian."""
 
     def __init__(self, shapes, z: np.ndarray, loss: Loss, clock: str) -> None:
@@ -198,107 +201,6 @@ class _Field:
             grad_log_r = np.exp(fe.log_grad_norm - fe.log_risk) * g
             J -= np.outer(g, rho * (grad_log_r - H @ g))
         return J
-
-
-# --- the trajectory -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Checkpoint:
-    """One recorded point of the path, with the error budget spent to reach it."""
-
-    s: float
-    weights: net.Weights
-    log_risk: float
-    log_time: float  # log of physical time t (-inf at t = 0; corrected_log_time)
-    log_grad_norm: float
-    local_error: float  # sum of per-step local error bounds on W (2-norm)
-    drift_bound: np.ndarray  # per k < L: bound on ||I_k(W) - I_k(W(0))||_F
-    steps: int
-    # Bound on |log_time - log t_exact| (see :func:`log_time_errors`); filled when the
-    # trajectory is assembled, so NaN only on a checkpoint built by hand.
-    log_time_error: float = np.nan
-    # Estimated ||w_perp - w_perp,exact|| / ||w_perp,exact|| (the part of w_prod orthogonal
-    # to ubar), from :func:`with_perp_error`; NaN until that is called.
-    perp_error: float = np.nan
-    kappa_time: float = np.nan  # running max of the dt/ds sensitivity (for log_time_error)
-
-
-@dataclass(frozen=True)
-class StepLog:
-    """Per accepted step: clock value, ``log R``, and the S-EQ1 rate.
-
-    ``log_rate = log(rho ||grad R|| / R)`` is ``-d log R / ds`` of the exact flow;
-    ``risk_allowance`` is the per-step bound on how far the computed ``log R``
-    may sit from the exact one (local error times ``||grad log R||`` plus
-    rounding); ``rate_allowance`` bounds, per step, how much the S-EQ1 rate
-    integrated at the computed points may differ from the rate along the exact
-    flow line through the step's start: the step's integral times
-    ``expm1(kappa e)`` with ``kappa`` a bound on ``||grad log rate||``
-    (:func:`sensitivities`) and ``e`` the local error bound.
-    """
-
-    s: np.ndarray
-    log_risk: np.ndarray
-    log_rate: np.ndarray
-    log_dtds: np.ndarray
-    risk_allowance: np.ndarray
-    rate_allowance: np.ndarray
-
-
-@dataclass(frozen=True)
-class Work:
-    """Work done by the integrator."""
-
-    steps: int  # accepted steps on the returned path
-    nfev: int
-    njev: int
-    cpu_seconds: float
-    discarded_steps: int = 0  # steps of intervals redone after a solver failure
-
-
-@dataclass(frozen=True)
-class Trajectory:
-    """A guarded gradient-flow path (S-EQ1, S-EQ2, S-INV, ...).
-
-    Every checkpoint passed the guards; ``stop_reason`` says why it ended.
-    """
-
-    z: np.ndarray
-    loss: Loss
-    clock: str
-    method: str
-    rtol: float
-    atol: float
-    initial: net.Weights
-    checkpoints: tuple[Checkpoint, ...]
-    steps: StepLog
-    work: Work
-    stop_reason: str
-    max_drift_rel: float  # measured max relative eq. 2 drift over every step
-    escalations: tuple[tuple[int, float], ...] = ()  # (step, rtol) when the tolerance rose
-    failures: tuple[
-        tuple[float, str, float, str], ...
-    ] = ()  # intervals redone: (s, solver, rtol, why)
-
-    @property
-    def final(self) -> Checkpoint:
-        return self.checkpoints[-1]
-
-    def column(self, name: str) -> np.ndarray:
-        return np.array([getattr(c, name) for c in self.checkpoints])
-
-    def max_frobenius(self) -> np.ndarray:
-        """``max_k ||W_k||_F`` at every checkpoint."""
-        return np.array([np.sqrt(np.max(frobenius_sq(c.weights))) for c in self.checkpoints])
-
-    def wprod_norm(self) -> np.ndarray:
-        """``||w_prod||`` at every checkpoint."""
-        return np.array([np.linalg.norm(net.end_to_end(c.weights)) for c in self.checkpoints])
-
-
-def frobenius_sq(weights: net.Weights) -> np.ndarray:
-    return np.array([float(np.vdot(W, W)) for W in weights])
 
 
 def eq2_drift(initial: net.Weights, weights: net.Weights) -> np.ndarray:
@@ -523,7 +425,7 @@ def gradient_flow(
     if checkpoints is not None:
         s_max = np.inf  # explicit checkpoints are the stopping rule
     cpu0 = time.process_time()
-    field_ = _Field([W.shape for W in W0], z, loss, clock)
+    field_ = Field([W.shape for W in W0], z, loss, clock)
     guard = _Guard(W0, z, loss, clock, rtol, atol, enforce_guards)
     y = net.flatten(W0)
     records = [guard.checkpoint(0.0, y)]
@@ -833,298 +735,3 @@ class _Guard:
             escalations=tuple(self.escalations),
             failures=tuple(self.failures),
         )
-
-
-def log_exp_trapezoid(h: float, a: float, b: float) -> float:
-    """``log int_0^h exp(a + (b - a) s / h) ds``, stably (``-inf`` for h = 0)."""
-    if h <= 0:
-        return -np.inf
-    hi, delta = max(a, b), abs(b - a)
-    if delta < 1e-8:
-        # log((1 - e^-d) / d) + d / 2 = log(sinh(d/2) / (d/2)) = d^2 / 24 + O(d^4)
-        return float(np.log(h) + 0.5 * (a + b) + delta**2 / 24)
-    return float(hi + np.log(h) + np.log(-np.expm1(-delta)) - np.log(delta))
-
-
-def _monotone_bound(h: float, a: float, b: float) -> float:
-    """``log(h |exp(b) - exp(a)|)``: the rule's error on a step where the integrand is monotone.
-
-    A monotone integrand's integral and the exponential trapezoid value both lie
-    in ``[h min, h max]`` of the endpoint values.
-    """
-    hi, lo = max(a, b), min(a, b)
-    if h <= 0 or hi == lo:
-        return -np.inf
-    return float(np.log(h) + hi + np.log(-np.expm1(lo - hi)))
-
-
-def _pieces(s: np.ndarray, log_f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-step ``log`` integrals, and per step ``log`` of a bound on their error.
-
-    The exponential trapezoid rule is applied on each accepted step.  Errors:
-    for a pair of steps of comparable length (ratio <= 2) the fine rule is
-    compared with the same rule over the pair (Richardson: for a second-order
-    rule the fine error is about a third of the difference, so the difference
-    itself is a conservative bound), charged half to each step.  Richardson
-    needs comparable steps: for an unbalanced pair (the solver's first steps
-    grow a thousandfold) and for a last unpaired step, the monotone bound of
-    :func:`_monotone_bound` is used instead.
-    """
-    n = s.size - 1
-    h = np.diff(s)
-    piece = np.array([log_exp_trapezoid(h[i], log_f[i], log_f[i + 1]) for i in range(n)])
-    err = np.array([_monotone_bound(h[i], log_f[i], log_f[i + 1]) for i in range(n)])
-    for i in range(0, n - 1, 2):
-        if max(h[i], h[i + 1]) > 2 * min(h[i], h[i + 1]):
-            continue
-        fine = np.logaddexp(piece[i], piece[i + 1])
-        coarse = log_exp_trapezoid(h[i] + h[i + 1], log_f[i], log_f[i + 2])
-        hi, lo = max(fine, coarse), min(fine, coarse)
-        e = hi + np.log(-np.expm1(lo - hi)) if hi > lo else -np.inf
-        err[i] = err[i + 1] = e - np.log(2.0)
-    return piece, err
-
-
-def log_integral(s: np.ndarray, log_f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``log int_0^{s_j} exp(log_f) ds`` at every node, and ``log`` of its error bound."""
-    piece, err = _pieces(s, log_f)
-    val = np.concatenate([[-np.inf], np.logaddexp.accumulate(piece)]) if piece.size else [-np.inf]
-    bnd = np.concatenate([[-np.inf], np.logaddexp.accumulate(err)]) if err.size else [-np.inf]
-    return np.asarray(val), np.asarray(bnd)
-
-
-def risk_decrease_integral(steps: StepLog) -> tuple[np.ndarray, np.ndarray]:
-    """``Lambda(s_j) = int_0^{s_j} rho ||grad R|| / R ds`` at every step, and its error (S-EQ1).
-
-    Linear scale: ``Lambda = -(log R(s) - log R(0))`` for the exact flow, of
-    the order of the margins (up to ~1e12).  Only a broken field (a negative
-    control) pushes it past the float range; it is then +inf, with no warning.
-    """
-    val, err = log_integral(steps.s, steps.log_rate)
-    return _exp_or_inf(val), _exp_or_inf(err)
-
-
-def _exp_or_inf(x: np.ndarray) -> np.ndarray:
-    """``exp(x)``, +inf above the float range instead of an overflow warning."""
-    x = np.asarray(x, dtype=float)
-    return np.where(x > 709.0, np.inf, np.exp(np.minimum(x, 709.0)))
-
-
-# --- stated accuracy of the recorded quantities -------------------------------------------
-
-
-def _exp_moment_ratio(u: np.ndarray) -> np.ndarray:
-    """``f(u) = int_0^1 e^{u y} y (y - 1) dy / int_0^1 e^{u y} dy`` (even in u, -1/6 at 0).
-
-    Closed form for ``|u| >= 1e-2`` written with ``e^{-|u|}`` (no overflow); the series
-    ``-1/6 + u^2 / 360`` below (its next term is ``O(u^4)``, < 1e-12 there).
-    """
-    a = np.abs(np.asarray(u, dtype=float))
-    small = a < 1e-2
-    big = np.where(small, 1.0, a)
-    e = np.exp(-big)
-    closed = ((-1 / big + 2 / big**2) - e * (2 / big**2 + 1 / big)) / (-np.expm1(-big))
-    return np.where(small, -1 / 6 + a**2 / 360, closed)
-
-
-def corrected_log_time(steps: StepLog) -> tuple[np.ndarray, np.ndarray]:
-    """``log t`` at every logged step by the curvature-corrected exponential trapezoid rule.
-
-    Returns ``(log t, |correction|)``.  On a step of length ``h`` where
-    ``q = log(dt/ds)`` is ``a + beta x + c x (x - h)``, the integral of ``exp(q)`` is the
-    exponential trapezoid value times ``1 + c h^2 f(beta h) + O(c^2 h^4)``
-    (:func:`_exp_moment_ratio`); ``c`` is the mean of the second divided differences of
-    ``q`` over the step and each neighbour.  Measured on this problem: the plain rule's
-    ``log t`` is off by up to 1e-2 at ``||w_prod|| ~ 1e3`` (q rises by tens per step and
-    bends); the correction removes that.  The correction's own size, accumulated like
-    ``t``, is returned as the quadrature part of the stated error (the corrected rule's
-    residual is third order, an order below the correction it applies).
-    """
-    x, q = steps.s, steps.log_dtds
-    n = x.size - 1
-    if n < 1:
-        return np.array([-np.inf] * x.size), np.zeros(x.size)
-    h = np.diff(x)
-    slopes = np.diff(q) / np.where(h > 0, h, 1.0)
-    dd = np.diff(slopes) / (x[2:] - x[:-2]) if n >= 2 else np.zeros(0)  # c at interior nodes
-    c = np.zeros(n)
-    for i in range(n):
-        near = [dd[j] for j in (i - 1, i) if 0 <= j < dd.size and np.isfinite(dd[j])]
-        c[i] = float(np.mean(near)) if near else 0.0
-    plain = np.array([log_exp_trapezoid(h[i], q[i], q[i + 1]) for i in range(n)])
-    corr = c * h**2 * _exp_moment_ratio(slopes * h)
-    corr = np.clip(corr, -0.5, 0.5)  # beyond that the step is unresolved; the error says so
-    fixed = plain + np.log1p(corr)
-    log_t = np.concatenate([[-np.inf], np.logaddexp.accumulate(fixed)])
-    log_plain = np.concatenate([[-np.inf], np.logaddexp.accumulate(plain)])
-    with np.errstate(invalid="ignore"):
-        gap = np.where(np.isfinite(log_t), np.abs(log_t - log_plain), 0.0)
-    return log_t, gap
-
-
-def log_time_errors(checkpoints: Sequence[Checkpoint], steps: StepLog) -> np.ndarray:
-    """A bound on ``|log_time - log t_exact|`` at each checkpoint (S-INV, S-L1).
-
-    ``log t = log int_0^s exp(q(W(sigma))) d sigma`` with ``q = log(dt/ds)``.  Two
-    errors enter:
-
-    - quadrature: the size of the curvature correction (:func:`corrected_log_time`);
-    - the path: the integrand is evaluated on the computed path, which sits within
-      the accumulated local-error budget ``E = local_error`` of the flow (the budget
-      every guard of this module uses).  A perturbation ``|dW| <= E`` moves ``q`` by
-      at most ``kappa E`` with ``kappa`` the running max of ``||grad q||``
-      (:func:`sensitivities`), and the log of an integral of ``exp(q)`` by at most
-      the largest shift of ``q``: ``kappa E``.
-    """
-    _, gap = corrected_log_time(steps)
-    return np.array([float(gap[c.steps] + c.kappa_time * c.local_error) for c in checkpoints])
-
-
-def with_log_time_error(records: Sequence[Checkpoint], steps: StepLog) -> tuple[Checkpoint, ...]:
-    """The checkpoints with the corrected ``log_time`` and its :func:`log_time_errors`."""
-    log_t, _ = corrected_log_time(steps)
-    errs = log_time_errors(records, steps)
-    return tuple(
-        replace(c, log_time=float(log_t[c.steps]), log_time_error=float(e))
-        for c, e in zip(records, errs, strict=True)
-    )
-
-
-def reference_states(
-    tr: Trajectory, factor: float = 100.0, method: str = "Radau"
-) -> list[net.Weights | None]:
-    """The weights of an independent, tighter integration at every checkpoint (S-T2).
-
-    The same time-changed field, integrated by scipy's ``solve_ivp`` with ``method``
-    (Radau by default: a different scheme from the default BDF, so the two do not share
-    a truncation error), ``rtol / factor`` and ``atol / factor``, read off its dense
-    output at exactly the checkpoints' clock values (the same points of the exact
-    path).  Unguarded: it is a reference, not a trajectory.  Only checkpoints with
-    ``||w_prod|| <= LATE_WPROD`` are integrated (None beyond, and where the reference
-    stopped short): above the switch Radau at rtol 1e-12 needed more than 200 s on one
-    of the six problems, and its own error there is the float64 floor's, as large as the
-    run's (``STATED_PERP_BANDS``).
-    """
-    from scipy.integrate import solve_ivp
-
-    shapes = [W.shape for W in tr.initial]
-    field_ = _Field(shapes, tr.z, tr.loss, tr.clock)
-    s = np.array([c.s for c in tr.checkpoints])
-    n = int(np.sum(tr.wprod_norm() <= LATE_WPROD))
-    out: list[net.Weights | None] = [None] * s.size
-    if n == 0:
-        return out
-    # Never looser than 1e-12 (where Radau still integrates to the floor): a loose run's
-    # reference is then much tighter than rtol / factor, and its own error negligible.
-    rtol = max(min(tr.rtol / factor, 1e-12), 1e-13)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # a stall near the floor is reported by status
-        sol = solve_ivp(
-            field_,
-            (0.0, float(s[n - 1])),
-            net.flatten(tr.initial),
-            method=method,
-            rtol=rtol,
-            atol=tr.atol * rtol / tr.rtol,
-            jac=field_.jac,
-            t_eval=s[:n],
-        )
-    for j in range(sol.t.size):
-        out[j] = net.unflatten(sol.y[:, j], shapes)
-    return out
-
-
-def reference_wprod(tr: Trajectory, factor: float = 100.0, method: str = "Radau") -> np.ndarray:
-    """``w_prod`` of :func:`reference_states` at every checkpoint (NaN rows where it has none)."""
-    out = np.full((len(tr.checkpoints), tr.z.shape[1]), np.nan)
-    for j, W in enumerate(reference_states(tr, factor, method)):
-        if W is not None:
-            out[j] = net.end_to_end(W)
-    return out
-
-
-def perp_rounding(weights: net.Weights, ubar: np.ndarray) -> float:
-    """``||P w_prod - P~ w_prod~||`` for the stored ``weights``: the rounding of their ``w_perp``.
-
-    ``w_prod`` and its projection (:func:`perp_part`) as evaluated in float64, against
-    the same evaluation in extended precision (``np.longdouble``, unit roundoff ``u_x``)
-    of the same stored weights, plus the rounding bound of the extended evaluation:
-    ``L m`` roundings per entry of the product (``m`` the widest layer), ``d + 4`` for
-    the two projections, each at most ``u_x ||w_prod||`` (the bound ``with_perp_error``
-    applied to float64 before issue 18, now with ``u_x = 2^-64`` instead of ``2^-53``).
-    Where ``longdouble`` is plain double (some platforms) the extended bound is the
-    float64 one, so the result stays a bound, only looser.
-    """
-    ux = float(np.finfo(np.longdouble).eps)
-    d = weights[0].shape[1]
-    u = np.asarray(ubar, dtype=np.longdouble)
-    v = np.asarray(weights[-1][0], dtype=np.longdouble)
-    for W in weights[-2::-1]:
-        v = np.asarray(W, dtype=np.longdouble).T @ v
-    p_x = v - (v @ u) * u
-    p_x = p_x - (p_x @ u) * u
-    p_64 = perp_part(net.end_to_end(weights)[None, :], ubar)[0]
-    L, m = len(weights), max(max(W.shape) for W in weights)
-    extended = (L * m + d + 4) * ux * float(np.linalg.norm(np.asarray(v, dtype=float)))
-    return float(np.linalg.norm(np.asarray(p_64 - p_x, dtype=float))) + extended
-
-
-def perp_part(w: np.ndarray, ubar: np.ndarray) -> np.ndarray:
-    """``w - <w, ubar> ubar`` for rows ``w`` (unit ``ubar``), projected twice for accuracy."""
-    p = w - np.outer(w @ ubar, ubar)
-    return p - np.outer(p @ ubar, ubar)
-
-
-def perp_errors(tr: Trajectory, ubar: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """``||P w - P w_ref|| / max(||P w_ref||, 1)`` at each checkpoint, ``P = I - ubar ubar^T``.
-
-    An *estimate* of the relative error of the computed ``w_perp``: by tolerance
-    proportionality the ``factor`` times tighter reference's own error is about
-    ``1/factor`` of the run's, so the difference is the run's error to within that
-    fraction.  :func:`with_perp_error` adds that fraction.
-    """
-    w = np.array([net.end_to_end(c.weights) for c in tr.checkpoints])
-    pr = perp_part(reference, ubar)
-    num = np.linalg.norm(perp_part(w, ubar) - pr, axis=1)
-    return num / perp_scale(pr)
-
-
-def perp_scale(perp_rows: np.ndarray) -> np.ndarray:
-    """``max(||w_perp||, 1)``: the scale ``w_perp`` errors are relative to.
-
-    ``w_perp`` tends to an offset of order one (Soudry et al.); where it is smaller (or
-    zero: a start at ``w = 0``, symmetric data) an error relative to it says nothing, so
-    below 1 the error is absolute.
-    """
-    return np.maximum(np.linalg.norm(perp_rows, axis=1), 1.0)
-
-
-def with_perp_error(tr: Trajectory, ubar: np.ndarray, factor: float = 100.0) -> Trajectory:
-    """``tr`` with each checkpoint's ``perp_error`` estimated against :func:`reference_states`.
-
-    ``perp_error = d (1 + 2 / factor) + r``, relative to ``max(||w_perp,ref||, 1)``, with
-    ``d`` the distance to the reference (:func:`perp_errors`) and ``r`` the rounding of the
-    reference's own ``w_perp`` (:func:`perp_rounding`).  The run's rounding is in ``d``;
-    the reference's truncation error, about ``d / factor``, is added with a factor 2 as a
-    margin for imperfect tolerance proportionality.  That factor is not derived: BDF's
-    error at rtol 1e-10 and 1e-11 differed by only 1.2x to 3x on the six problems, and
-    Radau's proportionality was not measured.  NaN above ``LATE_WPROD`` and where the
-    reference stopped short.  An *estimate*: the reference's own error is not in it (two
-    Radau runs at rtol 1e-12, one landing on each clock value, differed by 2e-9 relative
-    at ``||w_prod|| = 4.7e5`` where this said 1.1e-9).
-
-    Before issue 18 ``r`` was the worst-case float64 bound ``2 (L m + d + 4) eps ||w_prod||``
-    for both runs, 7 to 311 times the measured error above ``||w_prod|| = 1e8``; the
-    rounding actually incurred, measured in extended precision, replaces it.
-    """
-    states = reference_states(tr, factor)
-    ref = np.full((len(states), tr.z.shape[1]), np.nan)
-    rounding = np.full(len(states), np.nan)
-    for j, W in enumerate(states):
-        if W is not None:
-            ref[j] = net.end_to_end(W)
-            rounding[j] = perp_rounding(W, ubar)
-    scale = perp_scale(perp_part(np.nan_to_num(ref), ubar))
-    est = perp_errors(tr, ubar, ref) * (1 + 2 / factor) + rounding / scale
-    cps = tuple(replace(c, perp_error=float(e)) for c, e in zip(tr.checkpoints, est, strict=True))
-    return replace(tr, checkpoints=cps)
