@@ -94,7 +94,7 @@ def check_s_eq1(tr: flow.Trajectory) -> Slack:
     finite = np.isfinite(allowed)
     ratios = np.divide(
         residual,
-        np.maximum(allowed, np.finfo(float).tiny),
+        np.maximum(allowed, TINY),
         out=np.zeros_like(residual),
         where=finite,
     )
@@ -378,7 +378,7 @@ def path_distance(a: flow.Trajectory, b: flow.Trajectory) -> np.ndarray:
     for ca, cb in zip(a.checkpoints, b.checkpoints, strict=True):
         wa, wb = net.flatten(ca.weights), net.flatten(cb.weights)
         diff, scale = float(np.linalg.norm(wa - wb)), float(np.linalg.norm(wa))
-        out.append(0.0 if diff == 0 else diff / max(scale, np.finfo(float).tiny))
+        out.append(0.0 if diff == 0 else diff / max(scale, TINY))
     return np.array(out)
 
 
