@@ -4,7 +4,7 @@ Run from the repository root::
 
     python -m benchmarks.bench_accuracy [--late 1e9 1e10] [--max-wprod 1e12]
 
-Problems: the six of issue 12 (module docstring of :mod:`invariants.dynamics.flow`):
+Problems: the six of issue 12 (docs/numerics.md, "Gradient flow: solver choice and error budget"):
 n = 20, d = 5, hidden widths 5, depths 1, 2, 4, 6 with the logistic loss and 2, 4 with
 the exponential loss; data and initialisation of :mod:`benchmarks.bench_flow` (the
 first seed whose data satisfy A3, so that Soudry's offset exists).

@@ -812,6 +812,25 @@ SAMPLED_PACKAGES: dict[str, dict[str, tuple[str, ...]]] = {
             "properties/library/test_flow_accuracy.py",
             "properties/test_section2_flow.py",
         ),
+        # flow.py's three leaves (issue 19): the files that exercised them inside flow.py.
+        "invariants/dynamics/records.py": (
+            "properties/library/test_gd_bookkeeping.py",
+            "properties/library/test_flow_guards.py",
+            "properties/controls/test_section2_controls.py",
+            "properties/test_section2_flow.py",
+        ),
+        "invariants/dynamics/quadrature.py": (
+            "properties/library/test_estimators.py",
+            "properties/library/test_gd_bookkeeping.py",
+            "properties/controls/test_section2_controls.py",
+            "properties/library/test_flow_accuracy.py",
+            "properties/test_section2_flow.py",
+        ),
+        "invariants/dynamics/reference.py": (
+            "properties/library/test_estimators.py",
+            "properties/library/test_tolerances.py",
+            "properties/library/test_flow_accuracy.py",
+        ),
         "invariants/dynamics/gd.py": (
             "properties/library/test_tolerances.py",
             "properties/library/test_gd_bookkeeping.py",

@@ -1,7 +1,8 @@
 """Gradient flow ``dW/dt = -grad R(W)`` integrated far into the asymptotic regime.
 
-Raw time cannot get there: ``t`` grows like ``exp(margin)`` and overflows
-(NUMERICS.md).  The flow is integrated under a positive time change
+Raw time cannot get there: ``t`` grows like ``exp(margin)`` (the risk, about
+``exp(-margin)``, falls roughly like ``1/t``) and leaves the float64 range once the margin
+passes about 709.  The flow is integrated under a positive time change
 ``ds = c(W) dt`` instead, computed in log-domain, which leaves the path
 unchanged (S-INV).  Writing ``c = ||grad R|| / rho(W)`` the field becomes
 
@@ -15,41 +16,32 @@ with one of three clocks:
 
 The flow is stiff (stiffness grows like ``||w_prod|| / gamma``), so it is
 integrated with an implicit solver and the analytic Jacobian built from
-:func:`invariants.core.network.scaled_hessian`.  **BDF is the default, chosen by
-measurement** (issue 12; n = 20, d = 5, widths 5, depths 1, 2, 4, 6 logistic and
-2, 4 exponential, against Radau at rtol 1e-12 read off its dense output at the
-same clock values, ``||w_prod||`` up to 2e9).  At rtol 1e-10 the largest relative
-error of ``w_perp`` (the part of ``w_prod`` orthogonal to ubar) over
-``||w_prod||`` in 1e5..1e9 was, per problem:
+:func:`invariants.core.network.scaled_hessian`.  **BDF at rtol 1e-10 is the default,
+chosen by measurement** (issue 12): on six problems, against Radau at rtol 1e-12, its
+``w_perp`` error up to ``||w_prod|| = 1e9`` was 2e-8 to 2.5e-7: 6 to 380 times below
+LSODA's at about the same CPU time, 1.3 to 10 times below Radau's at a fraction of it;
+rtol 1e-11 changed it by at most 1.8x either way (not in proportion to rtol).  The
+tables, with those behind :data:`LATE_WPROD` and :data:`STATED_PERP_BANDS`, are in
+``docs/numerics.md`` (section "Gradient flow: solver choice and error budget").  Every
+checkpoint carries ``log_time_error`` (always; :mod:`invariants.dynamics.quadrature`)
+and ``perp_error`` (from :func:`invariants.dynamics.reference.with_perp_error`, against
+a tighter Radau run).
 
-- LSODA 1.4e-5, 4.9e-5, 3.6e-6, 2.7e-7, 1.7e-5, 5.1e-6 (0.47-0.82 s CPU);
-- BDF   2.5e-7, 1.3e-7, 2.1e-8, 4.5e-8, 1.6e-7, 4.1e-8 (0.49-1.10 s);
-- Radau 1.0e-6, 1.3e-6, 1.2e-7, 6.2e-8, 2.5e-7, 5.5e-8 (1.3-16 s).
+**The error budget.**  Each accepted step's local error ``e_n`` is bounded from the
+solver's acceptance test (:func:`local_error_bound`); ``local_error`` is their running
+sum.  The exact flow keeps ``I_k = W_{k+1}^T W_{k+1} - W_k W_k^T`` and never raises
+``log R``, so along the computed path ``I_k`` moves only through the local errors, by at
+most ``sum_n 2 (||W_k|| + ||W_{k+1}||) e_n + 2 e_n^2`` plus the rounding of the
+measurement (S-EQ2, :func:`check_eq2_drift`), and ``log R`` rises across a step by at
+most ``||grad log R|| e_n`` plus the rounding of two evaluations of ``log R`` (S-EQ1,
+:func:`check_risk_rise`).  A step that exceeds either bound raises, with the path so far
+attached.  The derivation is in the same section of ``docs/numerics.md``.
 
-BDF at rtol 1e-11 gave 1.4e-7, 7.2e-8, 3.0e-8, 5.3e-8, 1.8e-7, 6.5e-8: its error is
-not proportional to rtol below 1e-10, so the tolerance stays at 1e-10.  What every
-checkpoint carries: ``log_time_error`` (always) and ``perp_error`` (from
-:func:`with_perp_error`, against a tighter Radau run).
-
-**The error budget.**  scipy's solvers accept a step only when the weighted
-RMS norm of their local error estimate is ``<= 1``, with weights
-``atol + rtol * max(|y_old|, |y_new|)``.  Hence each accepted step's local
-error satisfies ``||e||_2 <= sqrt(N) * max_i(atol + rtol * max(|y_i|))``
-(Cauchy-Schwarz on the RMS norm), to which one rounding of the state,
-``eps * ||y||_2``, is added.  The recorded ``local_error`` is the running sum
-of these per-step bounds over the W-components.
-
-The guards convert that budget into bounds on quantities the exact flow keeps
-(S-EQ1, S-EQ2).  The exact flow preserves ``I_k = W_{k+1}^T W_{k+1} - W_k W_k^T``,
-so along the numerical path ``I_k`` can only move through local errors, never
-through their propagation:
-
-    ||I_k(W_n) - I_k(W_0)||_F <= sum_n 2 (||W_k|| + ||W_{k+1}||) e_n + 2 e_n^2
-                                 + rounding of the measurement,
-
-and likewise ``log R`` can rise across a step by at most
-``||grad log R|| e_n`` plus the rounding of two evaluations of ``log R``.
-A step that exceeds either bound raises, with the path so far attached.
+This module holds the field (:class:`FieldEval`, :func:`evaluate`, :class:`Field`), the
+per-step guards and the driver (:func:`gradient_flow`); the records of a run are in
+:mod:`invariants.dynamics.records`, the time quadrature in
+:mod:`invariants.dynamics.quadrature`, the reference run in
+:mod:`invariants.dynamics.reference`.
 
 Statements served: S-EQ1, S-EQ2, S-EQ3, S-L2a/b/c, S-C1, S-INV, S-L1, S-T1.
 """
@@ -79,30 +71,19 @@ from .records import Checkpoint, StepLog, Trajectory, Work  # flow.Checkpoint, f
 
 CLOCKS = ("lognorm", "arclength", "risk")
 #: ``||w_prod||`` at which a default run switches from BDF to LSODA (``late_wprod``).
-#: Measured (benchmarks/bench_accuracy.py, issue 18, the six problems of this docstring
-#: against Radau at rtol 1e-12 and, at depth 1, Soudry's exact limit): with the switch at
-#: 1e9 the largest ``w_perp`` error in the decade 1e9..1e10 jumped to 3.4e-6 (depth 2) and
-#: 3.8e-5 (depth 1), 100x the decade before; with BDF to 1e10 it stayed at 2.5e-7 and
-#: 3.0e-7.  BDF to 1e11 bought nothing above 1e10 (1.9e-5 against 9.9e-6, depth 1) and cost
-#: 1-2 s more.  Above the switch the error is LSODA's and the float64 floor's
-#: (``STATED_PERP_BANDS``), and :func:`with_perp_error` has no reference there.
+#: Measured (issue 18, benchmarks/bench_accuracy.py): a switch at 1e9 made the largest
+#: ``w_perp`` error of the next decade jump 100-fold; BDF to 1e11 bought nothing above 1e10
+#: and cost 1-2 s (docs/numerics.md, "Gradient flow: solver choice and error budget").
+#: Above the switch :func:`~invariants.dynamics.reference.with_perp_error` has no reference.
 LATE_WPROD = 1e10
 #: The stated accuracy of ``w_perp`` (the part of ``w_prod`` orthogonal to ubar) along a
 #: default run, per band ``[lo, hi)`` of ``||w_prod||``: the largest
 #: ``||w_perp - w_perp,exact|| / max(||w_perp,exact||, 1)`` promised there.  Each value is
 #: four times the largest error measured in that band or any band below it (the error
 #: builds up with ``||w_prod||``; one lucky band does not make a promise), rounded up to
-#: one digit.  Measured: the six problems of benchmarks/bench_accuracy.py, 6 CI-profile,
-#: 12 report-profile and 160 stress-profile draws of properties/library/test_flow_accuracy.py
-#: (below the switch against Radau at rtol 1e-12 landed on the checkpoints, above it at
-#: depth 1 against Soudry's exact limit).  The band maxima: 1.7e-7, 2.2e-7, 9.7e-7,
-#: 1.7e-6, 1.8e-5, 8.3e-5 (drawn depth-2 and -3 problems), 3.9e-4, 2.1e-3 (drawn depth-1
-#: problems, at 5.6e11: the float64 floor).
-#: Three earlier statements were broken by stress runs (3e-7 at 1e6 and 3e-4 at 1e10 by
-#: 2.9e-7 and 2.2e-4; 9e-4 above 1e11 by 2.1e-3; 4e-7 at 1e5 and 3e-6 at 1e7 by 2.2e-7
-#: and 1.7e-6, against the half asserted); this table held on a fourth stress run of 56
-#: draws (worst 0.48 of it).  The property asserts half of each value (a factor 2 of
-#: margin) on every drawn problem; the README gives the stress runs' numbers per band.
+#: one digit; properties/library/test_flow_accuracy.py asserts half of it on every drawn
+#: problem.  The measurements per band, and the stress runs that broke three earlier
+#: tables: docs/numerics.md, "Gradient flow: solver choice and error budget".
 STATED_PERP_BANDS: tuple[tuple[float, float, float], ...] = (
     (0.0, 1e5, 7e-7),
     (1e5, 1e6, 9e-7),
@@ -394,15 +375,14 @@ def gradient_flow(
     the path so far is returned with ``stop_reason = "float64_floor"``: there the part of
     ``w_prod`` orthogonal to ubar (of order one) is within a few hundred ulps
     of ``||w_prod||``, the field is rounding noise amplified by the stiffness,
-    and no tolerance can be met (NUMERICS.md, the floor of double precision).
+    and no tolerance can be met: the floor of double precision.
 
     ``method`` integrates until ``||w_prod|| >= late_wprod``, ``late_method`` after that
-    (None: ``method`` throughout).  Measured (benchmarks/bench_flow.py, depth 4 to
-    ``||w_prod|| = 1e12``): BDF throughout 3.1 s, LSODA throughout 1.0 s; BDF's
-    advantage is the accuracy of ``w_perp`` up to ``LATE_WPROD = 1e10`` (not the float64
-    floor: BDF and Radau stay within 5e-7 there, and switching at 1e9 made the error
-    jump 100-fold, ``LATE_WPROD``); above it LSODA's error and the floor's are of one
-    order (``STATED_PERP_BANDS``).
+    (None: ``method`` throughout).  BDF's advantage over LSODA is the accuracy of
+    ``w_perp`` up to :data:`LATE_WPROD`, at three times LSODA's cost (3.1 s against
+    1.0 s to ``||w_prod|| = 1e12`` at depth 4, benchmarks/bench_flow.py); above it the
+    two solvers' errors and the float64 floor's are of one order
+    (:data:`STATED_PERP_BANDS`).
 
     Raises :class:`~invariants.errors.AssumptionError` if A2 fails (unless
     ``check_a2=False``, for negative controls), and a
@@ -491,7 +471,7 @@ def at_float64_floor(
     """Whether the path has reached the float64 floor of this arithmetic.
 
     The field's rounding noise is ``~eps ||w_prod||`` in the margins, amplified
-    by a stiffness ``~||w_prod|| / gamma`` (NUMERICS.md); with the current
+    by a stiffness ``~||w_prod|| / gamma`` (the module docstring); with the current
     normalised margin ``gamma_t = min_i <w_prod, z_i> / ||w_prod||`` standing in
     for gamma, the proxy is ``||w_prod||^2 / min_i <w_prod, z_i>``.  Small-margin
     data reach the floor at a smaller ``||w_prod||``.
