@@ -378,11 +378,10 @@ def gradient_flow(
     and no tolerance can be met: the floor of double precision.
 
     ``method`` integrates until ``||w_prod|| >= late_wprod``, ``late_method`` after that
-    (None: ``method`` throughout).  BDF's advantage over LSODA is the accuracy of
-    ``w_perp`` up to :data:`LATE_WPROD`, at three times LSODA's cost (3.1 s against
-    1.0 s to ``||w_prod|| = 1e12`` at depth 4, benchmarks/bench_flow.py); above it the
-    two solvers' errors and the float64 floor's are of one order
-    (:data:`STATED_PERP_BANDS`).
+    (None: ``method`` throughout).  BDF's advantage is the accuracy of ``w_perp`` up to
+    :data:`LATE_WPROD`, not speed (to ``||w_prod|| = 1e12`` at depth 4, BDF throughout
+    took 3.1 s and LSODA throughout 1.0 s, benchmarks/bench_flow.py); above it LSODA's
+    error and the float64 floor's are of one order (:data:`STATED_PERP_BANDS`).
 
     Raises :class:`~invariants.errors.AssumptionError` if A2 fails (unless
     ``check_a2=False``, for negative controls), and a
