@@ -4,7 +4,7 @@ Run from the repository root::
 
     python -m benchmarks.bench_accuracy [--late 1e9 1e10] [--max-wprod 1e12]
 
-Problems: the six of issue 12 (module docstring of :mod:`invariants.dynamics.flow`):
+Problems: the six of issue 12 (docs/numerics.md, "Gradient flow: solver choice and error budget"):
 n = 20, d = 5, hidden widths 5, depths 1, 2, 4, 6 with the logistic loss and 2, 4 with
 the exponential loss; data and initialisation of :mod:`benchmarks.bench_flow` (the
 first seed whose data satisfy A3, so that Soudry's offset exists).
@@ -23,11 +23,11 @@ Per decade band of ``||w_prod||``: the largest relative ``w_perp`` error
 ``||P w - P w_ref|| / max(||P w_ref||, 1)``, the largest eq. 2 relative drift of the
 run's checkpoints, and the ratios of the run's error bars to the measured errors
 (``log_time_error`` against ``|log t - log t_ref|``; ``perp_error`` of
-:func:`flow.with_perp_error`, below ``--perp-limit``, against the Radau distance).
+:func:`reference.with_perp_error`, below ``--perp-limit``, against the Radau distance).
 Printed, and written as JSON to ``benchmarks/results/accuracy.json`` (the switch at 1e9,
 1e10, 1e11, measured before issue 18 changed the library).  ``results/accuracy_perp_error.json``
 is ``--late 1e10 --perp-limit 1e10 --ref-limit 1.2e10 --only 0 1 4`` after it: the ratio of
-:func:`flow.with_perp_error` to the measured error per band (``perp_ratio_*``).
+:func:`reference.with_perp_error` to the measured error per band (``perp_ratio_*``).
 """
 
 from __future__ import annotations
@@ -41,11 +41,11 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.bench_flow import make_data, make_init
-from invariants.core import limits
+from invariants.core import bounds, limits
 from invariants.core import network as net
 from invariants.core.losses import EXPONENTIAL, LOGISTIC
-from invariants.core.maxmargin import max_margin
-from invariants.dynamics import flow
+from invariants.core.maxmargin import max_margin, perp
+from invariants.dynamics import flow, reference
 
 PROBLEMS = (
     (1, LOGISTIC),
@@ -129,7 +129,7 @@ def measure(depth: int, loss, late: float, tr, cpu, ref, args) -> dict:
         nw = tr.wprod_norm()
         keep = int(np.searchsorted(nw, args.perp_limit, side="right"))
         short = flow.Trajectory(**{**tr.__dict__, "checkpoints": tr.checkpoints[: max(keep, 2)]})
-        est = flow.with_perp_error(short, mm.ubar)
+        est = reference.with_perp_error(short, mm.ubar)
         perp_est = {round(c.s, 12): c.perp_error for c in est.checkpoints}
     soudry = limits.soudry_offset(z, mm) if depth == 1 else None
     bands: dict[int, dict] = {}
@@ -141,15 +141,15 @@ def measure(depth: int, loss, late: float, tr, cpu, ref, args) -> dict:
             {"radau": 0.0, "soudry": 0.0, "drift": 0.0, "time_ratio": [], "perp_ratio": [], "n": 0},
         )
         b["n"] += 1
-        nn = flow.frobenius_sq(c.weights)
+        nn = bounds.frobenius_sq(c.weights)
         if len(c.weights) > 1:
             drift = flow.eq2_drift(tr.initial, c.weights) / (nn[:-1] + nn[1:])
             b["drift"] = max(b["drift"], float(np.max(drift)))
-        p = flow.perp_part(w[None, :], mm.ubar)[0]
+        p = perp(w[None, :], mm.ubar)[0]
         r = ref_cp.get(round(c.s, 12))
         if r is not None:
             wr = net.end_to_end(r.weights)
-            pr = flow.perp_part(wr[None, :], mm.ubar)[0]
+            pr = perp(wr[None, :], mm.ubar)[0]
             err = float(np.linalg.norm(p - pr) / max(np.linalg.norm(pr), 1.0))
             b["radau"] = max(b["radau"], err)
             gap = abs(c.log_time - r.log_time)

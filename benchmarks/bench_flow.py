@@ -56,6 +56,7 @@ import numpy as np
 import scipy
 from scipy.integrate import solve_ivp
 
+from invariants.core import bounds
 from invariants.core import network as net
 from invariants.core.data import make_dataset
 from invariants.core.losses import LOGISTIC
@@ -126,12 +127,12 @@ def make_init(seed: int, depth: int, z: np.ndarray) -> tuple[net.Weights, int]:
 
 
 def max_frobenius(weights: net.Weights) -> float:
-    return float(np.sqrt(np.max(flow.frobenius_sq(weights))))
+    return float(np.sqrt(np.max(bounds.frobenius_sq(weights))))
 
 
 def relative_drift(initial: net.Weights, weights: net.Weights) -> float:
     """Max over k of the relative eq. 2 drift (module docstring)."""
-    nn = flow.frobenius_sq(weights)
+    nn = bounds.frobenius_sq(weights)
     return float(np.max(flow.eq2_drift(initial, weights) / (nn[:-1] + nn[1:])))
 
 

@@ -9,7 +9,10 @@ Layers (the arrow reads "may import"; checked by ``properties/meta/test_layering
           ^                       rounding (EPS, gamma_m, SVD/Wedin bounds, error-free sums),
           |                       losses, data, network (+ A2), maxmargin (+ certificate),
           |                       bounds (Lemma 2), theta (S-L3, S-L4), limits
-    dynamics/                   gradient flow (flow) and gradient descent (gd)
+    dynamics/                   gradient flow: flow (the field, the guards, the driver),
+                                  records (checkpoints, step log, path), quadrature
+                                  (log-domain time and its error), reference (the
+                                  tighter run behind perp_error); gradient descent (gd)
     strategies/                 Hypothesis generators of problems (imports core)
     relu                        the ReLU experiment of Fig. 2 (imports core.rounding)
     database                    the shared example database (INVARIANTS_DATABASE)

@@ -43,8 +43,10 @@ __all__ = [
     "LP_FEASIBILITY_TOL",
     "Dataset",
     "SeparabilityResult",
+    "as_rows",
     "certified_margin",
     "make_dataset",
+    "readonly",
     "separability_certificate",
     "unit_norm_slack",
 ]
@@ -72,6 +74,13 @@ def _frozen_array(a: np.ndarray) -> np.ndarray:
     out = np.frombuffer(c.tobytes(), dtype=np.float64).reshape(c.shape)
     out.setflags(write=False)  # already read-only; explicit for the reader
     return out
+
+
+def readonly(*arrays: np.ndarray) -> None:
+    """Mark each numpy array of ``arrays`` read-only in place (other objects are skipped)."""
+    for a in arrays:
+        if isinstance(a, np.ndarray):
+            a.setflags(write=False)
 
 
 # --- the data set --------------------------------------------------------------------------
@@ -211,6 +220,22 @@ def scale_by_power_of_two(a: np.ndarray) -> tuple[np.ndarray, int]:
         return a.copy(), 0
     k = int(np.frexp(amax)[1])
     return np.ldexp(a, -k), k
+
+
+def as_rows(data_or_z: Dataset | np.ndarray) -> np.ndarray:
+    """The rows ``z_i = y_i x_i`` of a :class:`Dataset`, or a validated finite (n, d) float64
+    array of them (S-L3, S-L4: theta and Lemma 4 accept either)."""
+    if isinstance(data_or_z, Dataset):
+        return np.asarray(data_or_z.z, dtype=np.float64)
+    z = np.asarray(data_or_z, dtype=np.float64)
+    if z.ndim != 2 or z.shape[0] < 1 or z.shape[1] < 1:
+        raise ShapeError(
+            f"z has shape {z.shape}; theta needs a Dataset or an (n, d) array of rows "
+            "z_i = y_i x_i."
+        )
+    if not np.all(np.isfinite(z)):
+        raise NonFiniteError("z contains NaN or inf; theta needs finite data.")
+    return z
 
 
 # --- separability -------------------------------------------------------------------------

@@ -18,11 +18,11 @@ import numpy as np
 from scipy.optimize import minimize, minimize_scalar
 
 from ..errors import CertificateError, NonFiniteError, ShapeError
-from .data import Dataset
+from .data import Dataset, as_rows, readonly
 from .losses import EXPONENTIAL, LOGISTIC, Loss, get_loss
 from .maxmargin import MaxMargin, perp
 from .rounding import EPS, two_prod, two_sum
-from .theta import Theta, as_rows, readonly
+from .theta import Theta
 
 __all__ = [
     "L4Search",

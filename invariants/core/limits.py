@@ -23,8 +23,7 @@ from ..errors import AssumptionError
 from . import bounds
 from . import network as net
 from .losses import Loss
-from .maxmargin import MaxMargin, perp, sin_angle
-from .theta import perp_basis
+from .maxmargin import MaxMargin, perp, perp_basis, sin_angle
 
 __all__ = [
     "decade_before",

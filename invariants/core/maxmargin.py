@@ -48,6 +48,7 @@ __all__ = [
     "check_certificate",
     "max_margin",
     "perp",
+    "perp_basis",
     "rounding_floor",
     "sin_angle",
     "support_tolerance",
@@ -592,6 +593,18 @@ def perp(w: np.ndarray, ubar: np.ndarray) -> np.ndarray:
     wp = ws - (ws @ u)[..., None] * u
     wp = wp - (wp @ u)[..., None] * u
     return np.ldexp(wp, k)
+
+
+def perp_basis(ubar: np.ndarray) -> np.ndarray:
+    """An orthonormal basis of ``ubar^perp``: the (d, d-1) matrix U with ``U^T ubar = 0``.
+
+    The last d-1 columns of the complete Householder QR of ``ubar`` (LAPACK
+    ``geqrf``/``orgqr``): orthonormal and orthogonal to ubar to ``~ d eps``.
+    For d = 1 the result is (1, 0).
+    """
+    u = np.asarray(ubar, dtype=np.float64).reshape(-1, 1)
+    q, _ = np.linalg.qr(u, mode="complete")
+    return np.ascontiguousarray(q[:, 1:])
 
 
 def sin_angle(w: np.ndarray, ubar: np.ndarray) -> float | np.ndarray:

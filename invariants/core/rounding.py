@@ -17,6 +17,8 @@ statement checks of ``properties/ji_telgarsky_2019/claims`` and by the library):
   Veltkamp), the bricks of the double-double margins of Lemma 4 (S-L4);
 - :func:`log_risk_rounding`, :func:`rounding_count`: the rounding of one evaluation of
   ``log R(W)`` (S-EQ1's allowance in the flow's guard, the gradient checks);
+- :func:`perp_rounding_bound`: the rounding of a computed ``w_perp``, the part of the
+  end-to-end product orthogonal to ubar (S-T2's reference, S-FIG1a's resolution);
 - :func:`slack_ratio`: ``observed / allowed`` with ``0 / 0 = 0``, the ratio every
   :class:`~invariants.statements.Slack` records.
 
@@ -148,3 +150,36 @@ def rounding_count(W: Sequence[np.ndarray], n: int) -> int:
     """
     dims = [W[0].shape[1]] + [w.shape[0] for w in W]
     return 2 * sum(dims) + n + 16
+
+
+def perp_rounding_bound(depth: int, width: int, dim: int, unit: float = EPS) -> float:
+    """``(L m + d + 4) unit``: the rounding of a computed ``w_perp`` relative to ``||w_prod||``
+    (S-T2, S-FIG1a).
+
+    ``w_perp = P w_prod`` with ``P = I - ubar ubar^T`` (unit ``ubar``), for ``L = depth``
+    layers of width at most ``m = width`` in dimension ``d = dim``; ``unit`` is the machine
+    epsilon of the arithmetic (``EPS`` for float64, ``np.finfo(np.longdouble).eps`` for an
+    extended evaluation).  Counted, as :func:`gamma` is, with ``eps = 2u`` per rounding (a
+    factor 2 over the unit roundoff ``u``):
+
+    - the product (:func:`~invariants.core.network.end_to_end`, ``L - 1`` vector-matrix
+      products of inner dimension ``<= m``): Higham's ``gamma_{(L-1) m}`` relative to the
+      product of the layers' absolute values, which is of the size of ``||w_prod||`` for
+      aligned layers (the regime where ``w_perp`` is measured); ``L m`` is charged;
+    - the projection, two Gram-Schmidt passes (:func:`~invariants.core.maxmargin.perp`,
+      whose power-of-two scaling is exact).  First pass ``p = w - <w, ubar> ubar``: the
+      ``d``-term dot product errs by ``<= d eps ||w||``, but that error lies along ubar and
+      the second pass removes it; the two roundings of the update (the product
+      ``<w, ubar> ubar_i``, the difference) leave ``<= 2 eps ||w||``.  Second pass on ``p``
+      (``||p|| <= ||w||``): nothing removes its errors, ``d eps ||p||`` from the dot product
+      and ``2 eps ||p||`` from the update.  Together ``(d + 4) eps ||w||``.
+
+    ``d + 2`` is the count of one pass (the perpendicular part's accuracy that
+    :func:`~invariants.core.maxmargin.perp` documents when ``w`` is nearly parallel to
+    ubar, so that ``||p|| << ||w||``); it is not a bound for every ``w``: when ``w`` is far
+    from ubar the second pass rounds as much as the first, hence ``d + 4``.  The
+    normalisation of ``ubar`` inside ``perp`` (one division per entry, a direction error
+    ``<= u``) moves ``w_perp`` by ``<= 2 u ||w|| = eps ||w||``, inside the factor-2 margin
+    of counting in ``eps``.
+    """
+    return (depth * width + dim + 4) * unit

@@ -50,21 +50,18 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.spatial import ConvexHull, QhullError
 
-from ..errors import AssumptionError, CertificateError, DataError, NonFiniteError, ShapeError
-from .data import Dataset
-from .maxmargin import MaxMargin, max_margin, perp
+from ..errors import AssumptionError, CertificateError, DataError
+from .data import Dataset, as_rows, readonly
+from .maxmargin import MaxMargin, max_margin, perp, perp_basis
 from .rounding import EPS, distance_rounding
 
 __all__ = [
     "METHODS",
     "Theta",
     "ThetaCertificate",
-    "as_rows",
     "check_theta_certificate",
     "h_support",
-    "perp_basis",
     "rank_tolerance",
-    "readonly",
     "require_a3",
     "theta",
     "theta_tolerance",
@@ -78,42 +75,10 @@ METHODS: tuple[str, ...] = ("simplex", "hull", "interval", "rank-deficient", "d=
 # --- small helpers ------------------------------------------------------------------------------
 
 
-def as_rows(data_or_z: Dataset | np.ndarray) -> np.ndarray:
-    if isinstance(data_or_z, Dataset):
-        return np.asarray(data_or_z.z, dtype=np.float64)
-    z = np.asarray(data_or_z, dtype=np.float64)
-    if z.ndim != 2 or z.shape[0] < 1 or z.shape[1] < 1:
-        raise ShapeError(
-            f"z has shape {z.shape}; theta needs a Dataset or an (n, d) array of rows "
-            "z_i = y_i x_i."
-        )
-    if not np.all(np.isfinite(z)):
-        raise NonFiniteError("z contains NaN or inf; theta needs finite data.")
-    return z
-
-
-def perp_basis(ubar: np.ndarray) -> np.ndarray:
-    """An orthonormal basis of ``ubar^perp``: the (d, d-1) matrix U with ``U^T ubar = 0``.
-
-    The last d-1 columns of the complete Householder QR of ``ubar`` (LAPACK
-    ``geqrf``/``orgqr``): orthonormal and orthogonal to ubar to ``~ d eps``.
-    For d = 1 the result is (1, 0).
-    """
-    u = np.asarray(ubar, dtype=np.float64).reshape(-1, 1)
-    q, _ = np.linalg.qr(u, mode="complete")
-    return np.ascontiguousarray(q[:, 1:])
-
-
 def h_support(xi: np.ndarray, z: np.ndarray, support: np.ndarray) -> float:
     """``h(xi) = max_{i in S} <xi, z_i>`` (S-L3): the support function of the support vectors."""
     z = np.asarray(z, dtype=np.float64)
     return float(np.max(z[np.asarray(support, dtype=np.intp)] @ np.asarray(xi, dtype=np.float64)))
-
-
-def readonly(*arrays: np.ndarray) -> None:
-    for a in arrays:
-        if isinstance(a, np.ndarray):
-            a.setflags(write=False)
 
 
 # --- theta ---------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """Gradient flow ``dW/dt = -grad R(W)`` integrated far into the asymptotic regime.
 
-Raw time cannot get there: ``t`` grows like ``exp(margin)`` and overflows
-(NUMERICS.md).  The flow is integrated under a positive time change
+Raw time cannot get there: ``t`` grows like ``exp(margin)`` (the risk, about
+``exp(-margin)``, falls roughly like ``1/t``) and leaves the float64 range once the margin
+passes about 709.  The flow is integrated under a positive time change
 ``ds = c(W) dt`` instead, computed in log-domain, which leaves the path
 unchanged (S-INV).  Writing ``c = ||grad R|| / rho(W)`` the field becomes
 
@@ -15,41 +16,32 @@ with one of three clocks:
 
 The flow is stiff (stiffness grows like ``||w_prod|| / gamma``), so it is
 integrated with an implicit solver and the analytic Jacobian built from
-:func:`invariants.core.network.scaled_hessian`.  **BDF is the default, chosen by
-measurement** (issue 12; n = 20, d = 5, widths 5, depths 1, 2, 4, 6 logistic and
-2, 4 exponential, against Radau at rtol 1e-12 read off its dense output at the
-same clock values, ``||w_prod||`` up to 2e9).  At rtol 1e-10 the largest relative
-error of ``w_perp`` (the part of ``w_prod`` orthogonal to ubar) over
-``||w_prod||`` in 1e5..1e9 was, per problem:
+:func:`invariants.core.network.scaled_hessian`.  **BDF at rtol 1e-10 is the default,
+chosen by measurement** (issue 12): on six problems, against Radau at rtol 1e-12, its
+``w_perp`` error up to ``||w_prod|| = 1e9`` was 2e-8 to 2.5e-7: 6 to 380 times below
+LSODA's at about the same CPU time, 1.3 to 10 times below Radau's at a fraction of it;
+rtol 1e-11 changed it by at most 1.8x either way (not in proportion to rtol).  The
+tables, with those behind :data:`LATE_WPROD` and :data:`STATED_PERP_BANDS`, are in
+``docs/numerics.md`` (section "Gradient flow: solver choice and error budget").  Every
+checkpoint carries ``log_time_error`` (always; :mod:`invariants.dynamics.quadrature`)
+and ``perp_error`` (from :func:`invariants.dynamics.reference.with_perp_error`, against
+a tighter Radau run).
 
-- LSODA 1.4e-5, 4.9e-5, 3.6e-6, 2.7e-7, 1.7e-5, 5.1e-6 (0.47-0.82 s CPU);
-- BDF   2.5e-7, 1.3e-7, 2.1e-8, 4.5e-8, 1.6e-7, 4.1e-8 (0.49-1.10 s);
-- Radau 1.0e-6, 1.3e-6, 1.2e-7, 6.2e-8, 2.5e-7, 5.5e-8 (1.3-16 s).
+**The error budget.**  Each accepted step's local error ``e_n`` is bounded from the
+solver's acceptance test (:func:`local_error_bound`); ``local_error`` is their running
+sum.  The exact flow keeps ``I_k = W_{k+1}^T W_{k+1} - W_k W_k^T`` and never raises
+``log R``, so along the computed path ``I_k`` moves only through the local errors, by at
+most ``sum_n 2 (||W_k|| + ||W_{k+1}||) e_n + 2 e_n^2`` plus the rounding of the
+measurement (S-EQ2, :func:`check_eq2_drift`), and ``log R`` rises across a step by at
+most ``||grad log R|| e_n`` plus the rounding of two evaluations of ``log R`` (S-EQ1,
+:func:`check_risk_rise`).  A step that exceeds either bound raises, with the path so far
+attached.  The derivation is in the same section of ``docs/numerics.md``.
 
-BDF at rtol 1e-11 gave 1.4e-7, 7.2e-8, 3.0e-8, 5.3e-8, 1.8e-7, 6.5e-8: its error is
-not proportional to rtol below 1e-10, so the tolerance stays at 1e-10.  What every
-checkpoint carries: ``log_time_error`` (always) and ``perp_error`` (from
-:func:`with_perp_error`, against a tighter Radau run).
-
-**The error budget.**  scipy's solvers accept a step only when the weighted
-RMS norm of their local error estimate is ``<= 1``, with weights
-``atol + rtol * max(|y_old|, |y_new|)``.  Hence each accepted step's local
-error satisfies ``||e||_2 <= sqrt(N) * max_i(atol + rtol * max(|y_i|))``
-(Cauchy-Schwarz on the RMS norm), to which one rounding of the state,
-``eps * ||y||_2``, is added.  The recorded ``local_error`` is the running sum
-of these per-step bounds over the W-components.
-
-The guards convert that budget into bounds on quantities the exact flow keeps
-(S-EQ1, S-EQ2).  The exact flow preserves ``I_k = W_{k+1}^T W_{k+1} - W_k W_k^T``,
-so along the numerical path ``I_k`` can only move through local errors, never
-through their propagation:
-
-    ||I_k(W_n) - I_k(W_0)||_F <= sum_n 2 (||W_k|| + ||W_{k+1}||) e_n + 2 e_n^2
-                                 + rounding of the measurement,
-
-and likewise ``log R`` can rise across a step by at most
-``||grad log R|| e_n`` plus the rounding of two evaluations of ``log R``.
-A step that exceeds either bound raises, with the path so far attached.
+This module holds the field (:class:`FieldEval`, :func:`evaluate`, :class:`Field`), the
+per-step guards and the driver (:func:`gradient_flow`); the records of a run are in
+:mod:`invariants.dynamics.records`, the time quadrature in
+:mod:`invariants.dynamics.quadrature`, the reference run in
+:mod:`invariants.dynamics.reference`.
 
 Statements served: S-EQ1, S-EQ2, S-EQ3, S-L2a/b/c, S-C1, S-INV, S-L1, S-T1.
 """
@@ -59,12 +51,13 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.integrate import BDF, LSODA, Radau
 
 from ..core import network as net
+from ..core.bounds import frobenius_sq
 from ..core.losses import Loss
 from ..core.rounding import EPS, gamma, log_risk_rounding, rounding_count
 from ..errors import (
@@ -73,33 +66,24 @@ from ..errors import (
     RiskIncreaseError,
     SolverDegradedError,
 )
+from .quadrature import log_exp_trapezoid, with_log_time_error
+from .records import Checkpoint, StepLog, Trajectory, Work  # flow.Checkpoint, flow.Trajectory
 
 CLOCKS = ("lognorm", "arclength", "risk")
 #: ``||w_prod||`` at which a default run switches from BDF to LSODA (``late_wprod``).
-#: Measured (benchmarks/bench_accuracy.py, issue 18, the six problems of this docstring
-#: against Radau at rtol 1e-12 and, at depth 1, Soudry's exact limit): with the switch at
-#: 1e9 the largest ``w_perp`` error in the decade 1e9..1e10 jumped to 3.4e-6 (depth 2) and
-#: 3.8e-5 (depth 1), 100x the decade before; with BDF to 1e10 it stayed at 2.5e-7 and
-#: 3.0e-7.  BDF to 1e11 bought nothing above 1e10 (1.9e-5 against 9.9e-6, depth 1) and cost
-#: 1-2 s more.  Above the switch the error is LSODA's and the float64 floor's
-#: (``STATED_PERP_BANDS``), and :func:`with_perp_error` has no reference there.
+#: Measured (issue 18, benchmarks/bench_accuracy.py): a switch at 1e9 made the largest
+#: ``w_perp`` error of the next decade jump 100-fold; BDF to 1e11 bought nothing above 1e10
+#: and cost 1-2 s (docs/numerics.md, "Gradient flow: solver choice and error budget").
+#: Above the switch :func:`~invariants.dynamics.reference.with_perp_error` has no reference.
 LATE_WPROD = 1e10
 #: The stated accuracy of ``w_perp`` (the part of ``w_prod`` orthogonal to ubar) along a
 #: default run, per band ``[lo, hi)`` of ``||w_prod||``: the largest
 #: ``||w_perp - w_perp,exact|| / max(||w_perp,exact||, 1)`` promised there.  Each value is
 #: four times the largest error measured in that band or any band below it (the error
 #: builds up with ``||w_prod||``; one lucky band does not make a promise), rounded up to
-#: one digit.  Measured: the six problems of benchmarks/bench_accuracy.py, 6 CI-profile,
-#: 12 report-profile and 160 stress-profile draws of properties/library/test_flow_accuracy.py
-#: (below the switch against Radau at rtol 1e-12 landed on the checkpoints, above it at
-#: depth 1 against Soudry's exact limit).  The band maxima: 1.7e-7, 2.2e-7, 9.7e-7,
-#: 1.7e-6, 1.8e-5, 8.3e-5 (drawn depth-2 and -3 problems), 3.9e-4, 2.1e-3 (drawn depth-1
-#: problems, at 5.6e11: the float64 floor).
-#: Three earlier statements were broken by stress runs (3e-7 at 1e6 and 3e-4 at 1e10 by
-#: 2.9e-7 and 2.2e-4; 9e-4 above 1e11 by 2.1e-3; 4e-7 at 1e5 and 3e-6 at 1e7 by 2.2e-7
-#: and 1.7e-6, against the half asserted); this table held on a fourth stress run of 56
-#: draws (worst 0.48 of it).  The property asserts half of each value (a factor 2 of
-#: margin) on every drawn problem; the README gives the stress runs' numbers per band.
+#: one digit; properties/library/test_flow_accuracy.py asserts half of it on every drawn
+#: problem.  The measurements per band, and the stress runs that broke three earlier
+#: tables: docs/numerics.md, "Gradient flow: solver choice and error budget".
 STATED_PERP_BANDS: tuple[tuple[float, float, float], ...] = (
     (0.0, 1e5, 7e-7),
     (1e5, 1e6, 9e-7),
@@ -160,7 +144,7 @@ def evaluate(
     return FieldEval(lr, grad.log_norm, float(log_rho), direction, grad)
 
 
-class _Field:
+class Field:
     """The time-changed field ``f(y) = -rho g_hat`` over ``y = vec W``, and its Jacobian."""
 
     def __init__(self, shapes, z: np.ndarray, loss: Loss, clock: str) -> None:
@@ -198,107 +182,6 @@ class _Field:
             grad_log_r = np.exp(fe.log_grad_norm - fe.log_risk) * g
             J -= np.outer(g, rho * (grad_log_r - H @ g))
         return J
-
-
-# --- the trajectory -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Checkpoint:
-    """One recorded point of the path, with the error budget spent to reach it."""
-
-    s: float
-    weights: net.Weights
-    log_risk: float
-    log_time: float  # log of physical time t (-inf at t = 0; corrected_log_time)
-    log_grad_norm: float
-    local_error: float  # sum of per-step local error bounds on W (2-norm)
-    drift_bound: np.ndarray  # per k < L: bound on ||I_k(W) - I_k(W(0))||_F
-    steps: int
-    # Bound on |log_time - log t_exact| (see :func:`log_time_errors`); filled when the
-    # trajectory is assembled, so NaN only on a checkpoint built by hand.
-    log_time_error: float = np.nan
-    # Estimated ||w_perp - w_perp,exact|| / ||w_perp,exact|| (the part of w_prod orthogonal
-    # to ubar), from :func:`with_perp_error`; NaN until that is called.
-    perp_error: float = np.nan
-    kappa_time: float = np.nan  # running max of the dt/ds sensitivity (for log_time_error)
-
-
-@dataclass(frozen=True)
-class StepLog:
-    """Per accepted step: clock value, ``log R``, and the S-EQ1 rate.
-
-    ``log_rate = log(rho ||grad R|| / R)`` is ``-d log R / ds`` of the exact flow;
-    ``risk_allowance`` is the per-step bound on how far the computed ``log R``
-    may sit from the exact one (local error times ``||grad log R||`` plus
-    rounding); ``rate_allowance`` bounds, per step, how much the S-EQ1 rate
-    integrated at the computed points may differ from the rate along the exact
-    flow line through the step's start: the step's integral times
-    ``expm1(kappa e)`` with ``kappa`` a bound on ``||grad log rate||``
-    (:func:`sensitivities`) and ``e`` the local error bound.
-    """
-
-    s: np.ndarray
-    log_risk: np.ndarray
-    log_rate: np.ndarray
-    log_dtds: np.ndarray
-    risk_allowance: np.ndarray
-    rate_allowance: np.ndarray
-
-
-@dataclass(frozen=True)
-class Work:
-    """Work done by the integrator."""
-
-    steps: int  # accepted steps on the returned path
-    nfev: int
-    njev: int
-    cpu_seconds: float
-    discarded_steps: int = 0  # steps of intervals redone after a solver failure
-
-
-@dataclass(frozen=True)
-class Trajectory:
-    """A guarded gradient-flow path (S-EQ1, S-EQ2, S-INV, ...).
-
-    Every checkpoint passed the guards; ``stop_reason`` says why it ended.
-    """
-
-    z: np.ndarray
-    loss: Loss
-    clock: str
-    method: str
-    rtol: float
-    atol: float
-    initial: net.Weights
-    checkpoints: tuple[Checkpoint, ...]
-    steps: StepLog
-    work: Work
-    stop_reason: str
-    max_drift_rel: float  # measured max relative eq. 2 drift over every step
-    escalations: tuple[tuple[int, float], ...] = ()  # (step, rtol) when the tolerance rose
-    failures: tuple[
-        tuple[float, str, float, str], ...
-    ] = ()  # intervals redone: (s, solver, rtol, why)
-
-    @property
-    def final(self) -> Checkpoint:
-        return self.checkpoints[-1]
-
-    def column(self, name: str) -> np.ndarray:
-        return np.array([getattr(c, name) for c in self.checkpoints])
-
-    def max_frobenius(self) -> np.ndarray:
-        """``max_k ||W_k||_F`` at every checkpoint."""
-        return np.array([np.sqrt(np.max(frobenius_sq(c.weights))) for c in self.checkpoints])
-
-    def wprod_norm(self) -> np.ndarray:
-        """``||w_prod||`` at every checkpoint."""
-        return np.array([np.linalg.norm(net.end_to_end(c.weights)) for c in self.checkpoints])
-
-
-def frobenius_sq(weights: net.Weights) -> np.ndarray:
-    return np.array([float(np.vdot(W, W)) for W in weights])
 
 
 def eq2_drift(initial: net.Weights, weights: net.Weights) -> np.ndarray:
@@ -492,15 +375,13 @@ def gradient_flow(
     the path so far is returned with ``stop_reason = "float64_floor"``: there the part of
     ``w_prod`` orthogonal to ubar (of order one) is within a few hundred ulps
     of ``||w_prod||``, the field is rounding noise amplified by the stiffness,
-    and no tolerance can be met (NUMERICS.md, the floor of double precision).
+    and no tolerance can be met: the floor of double precision.
 
     ``method`` integrates until ``||w_prod|| >= late_wprod``, ``late_method`` after that
-    (None: ``method`` throughout).  Measured (benchmarks/bench_flow.py, depth 4 to
-    ``||w_prod|| = 1e12``): BDF throughout 3.1 s, LSODA throughout 1.0 s; BDF's
-    advantage is the accuracy of ``w_perp`` up to ``LATE_WPROD = 1e10`` (not the float64
-    floor: BDF and Radau stay within 5e-7 there, and switching at 1e9 made the error
-    jump 100-fold, ``LATE_WPROD``); above it LSODA's error and the floor's are of one
-    order (``STATED_PERP_BANDS``).
+    (None: ``method`` throughout).  BDF's advantage is the accuracy of ``w_perp`` up to
+    :data:`LATE_WPROD`, not speed (to ``||w_prod|| = 1e12`` at depth 4, BDF throughout
+    took 3.1 s and LSODA throughout 1.0 s, benchmarks/bench_flow.py); above it LSODA's
+    error and the float64 floor's are of one order (:data:`STATED_PERP_BANDS`).
 
     Raises :class:`~invariants.errors.AssumptionError` if A2 fails (unless
     ``check_a2=False``, for negative controls), and a
@@ -523,7 +404,7 @@ def gradient_flow(
     if checkpoints is not None:
         s_max = np.inf  # explicit checkpoints are the stopping rule
     cpu0 = time.process_time()
-    field_ = _Field([W.shape for W in W0], z, loss, clock)
+    field_ = Field([W.shape for W in W0], z, loss, clock)
     guard = _Guard(W0, z, loss, clock, rtol, atol, enforce_guards)
     y = net.flatten(W0)
     records = [guard.checkpoint(0.0, y)]
@@ -589,7 +470,7 @@ def at_float64_floor(
     """Whether the path has reached the float64 floor of this arithmetic.
 
     The field's rounding noise is ``~eps ||w_prod||`` in the margins, amplified
-    by a stiffness ``~||w_prod|| / gamma`` (NUMERICS.md); with the current
+    by a stiffness ``~||w_prod|| / gamma`` (the module docstring); with the current
     normalised margin ``gamma_t = min_i <w_prod, z_i> / ||w_prod||`` standing in
     for gamma, the proxy is ``||w_prod||^2 / min_i <w_prod, z_i>``.  Small-margin
     data reach the floor at a smaller ``||w_prod||``.
@@ -833,298 +714,3 @@ class _Guard:
             escalations=tuple(self.escalations),
             failures=tuple(self.failures),
         )
-
-
-def log_exp_trapezoid(h: float, a: float, b: float) -> float:
-    """``log int_0^h exp(a + (b - a) s / h) ds``, stably (``-inf`` for h = 0)."""
-    if h <= 0:
-        return -np.inf
-    hi, delta = max(a, b), abs(b - a)
-    if delta < 1e-8:
-        # log((1 - e^-d) / d) + d / 2 = log(sinh(d/2) / (d/2)) = d^2 / 24 + O(d^4)
-        return float(np.log(h) + 0.5 * (a + b) + delta**2 / 24)
-    return float(hi + np.log(h) + np.log(-np.expm1(-delta)) - np.log(delta))
-
-
-def _monotone_bound(h: float, a: float, b: float) -> float:
-    """``log(h |exp(b) - exp(a)|)``: the rule's error on a step where the integrand is monotone.
-
-    A monotone integrand's integral and the exponential trapezoid value both lie
-    in ``[h min, h max]`` of the endpoint values.
-    """
-    hi, lo = max(a, b), min(a, b)
-    if h <= 0 or hi == lo:
-        return -np.inf
-    return float(np.log(h) + hi + np.log(-np.expm1(lo - hi)))
-
-
-def _pieces(s: np.ndarray, log_f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-step ``log`` integrals, and per step ``log`` of a bound on their error.
-
-    The exponential trapezoid rule is applied on each accepted step.  Errors:
-    for a pair of steps of comparable length (ratio <= 2) the fine rule is
-    compared with the same rule over the pair (Richardson: for a second-order
-    rule the fine error is about a third of the difference, so the difference
-    itself is a conservative bound), charged half to each step.  Richardson
-    needs comparable steps: for an unbalanced pair (the solver's first steps
-    grow a thousandfold) and for a last unpaired step, the monotone bound of
-    :func:`_monotone_bound` is used instead.
-    """
-    n = s.size - 1
-    h = np.diff(s)
-    piece = np.array([log_exp_trapezoid(h[i], log_f[i], log_f[i + 1]) for i in range(n)])
-    err = np.array([_monotone_bound(h[i], log_f[i], log_f[i + 1]) for i in range(n)])
-    for i in range(0, n - 1, 2):
-        if max(h[i], h[i + 1]) > 2 * min(h[i], h[i + 1]):
-            continue
-        fine = np.logaddexp(piece[i], piece[i + 1])
-        coarse = log_exp_trapezoid(h[i] + h[i + 1], log_f[i], log_f[i + 2])
-        hi, lo = max(fine, coarse), min(fine, coarse)
-        e = hi + np.log(-np.expm1(lo - hi)) if hi > lo else -np.inf
-        err[i] = err[i + 1] = e - np.log(2.0)
-    return piece, err
-
-
-def log_integral(s: np.ndarray, log_f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``log int_0^{s_j} exp(log_f) ds`` at every node, and ``log`` of its error bound."""
-    piece, err = _pieces(s, log_f)
-    val = np.concatenate([[-np.inf], np.logaddexp.accumulate(piece)]) if piece.size else [-np.inf]
-    bnd = np.concatenate([[-np.inf], np.logaddexp.accumulate(err)]) if err.size else [-np.inf]
-    return np.asarray(val), np.asarray(bnd)
-
-
-def risk_decrease_integral(steps: StepLog) -> tuple[np.ndarray, np.ndarray]:
-    """``Lambda(s_j) = int_0^{s_j} rho ||grad R|| / R ds`` at every step, and its error (S-EQ1).
-
-    Linear scale: ``Lambda = -(log R(s) - log R(0))`` for the exact flow, of
-    the order of the margins (up to ~1e12).  Only a broken field (a negative
-    control) pushes it past the float range; it is then +inf, with no warning.
-    """
-    val, err = log_integral(steps.s, steps.log_rate)
-    return _exp_or_inf(val), _exp_or_inf(err)
-
-
-def _exp_or_inf(x: np.ndarray) -> np.ndarray:
-    """``exp(x)``, +inf above the float range instead of an overflow warning."""
-    x = np.asarray(x, dtype=float)
-    return np.where(x > 709.0, np.inf, np.exp(np.minimum(x, 709.0)))
-
-
-# --- stated accuracy of the recorded quantities -------------------------------------------
-
-
-def _exp_moment_ratio(u: np.ndarray) -> np.ndarray:
-    """``f(u) = int_0^1 e^{u y} y (y - 1) dy / int_0^1 e^{u y} dy`` (even in u, -1/6 at 0).
-
-    Closed form for ``|u| >= 1e-2`` written with ``e^{-|u|}`` (no overflow); the series
-    ``-1/6 + u^2 / 360`` below (its next term is ``O(u^4)``, < 1e-12 there).
-    """
-    a = np.abs(np.asarray(u, dtype=float))
-    small = a < 1e-2
-    big = np.where(small, 1.0, a)
-    e = np.exp(-big)
-    closed = ((-1 / big + 2 / big**2) - e * (2 / big**2 + 1 / big)) / (-np.expm1(-big))
-    return np.where(small, -1 / 6 + a**2 / 360, closed)
-
-
-def corrected_log_time(steps: StepLog) -> tuple[np.ndarray, np.ndarray]:
-    """``log t`` at every logged step by the curvature-corrected exponential trapezoid rule.
-
-    Returns ``(log t, |correction|)``.  On a step of length ``h`` where
-    ``q = log(dt/ds)`` is ``a + beta x + c x (x - h)``, the integral of ``exp(q)`` is the
-    exponential trapezoid value times ``1 + c h^2 f(beta h) + O(c^2 h^4)``
-    (:func:`_exp_moment_ratio`); ``c`` is the mean of the second divided differences of
-    ``q`` over the step and each neighbour.  Measured on this problem: the plain rule's
-    ``log t`` is off by up to 1e-2 at ``||w_prod|| ~ 1e3`` (q rises by tens per step and
-    bends); the correction removes that.  The correction's own size, accumulated like
-    ``t``, is returned as the quadrature part of the stated error (the corrected rule's
-    residual is third order, an order below the correction it applies).
-    """
-    x, q = steps.s, steps.log_dtds
-    n = x.size - 1
-    if n < 1:
-        return np.array([-np.inf] * x.size), np.zeros(x.size)
-    h = np.diff(x)
-    slopes = np.diff(q) / np.where(h > 0, h, 1.0)
-    dd = np.diff(slopes) / (x[2:] - x[:-2]) if n >= 2 else np.zeros(0)  # c at interior nodes
-    c = np.zeros(n)
-    for i in range(n):
-        near = [dd[j] for j in (i - 1, i) if 0 <= j < dd.size and np.isfinite(dd[j])]
-        c[i] = float(np.mean(near)) if near else 0.0
-    plain = np.array([log_exp_trapezoid(h[i], q[i], q[i + 1]) for i in range(n)])
-    corr = c * h**2 * _exp_moment_ratio(slopes * h)
-    corr = np.clip(corr, -0.5, 0.5)  # beyond that the step is unresolved; the error says so
-    fixed = plain + np.log1p(corr)
-    log_t = np.concatenate([[-np.inf], np.logaddexp.accumulate(fixed)])
-    log_plain = np.concatenate([[-np.inf], np.logaddexp.accumulate(plain)])
-    with np.errstate(invalid="ignore"):
-        gap = np.where(np.isfinite(log_t), np.abs(log_t - log_plain), 0.0)
-    return log_t, gap
-
-
-def log_time_errors(checkpoints: Sequence[Checkpoint], steps: StepLog) -> np.ndarray:
-    """A bound on ``|log_time - log t_exact|`` at each checkpoint (S-INV, S-L1).
-
-    ``log t = log int_0^s exp(q(W(sigma))) d sigma`` with ``q = log(dt/ds)``.  Two
-    errors enter:
-
-    - quadrature: the size of the curvature correction (:func:`corrected_log_time`);
-    - the path: the integrand is evaluated on the computed path, which sits within
-      the accumulated local-error budget ``E = local_error`` of the flow (the budget
-      every guard of this module uses).  A perturbation ``|dW| <= E`` moves ``q`` by
-      at most ``kappa E`` with ``kappa`` the running max of ``||grad q||``
-      (:func:`sensitivities`), and the log of an integral of ``exp(q)`` by at most
-      the largest shift of ``q``: ``kappa E``.
-    """
-    _, gap = corrected_log_time(steps)
-    return np.array([float(gap[c.steps] + c.kappa_time * c.local_error) for c in checkpoints])
-
-
-def with_log_time_error(records: Sequence[Checkpoint], steps: StepLog) -> tuple[Checkpoint, ...]:
-    """The checkpoints with the corrected ``log_time`` and its :func:`log_time_errors`."""
-    log_t, _ = corrected_log_time(steps)
-    errs = log_time_errors(records, steps)
-    return tuple(
-        replace(c, log_time=float(log_t[c.steps]), log_time_error=float(e))
-        for c, e in zip(records, errs, strict=True)
-    )
-
-
-def reference_states(
-    tr: Trajectory, factor: float = 100.0, method: str = "Radau"
-) -> list[net.Weights | None]:
-    """The weights of an independent, tighter integration at every checkpoint (S-T2).
-
-    The same time-changed field, integrated by scipy's ``solve_ivp`` with ``method``
-    (Radau by default: a different scheme from the default BDF, so the two do not share
-    a truncation error), ``rtol / factor`` and ``atol / factor``, read off its dense
-    output at exactly the checkpoints' clock values (the same points of the exact
-    path).  Unguarded: it is a reference, not a trajectory.  Only checkpoints with
-    ``||w_prod|| <= LATE_WPROD`` are integrated (None beyond, and where the reference
-    stopped short): above the switch Radau at rtol 1e-12 needed more than 200 s on one
-    of the six problems, and its own error there is the float64 floor's, as large as the
-    run's (``STATED_PERP_BANDS``).
-    """
-    from scipy.integrate import solve_ivp
-
-    shapes = [W.shape for W in tr.initial]
-    field_ = _Field(shapes, tr.z, tr.loss, tr.clock)
-    s = np.array([c.s for c in tr.checkpoints])
-    n = int(np.sum(tr.wprod_norm() <= LATE_WPROD))
-    out: list[net.Weights | None] = [None] * s.size
-    if n == 0:
-        return out
-    # Never looser than 1e-12 (where Radau still integrates to the floor): a loose run's
-    # reference is then much tighter than rtol / factor, and its own error negligible.
-    rtol = max(min(tr.rtol / factor, 1e-12), 1e-13)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # a stall near the floor is reported by status
-        sol = solve_ivp(
-            field_,
-            (0.0, float(s[n - 1])),
-            net.flatten(tr.initial),
-            method=method,
-            rtol=rtol,
-            atol=tr.atol * rtol / tr.rtol,
-            jac=field_.jac,
-            t_eval=s[:n],
-        )
-    for j in range(sol.t.size):
-        out[j] = net.unflatten(sol.y[:, j], shapes)
-    return out
-
-
-def reference_wprod(tr: Trajectory, factor: float = 100.0, method: str = "Radau") -> np.ndarray:
-    """``w_prod`` of :func:`reference_states` at every checkpoint (NaN rows where it has none)."""
-    out = np.full((len(tr.checkpoints), tr.z.shape[1]), np.nan)
-    for j, W in enumerate(reference_states(tr, factor, method)):
-        if W is not None:
-            out[j] = net.end_to_end(W)
-    return out
-
-
-def perp_rounding(weights: net.Weights, ubar: np.ndarray) -> float:
-    """``||P w_prod - P~ w_prod~||`` for the stored ``weights``: the rounding of their ``w_perp``.
-
-    ``w_prod`` and its projection (:func:`perp_part`) as evaluated in float64, against
-    the same evaluation in extended precision (``np.longdouble``, unit roundoff ``u_x``)
-    of the same stored weights, plus the rounding bound of the extended evaluation:
-    ``L m`` roundings per entry of the product (``m`` the widest layer), ``d + 4`` for
-    the two projections, each at most ``u_x ||w_prod||`` (the bound ``with_perp_error``
-    applied to float64 before issue 18, now with ``u_x = 2^-64`` instead of ``2^-53``).
-    Where ``longdouble`` is plain double (some platforms) the extended bound is the
-    float64 one, so the result stays a bound, only looser.
-    """
-    ux = float(np.finfo(np.longdouble).eps)
-    d = weights[0].shape[1]
-    u = np.asarray(ubar, dtype=np.longdouble)
-    v = np.asarray(weights[-1][0], dtype=np.longdouble)
-    for W in weights[-2::-1]:
-        v = np.asarray(W, dtype=np.longdouble).T @ v
-    p_x = v - (v @ u) * u
-    p_x = p_x - (p_x @ u) * u
-    p_64 = perp_part(net.end_to_end(weights)[None, :], ubar)[0]
-    L, m = len(weights), max(max(W.shape) for W in weights)
-    extended = (L * m + d + 4) * ux * float(np.linalg.norm(np.asarray(v, dtype=float)))
-    return float(np.linalg.norm(np.asarray(p_64 - p_x, dtype=float))) + extended
-
-
-def perp_part(w: np.ndarray, ubar: np.ndarray) -> np.ndarray:
-    """``w - <w, ubar> ubar`` for rows ``w`` (unit ``ubar``), projected twice for accuracy."""
-    p = w - np.outer(w @ ubar, ubar)
-    return p - np.outer(p @ ubar, ubar)
-
-
-def perp_errors(tr: Trajectory, ubar: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """``||P w - P w_ref|| / max(||P w_ref||, 1)`` at each checkpoint, ``P = I - ubar ubar^T``.
-
-    An *estimate* of the relative error of the computed ``w_perp``: by tolerance
-    proportionality the ``factor`` times tighter reference's own error is about
-    ``1/factor`` of the run's, so the difference is the run's error to within that
-    fraction.  :func:`with_perp_error` adds that fraction.
-    """
-    w = np.array([net.end_to_end(c.weights) for c in tr.checkpoints])
-    pr = perp_part(reference, ubar)
-    num = np.linalg.norm(perp_part(w, ubar) - pr, axis=1)
-    return num / perp_scale(pr)
-
-
-def perp_scale(perp_rows: np.ndarray) -> np.ndarray:
-    """``max(||w_perp||, 1)``: the scale ``w_perp`` errors are relative to.
-
-    ``w_perp`` tends to an offset of order one (Soudry et al.); where it is smaller (or
-    zero: a start at ``w = 0``, symmetric data) an error relative to it says nothing, so
-    below 1 the error is absolute.
-    """
-    return np.maximum(np.linalg.norm(perp_rows, axis=1), 1.0)
-
-
-def with_perp_error(tr: Trajectory, ubar: np.ndarray, factor: float = 100.0) -> Trajectory:
-    """``tr`` with each checkpoint's ``perp_error`` estimated against :func:`reference_states`.
-
-    ``perp_error = d (1 + 2 / factor) + r``, relative to ``max(||w_perp,ref||, 1)``, with
-    ``d`` the distance to the reference (:func:`perp_errors`) and ``r`` the rounding of the
-    reference's own ``w_perp`` (:func:`perp_rounding`).  The run's rounding is in ``d``;
-    the reference's truncation error, about ``d / factor``, is added with a factor 2 as a
-    margin for imperfect tolerance proportionality.  That factor is not derived: BDF's
-    error at rtol 1e-10 and 1e-11 differed by only 1.2x to 3x on the six problems, and
-    Radau's proportionality was not measured.  NaN above ``LATE_WPROD`` and where the
-    reference stopped short.  An *estimate*: the reference's own error is not in it (two
-    Radau runs at rtol 1e-12, one landing on each clock value, differed by 2e-9 relative
-    at ``||w_prod|| = 4.7e5`` where this said 1.1e-9).
-
-    Before issue 18 ``r`` was the worst-case float64 bound ``2 (L m + d + 4) eps ||w_prod||``
-    for both runs, 7 to 311 times the measured error above ``||w_prod|| = 1e8``; the
-    rounding actually incurred, measured in extended precision, replaces it.
-    """
-    states = reference_states(tr, factor)
-    ref = np.full((len(states), tr.z.shape[1]), np.nan)
-    rounding = np.full(len(states), np.nan)
-    for j, W in enumerate(states):
-        if W is not None:
-            ref[j] = net.end_to_end(W)
-            rounding[j] = perp_rounding(W, ubar)
-    scale = perp_scale(perp_part(np.nan_to_num(ref), ubar))
-    est = perp_errors(tr, ubar, ref) * (1 + 2 / factor) + rounding / scale
-    cps = tuple(replace(c, perp_error=float(e)) for c, e in zip(tr.checkpoints, est, strict=True))
-    return replace(tr, checkpoints=cps)

@@ -41,9 +41,9 @@ from invariants import strategies
 from invariants.core import limits
 from invariants.core import network as net
 from invariants.core.losses import EXPONENTIAL, LOGISTIC
-from invariants.core.maxmargin import max_margin
-from invariants.core.rounding import EPS
-from invariants.dynamics import flow
+from invariants.core.maxmargin import max_margin, perp
+from invariants.core.rounding import EPS, perp_rounding_bound
+from invariants.dynamics import flow, quadrature, reference
 from invariants.statements import Slack
 
 #: The run goes this far: Radau lands on its checkpoints up to the switch (flow.LATE_WPROD).
@@ -113,14 +113,14 @@ def perp_distances(
     tr: flow.Trajectory, idx: list[int], wr: np.ndarray, ubar: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``||w_perp|| / ||w_perp,ref||`` distances at checkpoints ``idx``, ``||w_prod||`` there,
-    and the reference's own rounding (as ``flow.perp_rounding``'s float64 bound, one run)."""
+    and the reference's own rounding (``rounding.perp_rounding_bound`` in float64, one run)."""
     cps = [tr.checkpoints[j] for j in idx]
     w = np.array([net.end_to_end(c.weights) for c in cps])
-    pr = flow.perp_part(wr, ubar)
-    dist = np.linalg.norm(flow.perp_part(w, ubar) - pr, axis=1) / flow.perp_scale(pr)
+    pr = perp(wr, ubar)
+    dist = np.linalg.norm(perp(w, ubar) - pr, axis=1) / reference.perp_scale(pr)
     nw = np.linalg.norm(w, axis=1)
     L, m = len(tr.initial), max(max(W.shape) for W in tr.initial)
-    ref_floor = (L * m + w.shape[1] + 4) * EPS * nw / flow.perp_scale(pr)
+    ref_floor = perp_rounding_bound(L, m, w.shape[1]) * nw / reference.perp_scale(pr)
     return dist, nw, ref_floor
 
 
@@ -148,7 +148,7 @@ def check_perp_accuracy(
     (error over half the stated accuracy plus the reference's rounding, <= 1: held) and
     the per-band ratios ``error / stated``.
 
-    The run's own estimate (``perp_error``, :func:`invariants.dynamics.flow.with_perp_error`)
+    The run's own estimate (``perp_error``, :func:`invariants.dynamics.reference.with_perp_error`)
     is not asserted as a bound here: its reference is another Radau run at rtol 1e-12,
     whose own error it does not include.  The control below checks that the estimate
     flags a run that misses the stated accuracy.
@@ -248,7 +248,7 @@ def test_accuracy_fails_for_a_looser_tolerance():
     with pytest.raises(AssertionError, match="stated accuracy"):
         check_perp_accuracy(tr, ref, idx, ubar)
     # The library's own estimate sees it too.
-    est = flow.with_perp_error(tr, ubar)
+    est = reference.with_perp_error(tr, ubar)
     ratios = [
         c.perp_error / flow.stated_perp_accuracy(float(x))
         for c, x in zip(est.checkpoints, est.wprod_norm(), strict=True)
@@ -315,7 +315,7 @@ def test_exp_moment_ratio_is_its_integral_ratio(u: float) -> None:
             num = ((2 - um) * mp.e**um - 2 - um) / um**3  # int e^{uy} y (y-1) dy
             ref = num / (mp.expm1(um) / um)  # int e^{uy} dy = (e^u - 1) / u
         ref = float(ref)
-    got = float(flow._exp_moment_ratio(np.array([u]))[0])
+    got = float(quadrature._exp_moment_ratio(np.array([u]))[0])
     b = abs(u)
     if b < 1e-2:
         allowed = b**4 / 15120 + 4 * EPS * abs(ref)
@@ -365,9 +365,10 @@ def test_a_solver_failure_at_the_float64_floor_ends_the_run(monkeypatch, at_floo
 
 
 def distance_to_exact_perp(weights: net.Weights, ubar: np.ndarray, p: np.ndarray) -> float:
-    """``||p - P w_prod||`` with ``flow.perp_part``'s formula on ``w_prod`` of the stored
-    weights evaluated exactly (mpmath at 60 digits: every product and sum of these float64
-    inputs is exact there up to a relative 1e-60), and the distance taken there too, so that
+    """``||p - P w_prod||`` with ``P w_prod`` the two projection passes of ``perp`` (``ubar``
+    as given, not renormalised) on ``w_prod`` of the stored weights, evaluated exactly
+    (mpmath at 60 digits: every product and sum of these float64 inputs is exact there up
+    to a relative 1e-60), and the distance taken there too, so that
     the only rounding measured is that of ``p``."""
     import mpmath as mp
 
@@ -404,14 +405,14 @@ def large_weights(draw) -> tuple[net.Weights, np.ndarray]:
 
 @given(case=large_weights())
 def test_perp_rounding_bounds_the_rounding_of_w_perp(case):
-    """S-T2: ``flow.perp_rounding`` bounds the float64 rounding of ``w_perp`` (exact: mpmath).
+    """S-T2: ``reference.perp_rounding`` bounds the float64 rounding of ``w_perp`` (exact: mpmath).
 
     The bound is the rounding actually incurred, measured in extended precision, plus a
     worst-case bound of the extended evaluation; it must hold on every draw."""
     W, u = case
-    got = flow.perp_part(net.end_to_end(W)[None, :], u)[0]
+    got = perp(net.end_to_end(W)[None, :], u)[0]
     actual = distance_to_exact_perp(W, u, got)
-    bound = flow.perp_rounding(W, u)
+    bound = reference.perp_rounding(W, u)
     note(f"||w_prod|| = {np.linalg.norm(net.end_to_end(W)):.3e}, actual {actual:.3e}")
     assert actual <= bound, f"w_perp rounding {actual:.3e} above perp_rounding {bound:.3e}"
 
@@ -423,9 +424,9 @@ def test_perp_rounding_fails_without_the_measured_part():
     W = net.as_weights([rng.standard_normal((3, 4)) * 1e3, rng.standard_normal((1, 3)) * 1e3], d=4)
     u = rng.standard_normal(4)
     u /= np.linalg.norm(u)
-    got = flow.perp_part(net.end_to_end(W)[None, :], u)[0]
+    got = perp(net.end_to_end(W)[None, :], u)[0]
     actual = distance_to_exact_perp(W, u, got)
     ux = float(np.finfo(np.longdouble).eps)
-    extended_only = (2 * 4 + 4 + 4) * ux * float(np.linalg.norm(net.end_to_end(W)))
+    extended_only = perp_rounding_bound(2, 4, 4, ux) * float(np.linalg.norm(net.end_to_end(W)))
     assert actual > extended_only, (actual, extended_only)
-    assert actual <= flow.perp_rounding(W, u)
+    assert actual <= reference.perp_rounding(W, u)

@@ -20,7 +20,7 @@ and ``radius0 = 0.5`` (clamped to 1).
 Flow (:func:`invariants.dynamics.flow.gradient_flow`): every recorded quantity of a
 checkpoint and of the step log against its definition, recomputed from the accepted
 states (read by a spy on the budget function, which sees each accepted step's two ends);
-``perp_error`` (NaN until :func:`~invariants.dynamics.flow.with_perp_error`) is
+``perp_error`` (NaN until :func:`~invariants.dynamics.reference.with_perp_error`) is
 library/test_flow_accuracy.py's.
 """
 

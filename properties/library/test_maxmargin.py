@@ -46,7 +46,7 @@ from invariants.core.maxmargin import (
     rounding_floor,
     sin_angle,
 )
-from invariants.core.rounding import EPS
+from invariants.core.rounding import EPS, TINY
 from invariants.errors import (
     CertificateError,
     DataError,
@@ -1121,7 +1121,7 @@ def test_perp_at_any_scale(case, j: int) -> None:
             assert abs(sin_angle(row, u) - value) <= 4 * (d + 2) * EPS
     wj = np.ldexp(w, j)
     pj = perp(wj, u)
-    normal = float(np.finfo(np.float64).tiny)
+    normal = TINY
     exact = np.array_equal(np.ldexp(wj, -j), w) and all(
         np.all((x == 0) | (np.abs(x) >= normal)) for x in (w, wj, wp, pj)
     )

@@ -564,7 +564,7 @@ def check_field_jacobian(
 def test_field_jacobian_matches_finite_differences(clock: str, problem: strategies.Problem) -> None:
     """``_Field.jac`` is the Jacobian of ``_Field.__call__`` for every clock (the time change)."""
     W, z, loss = problem.weights, problem.z, problem.loss
-    field = flow._Field([w.shape for w in W], z, loss, clock)
+    field = flow.Field([w.shape for w in W], z, loss, clock)
     y = net.flatten(W)
     err_f, jac_round = field_rounding(W, z, loss, clock)
     worst = check_field_jacobian(
@@ -880,7 +880,7 @@ def test_meta_hessian_check_catches_missing_coupling() -> None:
 @pytest.mark.parametrize("clock", flow.CLOCKS)
 def test_meta_field_jacobian_check_catches_dropped_terms(clock: str) -> None:
     W, z = _meta_problem()
-    field = flow._Field([w.shape for w in W], z, LOGISTIC, clock)
+    field = flow.Field([w.shape for w in W], z, LOGISTIC, clock)
     y = net.flatten(W)
     err_f, jac_round = field_rounding(W, z, LOGISTIC, clock)
 

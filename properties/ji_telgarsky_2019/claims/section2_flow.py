@@ -24,7 +24,7 @@ import numpy as np
 from invariants.core import bounds
 from invariants.core import network as net
 from invariants.core.rounding import EPS, TINY, deficit_rounding, slack_ratio, wedin
-from invariants.dynamics import flow
+from invariants.dynamics import flow, quadrature, records
 from invariants.statements import Slack
 from properties.ji_telgarsky_2019.claims import alignment_slack, deficit_bound_exercised, run_checks
 
@@ -48,7 +48,7 @@ def _defined(tr: flow.Trajectory) -> list[flow.Checkpoint]:
 # --- S-EQ1 -------------------------------------------------------------------------------
 
 
-def eq1_allowance(st: flow.StepLog, lam: np.ndarray, lam_err: np.ndarray) -> np.ndarray:
+def eq1_allowance(st: records.StepLog, lam: np.ndarray, lam_err: np.ndarray) -> np.ndarray:
     """S-EQ1's allowed ``|log R(s) - log R(0) + Lambda(s)|`` at every logged step.
 
     The quadrature's error bound ``lam_err``, plus the accumulated per-step allowances of
@@ -69,7 +69,7 @@ def check_s_eq1(tr: flow.Trajectory) -> Slack:
     Under the clock ``ds = c dt`` the identity reads
     ``log R(s) - log R(0) = -int_0^s rho ||grad R|| / R ds``.  The integral is
     evaluated by the composite exponential trapezoid rule over the accepted
-    steps, with the error bound of :func:`invariants.dynamics.flow.log_integral`
+    steps, with the error bound of :func:`invariants.dynamics.quadrature.log_integral`
     (per pair of steps, the difference from the rule over the pair, summed in
     absolute value so that errors of opposite sign cannot cancel).
     The computed path differs from an exact flow line by its local errors,
@@ -88,13 +88,13 @@ def check_s_eq1(tr: flow.Trajectory) -> Slack:
     allowed_rise = st.risk_allowance[1:] + st.risk_allowance[:-1]
     worst_rise = float(np.max(rise - allowed_rise)) if rise.size else -np.inf
     assert worst_rise <= 0, f"S-EQ1: log R rose by {worst_rise:.3e} beyond its allowance"
-    lam, lam_err = flow.risk_decrease_integral(st)
+    lam, lam_err = quadrature.risk_decrease_integral(st)
     residual = np.abs(st.log_risk - st.log_risk[0] + lam)
     allowed = eq1_allowance(st, lam, lam_err)
     finite = np.isfinite(allowed)
     ratios = np.divide(
         residual,
-        np.maximum(allowed, np.finfo(float).tiny),
+        np.maximum(allowed, TINY),
         out=np.zeros_like(residual),
         where=finite,
     )
@@ -378,14 +378,14 @@ def path_distance(a: flow.Trajectory, b: flow.Trajectory) -> np.ndarray:
     for ca, cb in zip(a.checkpoints, b.checkpoints, strict=True):
         wa, wb = net.flatten(ca.weights), net.flatten(cb.weights)
         diff, scale = float(np.linalg.norm(wa - wb)), float(np.linalg.norm(wa))
-        out.append(0.0 if diff == 0 else diff / max(scale, np.finfo(float).tiny))
+        out.append(0.0 if diff == 0 else diff / max(scale, TINY))
     return np.array(out)
 
 
 def stated_time_error(tr: flow.Trajectory) -> np.ndarray:
     """The run's own bound on ``|log t - log t_exact|`` at each checkpoint after the first.
 
-    ``Checkpoint.log_time_error`` (:func:`invariants.dynamics.flow.log_time_errors`):
+    ``Checkpoint.log_time_error`` (:func:`invariants.dynamics.quadrature.log_time_errors`):
     the size of the curvature correction of the quadrature plus ``kappa E``, the shift
     of ``log(dt/ds)`` the path's accumulated local-error bound ``E`` can cause.
     """

@@ -37,7 +37,7 @@ from invariants.core import bounds, limits
 from invariants.core import network as net
 from invariants.core.data import Dataset, make_dataset
 from invariants.core.maxmargin import MaxMargin, perp
-from invariants.core.rounding import EPS, deficit_rounding, slack_ratio
+from invariants.core.rounding import EPS, deficit_rounding, perp_rounding_bound, slack_ratio
 from invariants.dynamics import flow
 from invariants.statements import Slack
 from properties.ji_telgarsky_2019.claims import Observation, collect, section2_flow
@@ -331,16 +331,17 @@ def q_interp_error(x: np.ndarray, q: np.ndarray, at: float) -> float:
 def fig1a_floor(deep: flow.Trajectory) -> float:
     """Resolution of ``D(N)``, the sine between the two runs at equal ``||w_prod|| = N``.
 
-    ``w_prod`` is a product of L layers of width <= w: its rounding is below
-    ``(L w + d + 2) eps N`` per run (products, then :func:`perp`), so the
-    difference of the two perpendicular parts divided by N is resolved to
-    ``2 (L w + d + 2) eps``.  The solver's noise is added separately
-    (:func:`integrator_floor`).
+    Each run's ``w_perp`` carries the rounding of the product of its L layers of width
+    <= w and of :func:`perp`, at most
+    :func:`~invariants.core.rounding.perp_rounding_bound` ``(L w + d + 4) eps`` times
+    ``N`` (the deeper run's shapes bound the shallower's), so the difference of the two
+    perpendicular parts divided by N is resolved to twice that.  The solver's noise is
+    added separately (:func:`integrator_floor`).
     """
     shapes = [W.shape for W in deep.initial]
     width = max(max(s) for s in shapes)
     d = shapes[0][1]
-    return 2 * (len(shapes) * width + d + 2) * EPS
+    return 2 * perp_rounding_bound(len(shapes), width, d)
 
 
 def integrator_floor(*runs: flow.Trajectory) -> float:

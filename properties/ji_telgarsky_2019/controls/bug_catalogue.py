@@ -28,7 +28,7 @@ from invariants.core import bounds, limits, maxmargin
 from invariants.core import lemma4 as l4
 from invariants.core import network as net
 from invariants.core import theta as th
-from invariants.core.data import make_dataset
+from invariants.core.data import as_rows, make_dataset
 from invariants.core.losses import EXPONENTIAL, LOGISTIC, Loss
 from invariants.core.rounding import EPS
 from invariants.dynamics import flow, gd
@@ -416,7 +416,7 @@ def plant_theta_all_points(mp):
     real = th.theta
 
     def buggy(data_or_z, mm=None):
-        z = th.as_rows(data_or_z)
+        z = as_rows(data_or_z)
         mm = mm if mm is not None else maxmargin.max_margin(z)
         everyone = dataclasses.replace(mm, support=np.arange(z.shape[0]))
         return real(z, everyone)

@@ -224,7 +224,7 @@ def test_s_inv_fails_on_clock_off_by_constant_factor(problem):
 def test_s_inv_fails_on_a_path_changing_clock(problem, monkeypatch):
     """S-INV: a 'clock' that also rescales one layer's velocity changes the path."""
     data, W0 = problem
-    real = flow._Field.__call__
+    real = flow.Field.__call__
 
     def warped(self, s, y):
         out = real(self, s, y)
@@ -233,7 +233,7 @@ def test_s_inv_fails_on_a_path_changing_clock(problem, monkeypatch):
             out[:n0] *= 1.5
         return out
 
-    monkeypatch.setattr(flow._Field, "__call__", warped)
+    monkeypatch.setattr(flow.Field, "__call__", warped)
     with pytest.raises(AssertionError, match="S-INV"):
         section2_flow.check_s_inv(
             data.z,

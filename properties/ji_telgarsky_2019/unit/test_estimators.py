@@ -26,7 +26,7 @@ from invariants.core.losses import EXPONENTIAL, LOGISTIC
 from invariants.core.maxmargin import max_margin
 from invariants.core.rounding import EPS
 from invariants.core.theta import theta
-from invariants.dynamics import flow
+from invariants.dynamics import quadrature, records, reference
 from properties.ji_telgarsky_2019.claims import fig2, section2_limits
 
 # --- a planted two-point problem -------------------------------------------------------------
@@ -241,20 +241,20 @@ def test_log_exp_trapezoid_is_exact_for_log_linear_integrands():
         hi, lo = max(a, b), min(a, b)
         exact = math.log(h) + hi + math.log(-math.expm1(lo - hi)) - math.log(hi - lo)
         # Four logs/expm1 and three additions, each eps of its operand: 8 eps of the sum.
-        assert abs(flow.log_exp_trapezoid(h, a, b) - exact) <= 8 * EPS * (abs(exact) + hi)
+        assert abs(quadrature.log_exp_trapezoid(h, a, b) - exact) <= 8 * EPS * (abs(exact) + hi)
     # Series branch: ``log h + (a + b) / 2 + log(sinh(d/2) / (d/2)) = ... + d^2 / 24 + O(d^4)``.
     # With h = 1 and a = -b the leading terms vanish, so the d^2 / 24 term is the answer.
     d = 5e-9  # below the branch point 1e-8
-    got = flow.log_exp_trapezoid(1.0, -d / 2, d / 2)
+    got = quadrature.log_exp_trapezoid(1.0, -d / 2, d / 2)
     assert abs(got - d**2 / 24) <= 1e-3 * d**2 / 24, (got, d**2 / 24)
-    assert flow.log_exp_trapezoid(0.0, 1.0, 2.0) == -math.inf
+    assert quadrature.log_exp_trapezoid(0.0, 1.0, 2.0) == -math.inf
 
 
 def test_log_integral_is_exact_for_log_linear_integrands_on_any_steps():
     """S-EQ1's quadrature: the rule is exact for ``exp(a + b s)`` whatever the steps."""
     s = np.concatenate([[0.0], np.cumsum([0.1, 0.3, 0.05, 1.0, 0.2])])
     a, b = -2.0, 3.0
-    val, _ = flow.log_integral(s, a + b * s)
+    val, _ = quadrature.log_integral(s, a + b * s)
     exact = np.log(np.expm1(b * s[1:]) / b) + a
     assert np.all(np.abs(val[1:] - exact) <= 16 * EPS * (np.abs(exact) + 2))
     assert val[0] == -math.inf
@@ -278,14 +278,14 @@ def assert_richardson_bound(log_integral: Callable) -> None:
 
 def test_log_integral_error_bar_is_the_richardson_estimate():
     """S-EQ1: the quadrature's error bar on a smooth integrand is 3x its true error."""
-    assert_richardson_bound(flow.log_integral)
+    assert_richardson_bound(quadrature.log_integral)
 
 
 def test_log_integral_error_bar_on_unbalanced_steps_is_the_monotone_bound():
     """Steps of length ratio > 2 (and a last unpaired step) are charged ``h |f(b) - f(a)|``."""
     s = np.array([0.0, 0.1, 1.0])
     lf = np.array([0.0, 1.0, 2.0])
-    _, err = flow.log_integral(s, lf)
+    _, err = quadrature.log_integral(s, lf)
     expected = 0.1 * (math.e - 1) + 0.9 * (math.e**2 - math.e)
     assert abs(math.exp(err[-1]) - expected) <= 16 * EPS * expected
 
@@ -298,8 +298,8 @@ def test_corrected_log_time_on_a_quadratic_exponent():
     s = np.linspace(0.0, 2.0, N + 1)
     q = 0.5 * s**2 + 0.3 * s
     zero = np.zeros_like(s)
-    steps = flow.StepLog(s, zero, zero, q, zero, zero)
-    log_t, gap = flow.corrected_log_time(steps)
+    steps = records.StepLog(s, zero, zero, q, zero, zero)
+    log_t, gap = quadrature.corrected_log_time(steps)
     c = 1 / math.sqrt(2)
     exact = np.log(
         math.exp(-0.045) * math.sqrt(math.pi / 2) * (erfi((s[1:] + 0.3) * c) - erfi(0.3 * c))
@@ -307,8 +307,8 @@ def test_corrected_log_time_on_a_quadratic_exponent():
     err = np.abs(log_t[1:] - exact)
     h = 2.0 / N
     assert np.all(err <= h**2 * gap[1:]), np.max(err / gap[1:])
-    lin = flow.StepLog(s, zero, zero, 0.7 * s - 1.0, zero, zero)
-    log_t, gap = flow.corrected_log_time(lin)
+    lin = records.StepLog(s, zero, zero, 0.7 * s - 1.0, zero, zero)
+    log_t, gap = quadrature.corrected_log_time(lin)
     assert np.all(gap == 0.0)
     exact_lin = np.log(np.expm1(0.7 * s[1:]) / 0.7) - 1.0
     assert np.all(np.abs(log_t[1:] - exact_lin) <= 32 * EPS * (np.abs(exact_lin) + 1))
@@ -318,10 +318,10 @@ def test_log_time_errors_add_the_path_term():
     """S-INV: the stated error at a checkpoint is the quadrature gap plus ``kappa E``."""
     s = np.linspace(0.0, 2.0, 11)
     zero = np.zeros_like(s)
-    steps = flow.StepLog(s, zero, zero, 0.5 * s**2, zero, zero)
-    _, gap = flow.corrected_log_time(steps)
+    steps = records.StepLog(s, zero, zero, 0.5 * s**2, zero, zero)
+    _, gap = quadrature.corrected_log_time(steps)
     cps = [SimpleNamespace(steps=4, kappa_time=3.0, local_error=1e-9)]
-    assert flow.log_time_errors(cps, steps)[0] == gap[4] + 3e-9
+    assert quadrature.log_time_errors(cps, steps)[0] == gap[4] + 3e-9
 
 
 def test_perp_errors_on_known_perpendicular_parts():
@@ -331,9 +331,9 @@ def test_perp_errors_on_known_perpendicular_parts():
     cps = [SimpleNamespace(weights=(np.array([[5.0, 2.0]]),)) for _ in range(2)]
     tr = SimpleNamespace(checkpoints=cps)
     ref = np.array([[7.0, 2.5], [-3.0, 1.5]])
-    assert np.array_equal(flow.perp_errors(tr, ubar, ref), np.array([0.5 / 2.5, 0.5 / 1.5]))
+    assert np.array_equal(reference.perp_errors(tr, ubar, ref), np.array([0.5 / 2.5, 0.5 / 1.5]))
     small = np.array([[9.0, 2.5], [9.0, 2.25]]) - np.array([[0.0, 2.0], [0.0, 2.0]])
-    assert np.array_equal(flow.perp_errors(tr, ubar, small), np.array([1.5, 1.75]))
+    assert np.array_equal(reference.perp_errors(tr, ubar, small), np.array([1.5, 1.75]))
 
 
 # --- S-FIG1a: interpolation error and decade resolution --------------------------------------
@@ -444,7 +444,7 @@ def window_one_too_many(x: np.ndarray, y: np.ndarray, decades: float = 1.0) -> t
 
 def richardson_doubled(s: np.ndarray, log_f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """log_integral with the Richardson bound charged in full to each step (a factor 2)."""
-    val, err = flow.log_integral(s, log_f)
+    val, err = quadrature.log_integral(s, log_f)
     return val, err + math.log(2.0)
 
 
