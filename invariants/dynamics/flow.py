@@ -21,7 +21,7 @@ chosen by measurement** (issue 12): on six problems, against Radau at rtol 1e-12
 ``w_perp`` error up to ``||w_prod|| = 1e9`` was 2e-8 to 2.5e-7: 6 to 380 times below
 LSODA's at about the same CPU time, 1.3 to 10 times below Radau's at a fraction of it;
 rtol 1e-11 changed it by at most 1.8x either way (not in proportion to rtol).  The
-tables, with those behind :data:`LATE_WPROD` and :data:`STATED_PERP_BANDS`, are in
+tables, with those behind :data:`LATE_WPROD` and ``reference.STATED_PERP_BANDS``, are in
 ``docs/numerics.md`` (section "Gradient flow: solver choice and error budget").  Every
 checkpoint carries ``log_time_error`` (always; :mod:`invariants.dynamics.quadrature`)
 and ``perp_error`` (from :func:`invariants.dynamics.reference.with_perp_error`, against
@@ -76,34 +76,6 @@ CLOCKS = ("lognorm", "arclength", "risk")
 #: and cost 1-2 s (docs/numerics.md, "Gradient flow: solver choice and error budget").
 #: Above the switch :func:`~invariants.dynamics.reference.with_perp_error` has no reference.
 LATE_WPROD = 1e10
-#: The stated accuracy of ``w_perp`` (the part of ``w_prod`` orthogonal to ubar) along a
-#: default run, per band ``[lo, hi)`` of ``||w_prod||``: the largest
-#: ``||w_perp - w_perp,exact|| / max(||w_perp,exact||, 1)`` promised there.  Each value is
-#: four times the largest error measured in that band or any band below it (the error
-#: builds up with ``||w_prod||``; one lucky band does not make a promise), rounded up to
-#: one digit; properties/library/test_flow_accuracy.py asserts half of it on every drawn
-#: problem.  The measurements per band, and the stress runs that broke three earlier
-#: tables: docs/numerics.md, "Gradient flow: solver choice and error budget".
-STATED_PERP_BANDS: tuple[tuple[float, float, float], ...] = (
-    (0.0, 1e5, 7e-7),
-    (1e5, 1e6, 9e-7),
-    (1e6, 1e7, 4e-6),
-    (1e7, 1e8, 7e-6),
-    (1e8, 1e9, 8e-5),
-    (1e9, LATE_WPROD, 4e-4),
-    (LATE_WPROD, 1e11, 2e-3),
-    (1e11, np.inf, 9e-3),
-)
-
-
-def stated_perp_accuracy(wprod_norm: float) -> float:
-    """The stated accuracy of ``w_perp`` at ``||w_prod|| = wprod_norm`` (S-T2)."""
-    for lo, hi, acc in STATED_PERP_BANDS:
-        if lo <= wprod_norm < hi:
-            return acc
-    return np.nan
-
-
 SOLVERS = {"Radau": Radau, "LSODA": LSODA, "BDF": BDF}
 
 
@@ -381,7 +353,7 @@ def gradient_flow(
     (None: ``method`` throughout).  BDF's advantage is the accuracy of ``w_perp`` up to
     :data:`LATE_WPROD`, not speed (to ``||w_prod|| = 1e12`` at depth 4, BDF throughout
     took 3.1 s and LSODA throughout 1.0 s, benchmarks/bench_flow.py); above it LSODA's
-    error and the float64 floor's are of one order (:data:`STATED_PERP_BANDS`).
+    error and the float64 floor's are of one order (``reference.STATED_PERP_BANDS``).
 
     Raises :class:`~invariants.errors.AssumptionError` if A2 fails (unless
     ``check_a2=False``, for negative controls), and a

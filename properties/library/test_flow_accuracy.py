@@ -14,7 +14,7 @@ both sit at the same points of the exact path.  Asserted at every checkpoint:
 
 - time: ``|log t_run - log t_ref| <= log_time_error_run + log_time_error_ref``;
 - direction: in every band ``[lo, hi)`` of ``||w_prod||`` of
-  ``flow.STATED_PERP_BANDS``, the distance of ``w_perp`` to the reference's is within
+  ``reference.STATED_PERP_BANDS``, the distance of ``w_perp`` to the reference's is within
   HALF the band's stated accuracy (plus the reference's rounding): the statement
   carries a factor 2 of margin over every drawn problem.  The reference is Radau up to
   ``flow.LATE_WPROD`` (where the run switches to LSODA); above it, at depth 1, the exact
@@ -127,7 +127,7 @@ def perp_distances(
 def band_ratios(dist: np.ndarray, nw: np.ndarray) -> dict[float, float]:
     """Per band (keyed by its lower end): the largest ``error / stated accuracy``."""
     out: dict[float, float] = {}
-    for lo, hi, acc in flow.STATED_PERP_BANDS:
+    for lo, hi, acc in reference.STATED_PERP_BANDS:
         inside = (nw >= lo) & (nw < hi)
         if np.any(inside):
             out[lo] = float(np.max(dist[inside]) / acc)
@@ -164,7 +164,7 @@ def check_perp_accuracy(
         ref_floor = np.concatenate([ref_floor, np.zeros(len(tail))])
     worst, detail = 0.0, ""
     for j in range(nw.size):
-        acc = flow.stated_perp_accuracy(float(nw[j]))
+        acc = reference.stated_perp_accuracy(float(nw[j]))
         allowed = acc / MARGIN + ref_floor[j]
         assert dist[j] <= allowed, (
             f"S-T2: w_perp at ||w_prod|| = {nw[j]:.3e} is {dist[j]:.3e} (relative) from the "
@@ -250,7 +250,7 @@ def test_accuracy_fails_for_a_looser_tolerance():
     # The library's own estimate sees it too.
     est = reference.with_perp_error(tr, ubar)
     ratios = [
-        c.perp_error / flow.stated_perp_accuracy(float(x))
+        c.perp_error / reference.stated_perp_accuracy(float(x))
         for c, x in zip(est.checkpoints, est.wprod_norm(), strict=True)
         if np.isfinite(c.perp_error) and x >= 1e5
     ]
