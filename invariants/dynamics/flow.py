@@ -73,8 +73,8 @@ CLOCKS = ("lognorm", "arclength", "risk")
 #: ``||w_prod||`` at which a default run switches from BDF to LSODA (``late_wprod``).
 #: Measured (issue 18, benchmarks/bench_accuracy.py): a switch at 1e9 made the largest
 #: ``w_perp`` error of the decade 1e9..1e10 100 times what BDF reaches there; BDF to 1e11
-#: bought nothing above 1e10 and cost 1-2 s (docs/numerics.md, "Gradient flow: solver choice and
-# error budget").
+#: bought nothing above 1e10 and cost 1-2 s
+#: (docs/numerics.md, "Gradient flow: solver choice and error budget").
 #: Above the switch :func:`~invariants.dynamics.reference.with_perp_error` has no reference.
 LATE_WPROD = 1e10
 SOLVERS = {"Radau": Radau, "LSODA": LSODA, "BDF": BDF}
