@@ -240,9 +240,13 @@ def _compare_exercise(sid: str, b: dict, n: dict, subset: bool, row: Row) -> Non
 
 
 def renamed_tests(gone: list[str], added: list[str]) -> dict[str, str]:
-    """Old node ID -> new, for tests that moved: the same ``name[params]`` after ``::``,
-    unique among the tests that left and among those that arrived (a file renamed or
-    moved to another folder keeps its test functions' names)."""
+    """Old node ID -> new, for tests that moved: the same ``name[params]`` after ``::``.
+
+    Among the tests of one name that left and arrived, those whose files share a base
+    name pair first (a file moved to another folder); then, if exactly one of each is
+    left, those two (a file renamed).  Anything else is ambiguous and stays removed /
+    added.
+    """
 
     def by_name(ids: list[str]) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {}
@@ -250,12 +254,25 @@ def renamed_tests(gone: list[str], added: list[str]) -> dict[str, str]:
             out.setdefault(nodeid.partition("::")[2], []).append(nodeid)
         return out
 
+    def base(nodeid: str) -> str:
+        return nodeid.partition("::")[0].rsplit("/", 1)[-1]
+
     old, now = by_name(gone), by_name(added)
-    return {
-        ids[0]: now[name][0]
-        for name, ids in old.items()
-        if name and len(ids) == 1 and len(now.get(name, ())) == 1
-    }
+    pairs: dict[str, str] = {}
+    for name, left in old.items():
+        arrived = list(now.get(name, ()))
+        if not name or not arrived:
+            continue
+        left = list(left)
+        for nodeid in list(left):
+            same = [n for n in arrived if base(n) == base(nodeid)]
+            if len(same) == 1 and sum(base(o) == base(nodeid) for o in left) == 1:
+                pairs[nodeid] = same[0]
+                left.remove(nodeid)
+                arrived.remove(same[0])
+        if len(left) == 1 and len(arrived) == 1:
+            pairs[left[0]] = arrived[0]
+    return pairs
 
 
 def _compare_tests(base: dict, new: dict, subset: bool, row: Row) -> None:

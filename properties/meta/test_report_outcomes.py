@@ -405,3 +405,7 @@ def test_a_moved_test_is_shown_as_renamed_not_removed():
         "properties/test_a.py::test_x[1]": "properties/paper/test_a.py::test_x[1]"
     }
     assert renamed_tests(["a.py::test_x"], ["b.py::test_x[1]"]) == {}
+    # Two files with a test of one name: paired by base name, then the one left over.
+    gone = ["p/c/test_fig2_controls.py::test_ok", "p/c/test_section3_controls.py::test_ok"]
+    added = ["p/j/c/test_fig2_controls.py::test_ok", "p/j/c/test_section3_gd_controls.py::test_ok"]
+    assert renamed_tests(gone, added) == dict(zip(gone, added, strict=True))
