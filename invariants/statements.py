@@ -249,11 +249,16 @@ STATEMENTS: tuple[tuple[str, str, str], ...] = tuple(
 
 IDS: tuple[str, ...] = tuple(CATALOGUE)
 
-#: A statement ID of any paper: its prefix, then capitals and digits, then at most one
-#: lower-case letter (``S-L2a``).
-ID_PATTERN = re.compile(
-    "(?:" + "|".join(re.escape(p.prefix) for p in PAPERS.values()) + r")[A-Z0-9]+[a-z]?\b"
-)
+
+def id_pattern(prefixes: Iterable[str]) -> re.Pattern[str]:
+    """A statement ID of any of the papers with these ID ``prefixes``: the prefix, then
+    capitals and digits, then at most one lower-case letter (``S-L2a``)."""
+    alternatives = "|".join(re.escape(p) for p in sorted(prefixes, key=len, reverse=True))
+    return re.compile(f"(?:{alternatives})" + r"[A-Z0-9]+[a-z]?\b")
+
+
+#: The IDs of every catalogued paper (:func:`id_pattern` of their prefixes).
+ID_PATTERN = id_pattern(p.prefix for p in PAPERS.values())
 
 
 def paper_of(sid: str) -> str:
