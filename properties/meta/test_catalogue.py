@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import json
 import re
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
@@ -31,6 +32,8 @@ import pytest
 from latex2mathml.converter import convert
 
 from invariants.report import catalogue_doc
+from invariants.report.build import build_report
+from invariants.report.files import write_json
 from invariants.statements import (
     CATALOGUE,
     CATALOGUES,
@@ -172,6 +175,28 @@ def test_docs_statements_md_is_what_the_generator_writes():
     )
     for sid in IDS:
         assert f"\n#### {sid}\n" in expected and CATALOGUE[sid].math in expected
+
+
+@pytest.mark.meta
+def test_the_report_carries_the_catalogue(tmp_path):
+    """report.json's rows carry each statement's catalogue fields, and the report its
+    papers, assumptions and notation: the HTML report and the graph need nothing else."""
+    selection = {"complete": True, "reason": "", "args": ["properties"], "shard": None}
+    built = build_report([], {"profile": "ci", "selection": selection}, None)
+    report = json.loads(write_json(tmp_path / "report.json", built).read_text())
+    for row in report["statements"]:
+        s = CATALOGUE[row["id"]]
+        assert (row["math"], row["uses"], row["certifiable"]) == (
+            s.math,
+            list(s.uses),
+            s.certifiable,
+        )
+        assert row["assumptions"] == list(s.assumptions) and row["paper"] == s.paper
+        for a in (u.removeprefix("not ") for u in [*row["uses"], *row["assumptions"]]):
+            assert a in report["assumptions"][row["paper"]] or a in CATALOGUE
+    assert set(report["papers"]) == {c.paper.key for c in CATALOGUES}
+    assert report["papers"]["ji_telgarsky_2019"]["prefix"] == "S-"
+    assert report["notation"]["ji_telgarsky_2019"][0]["math"] == CATALOGUES[0].symbols[0].math
 
 
 @pytest.mark.meta
