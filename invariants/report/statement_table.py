@@ -174,7 +174,8 @@ def statement_status(row: dict, has_errata: bool) -> str:
     *held* needs the row's examples to have exercised it (:func:`well_exercised`);
     otherwise a passing statement is *reachable only* when a ``_reach`` was recorded
     (it was followed as far as a simulation can), else *vacuous*.  A statement that no
-    recorded example exercised is *vacuous* whatever its reach.
+    recorded example exercised is *vacuous* whatever its reach.  The statement of kind
+    ``erratum`` (the catalogue's) is *erratum* when the run recorded errata.
     """
     o = row["outcomes"]
     ws = row["worst_slack"]
@@ -185,7 +186,7 @@ def statement_status(row: dict, has_errata: bool) -> str:
         return "crashed"
     if o.get("not run") or o.get("running"):
         return "not run"
-    if row["id"] == "S-ERR" and has_errata:
+    if row.get("kind") == "erratum" and has_errata:  # the catalogue's errata statement
         return "erratum"
     if o.get("passed"):
         if row["recorded"] and not row["exercised"]:

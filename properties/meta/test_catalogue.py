@@ -34,6 +34,7 @@ from latex2mathml.converter import convert
 from invariants.report import catalogue_doc
 from invariants.report.build import build_report
 from invariants.report.files import write_json
+from invariants.report.records import TestRecord
 from invariants.statements import (
     CATALOGUE,
     CATALOGUES,
@@ -197,6 +198,33 @@ def test_the_report_carries_the_catalogue(tmp_path):
     assert set(report["papers"]) == {c.paper.key for c in CATALOGUES}
     assert report["papers"]["ji_telgarsky_2019"]["prefix"] == "S-"
     assert report["notation"]["ji_telgarsky_2019"][0]["math"] == CATALOGUES[0].symbols[0].math
+
+
+def _erratum_run(errata: list[dict]) -> dict[str, str]:
+    """Statuses of a synthetic run: every statement passes once, ``errata`` recorded."""
+    tests = [
+        TestRecord(f"properties/test_x.py::test_{i}", "passed", 0.1, [sid], examples=5).to_entry()
+        for i, sid in enumerate(IDS)
+    ]
+    tests[0]["errata"] = errata
+    selection = {"complete": True, "reason": "", "args": ["properties"], "shard": None}
+    report = build_report(tests, {"profile": "ci", "selection": selection}, None)
+    return {row["id"]: row["status"] for row in report["statements"]}
+
+
+@pytest.mark.meta
+def test_the_erratum_status_goes_to_the_statement_of_kind_erratum():
+    """With errata recorded, the statement of kind ``erratum`` (no fixed ID) is *erratum*;
+    without, it is held like any other; no other statement changes."""
+    kinds = {sid: s.kind for sid, s in CATALOGUE.items()}
+    witness = [{"statement": "S-EQ29", "printed": "+P", "derived": "-P", "witness": {}}]
+    with_errata, without = _erratum_run(witness), _erratum_run([])
+    assert (
+        {sid for sid, st in with_errata.items() if st == "erratum"}
+        == {sid for sid, k in kinds.items() if k == "erratum"}
+        != set()
+    )
+    assert set(without.values()) == {"held"}
 
 
 @pytest.mark.meta
