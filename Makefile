@@ -31,12 +31,12 @@ $(STAMP): pyproject.toml
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist worksteal --invariants-profile ci \
-		--junitxml=reports/runs/ci/junit.xml
+		--junit-xml=reports/runs/ci/junit.xml
 
 report: $(STAMP)
 	$(BIN)/python -m pytest -n auto --dist worksteal --invariants-profile report \
 		--invariants-report reports/runs/latest --invariants-baseline reports/baseline.json \
-		--junitxml=reports/runs/latest/junit.xml
+		--junit-xml=reports/runs/latest/junit.xml
 
 baseline: $(STAMP)
 	$(BIN)/python -m invariants.report baseline reports/runs/latest/report.json \

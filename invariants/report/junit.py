@@ -1,4 +1,4 @@
-"""The properties of a test case in pytest's JUnit XML (``--junitxml``), for CI dashboards.
+"""The properties of a test case in pytest's JUnit XML (``--junit-xml``), for CI dashboards.
 
 pytest writes every ``(name, value)`` of a test report's ``user_properties`` as a
 ``<property name=... value=str(value)/>`` of its ``<testcase>``.  The report's plugin

@@ -18,6 +18,9 @@ Hypothesis's ``--hypothesis-profile``) and the database's description from
 - Fixtures ``record_slack``, ``record_observation``, ``record_erratum``: their
   records travel in ``user_properties`` too, which pytest-xdist ships from the
   workers to the controller, so a parallel run loses nothing.
+- Each test call keeps its Hypothesis statistics (:mod:`.hypothesis_stats`) in
+  ``user_properties`` too; the controller shows pytest's ``--junit-xml`` writer the
+  clean properties of :mod:`.junit` instead of the raw records.
 - :class:`ReportRun` (one per process) folds every report into the run's state,
   rewrites the partial report as tests start and end (so a killed run still
   leaves one), writes the report folder and compares with the baseline at the
@@ -240,7 +243,7 @@ class ReportRun:
         xdist's "worker crashed" report with ``when == "???"``.
 
         A wrapper, first of all: it folds the records, then, on the controller only,
-        shows the other hooks (pytest's ``--junitxml`` writer) the report's properties
+        shows the other hooks (pytest's ``--junit-xml`` writer) the report's properties
         as :func:`.junit.junit_properties` gives them, and restores them afterwards.
         A worker leaves them alone: xdist ships them to the controller.
         """

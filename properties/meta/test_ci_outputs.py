@@ -17,8 +17,10 @@ statement IDs appear below only as data.
 from __future__ import annotations
 
 import json
+import os
 import re
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 from hypothesis import assume, event, given, settings
@@ -26,15 +28,48 @@ from hypothesis import strategies as st
 from hypothesis.statistics import collector, describe_statistics
 
 from invariants.report import determinism, files, hypothesis_stats
+from invariants.report.build import build_report
 from invariants.report.hypothesis_stats import StatisticsFormatError
 from invariants.report.junit import junit_properties
 from invariants.report.markdown import markdown
+from invariants.report.records import TestRecord
 from invariants.report.summary import format_slowest, slowest_rows
-from properties.meta.test_reporting import make_report, tiny_env, tiny_suite
 
 pytestmark = pytest.mark.meta
 
 MAX_EXAMPLES = 15
+REPO = Path(__file__).resolve().parents[2]
+SUBSET = {"complete": False, "reason": "a test", "args": [], "shard": None}
+
+
+def small_report(nodeids: list[str]) -> dict:
+    """A report of passing tests that check nothing."""
+    tests = [TestRecord(n, "passed", 0.0, []).to_entry() for n in nodeids]
+    return build_report(tests, {"profile": "ci", "selection": SUBSET})
+
+
+def tiny_suite(tmp_path: Path, **files_: str) -> Path:
+    """A suite of ``files_`` whose only project code is the report plugin (no conftest.py).
+
+    As in ``test_reporting.py`` (a test module is never imported from another).
+    """
+    root = tmp_path / "suite"
+    (root / "properties").mkdir(parents=True)
+    (root / "pyproject.toml").write_text(
+        '[tool.pytest.ini_options]\ntestpaths = ["properties"]\n'
+        'addopts = "-ra --strict-markers -p invariants.report.plugin"\n'
+        'filterwarnings = ["error"]\nmarkers = ["meta: meta-tests"]\n'
+    )
+    for name, text in files_.items():
+        (root / "properties" / f"{name}.py").write_text(text)
+    return root
+
+
+def tiny_env() -> dict:
+    """The child's environment: no PYTEST_* / HYPOTHESIS_*, this checkout importable."""
+    env = determinism.child_env()
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
+    return env
 
 
 def _run_with_statistics(test) -> tuple[list[dict], list[dict]]:
@@ -183,8 +218,8 @@ def test_junit_properties_are_clean():
 
 def test_slowest_table_orders_by_duration_and_shows_examples():
     """The table lists the longest tests first, with examples and time per example."""
-    report = make_report()
-    names = [t["nodeid"] for t in report["tests"]][:3]
+    names = ["t.py::a", "t.py::b", "t.py::c"]
+    report = small_report(names)
     report["tests"][0]["hypothesis"] = {"valid": 9, "failing": 1, "invalid": 4, "overrun": 1}
     report["timings"] = {
         "tests": {names[0]: 2.0, names[1]: 5.0, names[2]: 0.5},
@@ -238,7 +273,7 @@ def _junit(path) -> dict[str, list[tuple[str, str]]]:
 
 @pytest.mark.parametrize("workers", ["0", "2"])
 def test_junit_xml_and_report_statistics_of_a_real_run(tmp_path, workers):
-    """``--junitxml`` and ``--invariants-report`` of a tiny file, serial and with ``-n 2``.
+    """``--junit-xml`` and ``--invariants-report`` of a tiny file, serial and with ``-n 2``.
 
     The XML names each test's statement IDs one property each and its meta flag, and
     none of the report's records; report.json carries the statistics: 12 valid
@@ -255,7 +290,7 @@ def test_junit_xml_and_report_statistics_of_a_real_run(tmp_path, workers):
             workers,
             "--hypothesis-profile",
             "ci",
-            f"--junitxml={xml_path}",
+            f"--junit-xml={xml_path}",
             "properties/test_tiny.py",
         ],
         root,
