@@ -1,7 +1,7 @@
 # The two commands of the README, each doing its own set-up on a fresh machine.
 #   make report   the main job: the property suite (report profile, all cores), its report
 #                 folder (reports/runs/latest) and the comparison with reports/baseline.json
-#   make test     the tests (deterministic CI profile)
+#   make test     the tests (deterministic CI profile); JUnit XML in reports/runs/ci/junit.xml
 # Other targets: make baseline (the one way to update reports/baseline.json, from the latest
 # report; ACCEPT_FAILURES=1 records failing tests as known), make bench (benchmarks, own
 # job), make stress (the stress profile, database kept in .hypothesis/), make mutation
@@ -30,11 +30,13 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 --dist worksteal --invariants-profile ci
+	$(BIN)/python -m pytest -n 2 --dist worksteal --invariants-profile ci \
+		--junit-xml=reports/runs/ci/junit.xml
 
 report: $(STAMP)
 	$(BIN)/python -m pytest -n auto --dist worksteal --invariants-profile report \
-		--invariants-report reports/runs/latest --invariants-baseline reports/baseline.json
+		--invariants-report reports/runs/latest --invariants-baseline reports/baseline.json \
+		--junit-xml=reports/runs/latest/junit.xml
 
 baseline: $(STAMP)
 	$(BIN)/python -m invariants.report baseline reports/runs/latest/report.json \

@@ -31,7 +31,7 @@ PARTIAL_JSON = "report.partial.json"
 REPORT_MD = "report.md"
 
 KNOWN = {
-    "invariants.report": 1,
+    "invariants.report": 2,
     "invariants.baseline": 1,
 }
 FOREIGN_HINTS = {

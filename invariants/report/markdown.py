@@ -12,7 +12,7 @@ from typing import Any
 
 from ..statements import EXERCISED_FLOOR
 from .statement_table import exercise_floor
-from .summary import exercised_cell, problem_lines
+from .summary import exercised_cell, problem_lines, slowest_rows
 from .values import as_float, fmt_slack
 
 
@@ -449,15 +449,38 @@ def _timings(report: dict) -> list[str]:
             "",
             f"Total test time {_fmt(timings.get('total_test_seconds'))} s; wall time "
             f"{_fmt(timings.get('wall_seconds'))} s.",
-            "",
-            "| slowest tests | seconds |",
-            "|---|---|",
         ]
-        slow = sorted(timings.get("tests", {}).items(), key=lambda kv: -kv[1])[:10]
-        out += [f"| `{_esc(k)}` | {v:.2f} |" for k, v in slow]
-        out += ["", "| statement | seconds in the tests that check it |", "|---|---|"]
+        out += _slowest_examples(report)
+        out += ["", "### Time per statement", ""]
+        out += ["| statement | seconds in the tests that check it |", "|---|---|"]
         out += [f"| {k} | {v:.2f} |" for k, v in timings.get("statements", {}).items() if v]
         out.append("")
+    return out
+
+
+def _slowest_examples(report: dict) -> list[str]:
+    """The slowest tests with their Hypothesis examples and time per example."""
+    rows = slowest_rows(report)
+    if not rows:
+        return []
+    out = [
+        "",
+        "### Slowest tests and examples",
+        "",
+        "Hypothesis test cases: examples valid or failing, "
+        "invalid ones rejected by `assume` or a filter; seconds per example over the "
+        "examples.",
+        "",
+        "| test | seconds | examples | invalid | mean s/example | max s/example |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        cells = [r["examples"], r["invalid"], r["mean_seconds"], r["max_seconds"]]
+        out.append(
+            f"| `{_esc(r['nodeid'])}` | {r['seconds']:.2f} | "
+            + " | ".join("-" if c is None else _fmt(c) for c in cells)
+            + " |"
+        )
     return out
 
 
