@@ -100,3 +100,97 @@ def worst_ratio(*ratios: float | None) -> float | None:
     """The largest of the ratios that exist (``None`` when none does)."""
     present = [r for r in ratios if r is not None]
     return max(present) if present else None
+
+
+# --- STAND-IN for the statement catalogue --------------------------------------------------
+# The catalogue (invariants/catalogues/<paper>.toml and its loader) is written on another
+# branch; until it lands, these names carry the catalogue's shape with the fields this module
+# can derive (kind from the title, assumptions parsed) and empty mathematics, words and
+# proof dependencies.  The loader replaces this whole block.
+
+
+@dataclass(frozen=True)
+class Paper:
+    """One paper of the catalogue (stand-in)."""
+
+    key: str
+    title: str
+    authors: str
+    venue: str
+    prefix: str
+
+
+@dataclass(frozen=True)
+class Assumption:
+    """One assumption of a paper (stand-in)."""
+
+    id: str
+    title: str
+    math: str
+    words: str
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One statement of the catalogue (stand-in)."""
+
+    id: str
+    title: str
+    kind: str
+    section: str
+    math: str
+    words: str
+    assumptions: tuple[str, ...]
+    uses: tuple[str, ...]
+    tolerance: str
+    certifiable: bool
+    paper: str
+
+
+def _kind(title: str) -> str:
+    for prefix, kind in (
+        ("eq.", "equation"),
+        ("Lemma", "lemma"),
+        ("Theorem", "theorem"),
+        ("Fig.", "figure"),
+        ("Errata", "erratum"),
+    ):
+        if title.startswith(prefix):
+            return kind
+    return "derived"
+
+
+_KEY = "ji_telgarsky_2019"
+PAPERS: dict[str, Paper] = {
+    _KEY: Paper(
+        _KEY,
+        "Gradient descent aligns the layers of deep linear networks",
+        "Ziwei Ji, Matus Telgarsky",
+        "ICLR 2019",
+        "S-",
+    )
+}
+ASSUMPTIONS: dict[str, dict[str, Assumption]] = {
+    _KEY: {f"A{i}": Assumption(f"A{i}", f"Assumption {i}", "", "") for i in range(1, 6)}
+}
+CATALOGUE: dict[str, Statement] = {
+    sid: Statement(
+        sid,
+        title,
+        _kind(title),
+        "",
+        "",
+        "",
+        tuple(re.findall(r"A[0-9]", assumptions)),
+        (),
+        "",
+        False,
+        _KEY,
+    )
+    for sid, title, assumptions in STATEMENTS
+}
+
+
+def paper_of(sid: str) -> str:
+    """The key of the paper a statement ID belongs to."""
+    return CATALOGUE[sid].paper

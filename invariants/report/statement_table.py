@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 
 from ..statements import EXERCISED_FLOOR, STATEMENTS
+from .catalogue_fields import statement_fields
 from .records import FAILING
 from .tables import REACH_SUFFIX
 from .values import as_float, num, stats
@@ -24,7 +25,7 @@ def statement_rows(tests: list[dict]) -> tuple[dict[str, dict], set[str]]:
         sid: {
             "id": sid,
             "title": title,
-            "assumptions": assumptions,
+            **statement_fields(sid),
             "tests": [],
             "outcomes": {},
             "examples": 0,
@@ -40,7 +41,7 @@ def statement_rows(tests: list[dict]) -> tuple[dict[str, dict], set[str]]:
             "errata": 0,
             "reach": None,
         }
-        for sid, title, assumptions in STATEMENTS
+        for sid, title, _ in STATEMENTS
     }
     unknown: set[str] = set()
     for t in tests:
