@@ -104,6 +104,11 @@ def _measures_cell(measures: dict) -> str:
     return "<br>".join(parts) or "-"
 
 
+def _assumptions_cell(row: dict) -> str:
+    """The row's assumptions, ``-`` when it has none."""
+    return _esc(", ".join(row["assumptions"])) or "-"
+
+
 def _tests_cell(tests: list[str], limit: int = 3) -> str:
     names = [f"`{_esc(_short(t))}`" for t in tests[:limit]]
     if len(tests) > limit:
@@ -237,7 +242,7 @@ def _statements(report: dict) -> list[str]:
             f"| {row['id']} | {_esc(row['title'])} | {_status_text(row)} | "
             f"{exercised_cell(row)} | {_slack(row['worst_slack'])} | "
             f"{_measures_cell(row.get('measures') or {})} | {_tests_cell(row['tests'])} | "
-            f"{_controls_cell(row['controls'])} | {_esc(row['assumptions'])} |"
+            f"{_controls_cell(row['controls'])} | {_assumptions_cell(row)} |"
         )
     out.append("")
     failing = [t for t in report["tests"] if t["outcome"] in ("failed", "error")]
@@ -270,6 +275,35 @@ def _statements(report: dict) -> list[str]:
                 out += [f"Seed: `--hypothesis-seed={f['seed']}`", ""]
             if f.get("message"):
                 out += ["```", f["message"], "```", ""]
+    return out
+
+
+def _graph(report: dict) -> list[str]:
+    """The dependency graph (``dependency_graph.png``), or why it was not drawn, and the
+    undermined statements; the interactive page is ``index.html``."""
+    entry = report.get("graph")
+    if entry is None:
+        return []
+    out = ["### Dependency graph", ""]
+    if entry["status"] == "rendered":
+        png = next(f for f in entry["files"] if f.endswith(".png"))
+        svg = next((f for f in entry["files"] if f.endswith(".svg")), None)
+        out += [
+            f"![dependency graph]({png})",
+            "",
+            "Proof dependencies, from what a statement rests on to the statement; fill: this "
+            "run's status; dashed red border: undermined"
+            + (f" ([SVG]({svg}); clickable in [index.html](index.html))" if svg else "")
+            + ".",
+            "",
+        ]
+    else:
+        out += [f"Note: not drawn: {_esc(entry['reason'])}.", ""]
+    under = entry.get("undermined") or {}
+    if under:
+        out += ["Undermined (resting on a statement violated or not checked in this run):", ""]
+        out += [f"- {sid}: rests on {', '.join(causes)}" for sid, causes in under.items()]
+        out.append("")
     return out
 
 
@@ -457,6 +491,7 @@ SECTIONS = (
     _head,
     _problems,
     _statements,
+    _graph,
     _errata,
     _looseness,
     _laws,
