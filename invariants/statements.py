@@ -103,7 +103,7 @@ def worst_ratio(*ratios: float | None) -> float | None:
 
 
 # --- STAND-IN for the statement catalogue --------------------------------------------------
-# The catalogue (invariants/catalogues/<paper>.toml and its loader) is written on another
+# The catalogue (one TOML file per paper, and its loader) is written on another
 # branch; until it lands, these names carry the catalogue's shape with the fields this module
 # can derive (kind from the title, assumptions parsed) and empty mathematics, words and
 # proof dependencies.  The loader replaces this whole block.

@@ -17,6 +17,8 @@ never the math.  One concern per module, no import cycle:
 - :mod:`.files`: schema check, load, atomic write, the report folder;
   :mod:`.merge`: merging reports; :mod:`.markdown`: ``report.md``;
   :mod:`.summary`: the terminal table; :mod:`.figures` and :mod:`.fig2`: the figures;
+  :mod:`.graph`: the dependency graph (Graphviz); :mod:`.html`: ``index.html``;
+  :mod:`.catalogue_fields`: the catalogue's fields the report carries;
 - :mod:`.baseline`: the regression baseline and its update; :mod:`.compare`: the
   comparison with it (the regression rules);
   :mod:`.determinism`: xdist against serial; :mod:`.cli`: ``python -m invariants.report``.
