@@ -57,6 +57,8 @@ nav a { margin-right: 1em; }
   font-size: 0.85em; }
 .undermined { color: #b00020; font-weight: bold; }
 .math { overflow-x: auto; padding: 0.3em 0; font-size: 1.1em; }
+.card .body { display: flex; flex-wrap: wrap; gap: 0.5em 2em; align-items: flex-start; }
+.card .body dl.facts { flex: 1 1 30em; }
 dl.facts { display: grid; grid-template-columns: max-content auto; gap: 0.15em 1em; margin: 0; }
 dl.facts dt { color: #555; } dl.facts dd { margin: 0; }
 table { border-collapse: collapse; margin: 0.5em 0; font-size: 0.9em; }
@@ -342,7 +344,9 @@ def card(row: dict, known: set[str], used_by: list[str], causes: list[str], rati
         f'<h3>{esc(sid)} <span class="kind">{esc(row.get("kind", ""))}</span> '
         f"{esc(row['title'])}</h3>"
         f'<div class="math">{math_html(row.get("math") or "")}</div>'
-        f"<p>{esc(row.get('words') or '')}</p>{under}{_facts(facts)}{hist}{_failures(row)}"
+        f"<p>{esc(row.get('words') or '')}</p>{under}"
+        f'<div class="body">{_facts(facts)}<div class="hist-box">{hist}</div></div>'
+        f"{_failures(row)}"
         "</article>"
     )
 
