@@ -283,8 +283,9 @@ def render(
 
     The entry has ``status`` (``rendered``, ``not rendered``, ``failed``), ``files``
     (paths relative to ``directory``), ``reason`` and ``undermined`` (per statement, its
-    causes).  A missing ``dot`` is not an error: the reason names the fix.  ``draw``
-    false (figures not drawn) records the undermined statements only.
+    causes).  A missing ``dot`` is not an error: the reason names the fix, and a run
+    problem that does not fail the run (a note in the terminal and report.md) says so.
+    ``draw`` false (figures not drawn) records the undermined statements only.
     """
     program = program or dot_program()
     entry: dict = {
@@ -309,6 +310,15 @@ def render(
         else:
             entry["status"], entry["files"] = "rendered", [GRAPH_SVG, GRAPH_PNG]
     report["graph"] = entry
+    if draw and entry["status"] != "rendered":
+        report.setdefault("problems", []).append(
+            {
+                "kind": "graph",
+                "item": "dependency_graph",
+                "message": f"dependency graph not drawn: {entry['reason']}",
+                "gating": False,
+            }
+        )
     return entry
 
 

@@ -185,7 +185,8 @@ def test_real_render_writes_svg_and_png_with_links(tmp_path):
 
 
 def test_without_dot_the_report_names_the_fix(tmp_path, monkeypatch):
-    """No dot: nothing drawn, no crash, and report.md's note says to install graphviz."""
+    """No dot: nothing drawn, no crash; report.md and a non-failing run note say to
+    install graphviz."""
     monkeypatch.setattr(shutil, "which", lambda name: None)
     report = synthetic()
     entry = graph.render(report, tmp_path)
@@ -193,6 +194,9 @@ def test_without_dot_the_report_names_the_fix(tmp_path, monkeypatch):
     assert "apt-get install graphviz" in entry["reason"]
     assert not (tmp_path / graph.GRAPH_SVG).exists()
     assert "apt-get install graphviz" in "\n".join(markdown_graph(report))
+    notes = [p for p in report["problems"] if p["kind"] == "graph"]
+    assert len(notes) == 1 and not notes[0]["gating"], report["problems"]
+    assert "apt-get install graphviz" in notes[0]["message"]
 
 
 def test_a_failing_dot_is_recorded(tmp_path):
@@ -213,7 +217,7 @@ def markdown_graph(report: dict) -> list[str]:
                 "outcomes": {},
                 "selection": {"complete": True, "reason": ""},
             },
-            "problems": [],
+            "problems": report.get("problems", []),
             "ok": True,
             "tests": [],
             "errata": [],
