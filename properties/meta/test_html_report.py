@@ -312,3 +312,16 @@ def test_a_page_missing_a_card_fails_the_check(folder, driver, tmp_path):
     assert f"no card for {IDS[REMOVED]}" in problems
     assert any(OUTSIDE in p for p in problems), problems
     assert html.external_references(mutilated) == [OUTSIDE]
+
+
+def test_a_page_without_its_script_fails_the_filter_check(folder, driver, tmp_path):
+    """Negative control: with the inline script gone the filter hides nothing: reported."""
+    d, report = folder
+    page = (d / html.INDEX_HTML).read_text()
+    stripped, n = re.subn(r"<script>.*?</script>", "", page, flags=re.S)
+    assert n == 1
+    path = tmp_path / "no-script.html"
+    path.write_text(stripped)
+    problems = check_page(driver, path.as_uri(), statuses_of(report), IDS[VIOLATED])
+    statuses = set(statuses_of(report).values())
+    assert {p.split("'")[1] for p in problems if p.startswith("filter '")} == statuses, problems
