@@ -18,7 +18,6 @@ never the math.  One concern per module, no import cycle:
   :mod:`.merge`: merging reports; :mod:`.markdown`: ``report.md``;
   :mod:`.summary`: the terminal table; :mod:`.figures` and :mod:`.fig2`: the figures;
   :mod:`.graph`: the dependency graph (Graphviz); :mod:`.html`: ``index.html``;
-  :mod:`.catalogue_fields`: the catalogue's fields the report carries;
 - :mod:`.baseline`: the regression baseline and its update; :mod:`.compare`: the
   comparison with it (the regression rules);
   :mod:`.determinism`: xdist against serial; :mod:`.cli`: ``python -m invariants.report``.

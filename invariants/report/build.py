@@ -16,9 +16,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ..statements import IDS
-from .catalogue_fields import assumptions_section, papers_section
 from .records import FAILING, OUTCOMES
-from .statement_table import count_errata, finish_rows, mark_reach, statement_rows
+from .statement_table import (
+    catalogue_sections,
+    count_errata,
+    finish_rows,
+    mark_reach,
+    statement_rows,
+)
 from .tables import figure_plan, laws, looseness
 from .values import as_float, stats
 
@@ -82,8 +87,7 @@ def build_report(
             "outcomes": _count(t["outcome"] for t in tests),
         },
         "statements": [rows[i] for i in IDS],
-        "papers": papers_section(),
-        "assumptions": assumptions_section(),
+        **catalogue_sections(),
         "tests": tests,
         "errata": errata,
         "observations": observations,

@@ -16,6 +16,8 @@
 - ``check-determinism [PATHS...] [--profile P] [--workers N]``: run pytest on
   PATHS under xdist and serially and compare the two ``report.json`` files
   without their timing fields.
+- ``statements [--out FILE]``: write ``docs/statements.md`` (or FILE) from the
+  statement catalogues (:mod:`invariants.report.catalogue_doc`).
 
 A file that is not a usable report or baseline exits 2 with a one-line error.
 """
@@ -26,7 +28,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import baseline
+from . import baseline, catalogue_doc
 from .compare import compare, format_comparison
 from .determinism import check_determinism
 from .files import PARTIAL_JSON, ReportFormatError, load, write_folder
@@ -102,6 +104,15 @@ def _cmd_determinism(ns: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_statements(ns: argparse.Namespace) -> int:
+    if not (Path.cwd() / "properties").is_dir():
+        print("error: run from the repository's root (no properties/ here)", file=sys.stderr)
+        return 2
+    path = catalogue_doc.write(Path.cwd(), Path(ns.out))
+    print(f"statement catalogue written to {path}")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     """The argument parser of every command."""
     top = argparse.ArgumentParser(
@@ -138,6 +149,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", default="ci")
     p.add_argument("--workers", type=int, default=2)
     p.set_defaults(func=_cmd_determinism)
+    p = sub.add_parser("statements", help="write docs/statements.md from the catalogues")
+    p.add_argument(
+        "--out", default=str(catalogue_doc.DEFAULT_OUT), help="file (default: %(default)s)"
+    )
+    p.set_defaults(func=_cmd_statements)
     return top
 
 

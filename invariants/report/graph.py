@@ -25,6 +25,8 @@ import subprocess
 from collections.abc import Iterable
 from pathlib import Path
 
+from ..statements import NEGATION
+
 #: Fill colour and legend text of each status a node can have.  One line per status: a
 #: new status (e.g. ``certified``, once the report has it) needs one line here.
 STATUS_COLOURS: dict[str, tuple[str, str]] = {
@@ -43,6 +45,12 @@ STATUS_COLOURS: dict[str, tuple[str, str]] = {
 ASSUMPTION_COLOUR = "#dbe9f6"
 #: Fill of a dependency the report does not know (a catalogue error, shown, never dropped).
 UNKNOWN_COLOUR = "#ffffff"
+
+#: Edge attributes by the kind of dependency (a statement's: the default solid arrow).
+EDGE_STYLES: dict[str, dict[str, str]] = {
+    "assumption": {"style": "dotted", "color": "#8aa6c1"},
+    "negated": {"style": "dashed", "color": "#b00020", "label": "not", "fontsize": "9"},
+}
 
 #: Graphviz shape of each kind of node (the legend names the shape in words).
 SHAPES: dict[str, str] = {
@@ -77,7 +85,8 @@ def dependencies(row: dict, known: set[str], assumptions: dict) -> list[tuple[st
     """(node, kind) of each dependency of a statement row, in order, without repeats.
 
     ``kind`` is ``statement`` (an ID of the report), ``assumption`` (an assumption of the
-    row's paper) or ``unknown``.  The row's ``assumptions`` come first, then ``uses``.
+    row's paper), ``negated`` (``not A2``: the statement holds when that assumption
+    fails) or ``unknown``.  The row's ``assumptions`` come first, then ``uses``.
     """
     out: list[tuple[str, str]] = []
     own = assumptions.get(row.get("paper", ""), {})
@@ -86,6 +95,8 @@ def dependencies(row: dict, known: set[str], assumptions: dict) -> list[tuple[st
             item = (dep, "statement")
         elif dep in own:
             item = (assumption_node(row["paper"], dep), "assumption")
+        elif dep.startswith(NEGATION) and dep.removeprefix(NEGATION) in own:
+            item = (assumption_node(row["paper"], dep.removeprefix(NEGATION)), "negated")
         else:
             item = (dep, "unknown")
         if item not in out:
@@ -247,7 +258,7 @@ def dot_source(report: dict) -> str:
             for dep, kind in dependencies(row, known, assumptions):
                 if kind == "unknown" and dep not in unknown:
                     unknown.append(dep)
-                style = {"style": "dotted", "color": "#8aa6c1"} if kind == "assumption" else {}
+                style = EDGE_STYLES.get(kind, {})
                 edges.append(f"    {_quote(dep)} -> {_quote(row['id'])} {_attrs(**style)}")
         lines.append("    }")
     lines += [

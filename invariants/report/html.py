@@ -12,7 +12,8 @@ the filter hides it); one card per statement (``id`` = the statement ID): its
 mathematics, words, status, exercised count, worst slack and the histogram of its
 per-example slacks, measures, tolerance, assumptions and proof dependencies (and whether
 one undermines it), the failing examples with their ``@reproduce_failure`` lines, tests
-and controls; the assumptions; the figures; errata; looseness; measured laws.
+and controls; the assumptions; the notation; the figures; errata; looseness; measured
+laws.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import Any
 
 from latex2mathml.converter import convert
 
+from ..statements import NEGATION
 from .graph import ASSUMPTION_COLOUR, STATUS_COLOURS, UNDERMINING, legend_items
 from .summary import exercised_cell, problem_lines
 from .values import as_float, fmt_slack
@@ -240,12 +242,16 @@ def status_text(row: dict) -> str:
 
 
 def _links(ids: list[str], known: set[str], paper: str) -> str:
+    """Links to the cards of statement IDs and to the paper's assumptions (``not A2``:
+    the word, then the link)."""
     out = []
     for i in ids:
+        neg = NEGATION if i.startswith(NEGATION) else ""
+        aid = i.removeprefix(neg)
         if i in known:
             out.append(f'<a href="#{esc(i)}">{esc(i)}</a>')
         else:
-            out.append(f'<a href="#assumption-{esc(paper)}-{esc(i)}">{esc(i)}</a>')
+            out.append(f'{esc(neg)}<a href="#assumption-{esc(paper)}-{esc(aid)}">{esc(aid)}</a>')
     return ", ".join(out) or "-"
 
 
@@ -467,6 +473,15 @@ def _assumptions(report: dict) -> str:
     return "".join(out) or "<p>No assumption in the report.</p>"
 
 
+def _notation(report: dict) -> str:
+    rows = [
+        [math_html(s.get("name", ""), "inline"), math_html(s.get("math", "")), esc(s.get("words"))]
+        for symbols in (report.get("notation") or {}).values()
+        for s in symbols
+    ]
+    return _table(["symbols", "definition", "in words"], rows) if rows else "<p>None.</p>"
+
+
 def data_uri(path: Path) -> str:
     """A file as a ``data:`` URI (PNG or SVG by suffix)."""
     mime = "image/svg+xml" if path.suffix == ".svg" else "image/png"
@@ -585,6 +600,7 @@ SECTIONS = (
     ("dependencies", "Dependency graph"),
     ("statements", "Statements"),
     ("assumptions", "Assumptions"),
+    ("notation", "Notation"),
     ("figures", "Figures"),
     ("errata", "Errata"),
     ("looseness", "Looseness of the paper's constants"),
@@ -609,6 +625,7 @@ def page(report: dict, directory: str | Path | None = None) -> str:
         "dependencies": _graph(report, d),
         "statements": _filter(report) + cards,
         "assumptions": _assumptions(report),
+        "notation": _notation(report),
         "figures": _figures(report, d),
         "errata": _errata(report),
         "looseness": _looseness(report),

@@ -104,16 +104,19 @@ def _measures_cell(measures: dict) -> str:
     return "<br>".join(parts) or "-"
 
 
-def _assumptions_cell(row: dict) -> str:
-    """The row's assumptions, ``-`` when it has none."""
-    return _esc(", ".join(row["assumptions"])) or "-"
-
-
 def _tests_cell(tests: list[str], limit: int = 3) -> str:
     names = [f"`{_esc(_short(t))}`" for t in tests[:limit]]
     if len(tests) > limit:
         names.append(f"+{len(tests) - limit} more")
     return "<br>".join(names) or "-"
+
+
+def assumptions_text(assumptions: list[str] | str) -> str:
+    """A row's assumptions as the table prints them: ``A1, A2``, or ``-`` for none (a
+    report written before the catalogue held them as that text already)."""
+    if isinstance(assumptions, str):
+        return assumptions
+    return ", ".join(assumptions) or "-"
 
 
 def _controls_cell(c: dict) -> str:
@@ -242,7 +245,7 @@ def _statements(report: dict) -> list[str]:
             f"| {row['id']} | {_esc(row['title'])} | {_status_text(row)} | "
             f"{exercised_cell(row)} | {_slack(row['worst_slack'])} | "
             f"{_measures_cell(row.get('measures') or {})} | {_tests_cell(row['tests'])} | "
-            f"{_controls_cell(row['controls'])} | {_assumptions_cell(row)} |"
+            f"{_controls_cell(row['controls'])} | {_esc(assumptions_text(row['assumptions']))} |"
         )
     out.append("")
     failing = [t for t in report["tests"] if t["outcome"] in ("failed", "error")]

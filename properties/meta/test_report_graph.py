@@ -56,7 +56,7 @@ def row(sid: str) -> dict:
         "status": STATUSES[sid],
         "kind": kind,
         "paper": "paper_p" if sid.startswith("P-") else "paper_q",
-        "assumptions": ["A2"] if sid == "P-L1" else [],
+        "assumptions": {"P-L1": ["A2"], "Q-L1": ["not A1"]}.get(sid, []),
         "uses": USES.get(sid, []),
     }
 
@@ -111,14 +111,19 @@ def test_nodes_are_filled_by_status_and_shaped_by_kind():
 
 
 def test_every_dependency_is_one_edge():
-    """An edge from each assumption and each used statement to the statement using it."""
-    got = edges(graph.dot_source(synthetic()))
-    expected = {("paper_p:A2", "P-L1"), ("P-NOPE", "P-ERR")}
+    """An edge from each assumption (negated ones marked) and each used statement to the
+    statement using it."""
+    source = graph.dot_source(synthetic())
+    got = edges(source)
+    expected = {("paper_p:A2", "P-L1"), ("paper_q:A1", "Q-L1"), ("P-NOPE", "P-ERR")}
     for sid, deps in USES.items():
         paper = row(sid)["paper"]
         for d in deps:
             expected.add((f"{paper}:{d}" if d.startswith("A") else d, sid))
     assert got == expected
+    # "not A1": the statement holds when A1 fails: a dashed red edge labelled "not".
+    negated = re.search(r'"paper_q:A1" -> "Q-L1" \[(.*)\]', source)
+    assert negated and 'label="not"' in negated.group(1) and "dashed" in negated.group(1)
 
 
 def test_undermined_statements_are_exactly_those_resting_on_a_failure():
@@ -139,7 +144,8 @@ def test_undermined_statements_are_exactly_those_resting_on_a_failure():
         if r["id"] in ("P-L1", "P-C1"):
             r["status"] = "held"
     assert graph.undermined(report["statements"]) == {}
-    assert "dashed" not in graph.dot_source(report)
+    nodes = node_attrs(graph.dot_source(report))
+    assert not any("dashed" in nodes[sid].get("style", "") for sid in STATUSES)
 
 
 def test_an_unknown_dependency_is_drawn_not_dropped():
