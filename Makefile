@@ -33,7 +33,11 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist worksteal --invariants-profile ci \
 		--junit-xml=reports/runs/ci/junit.xml
 
+# The report draws its dependency graph with Graphviz's dot: installed here when missing and
+# possible (as root), else the report says the graph is missing and how to get it.
 report: $(STAMP)
+	@command -v dot >/dev/null 2>&1 || apt-get install -y -qq graphviz >/dev/null 2>&1 \
+		|| echo "make report: no Graphviz dot (apt-get install graphviz); the graph is skipped" >&2
 	$(BIN)/python -m pytest -n auto --dist worksteal --invariants-profile report \
 		--invariants-report reports/runs/latest --invariants-baseline reports/baseline.json \
 		--junit-xml=reports/runs/latest/junit.xml

@@ -1,7 +1,8 @@
 """The report's command line: ``python -m invariants.report COMMAND ...``.
 
-- ``render REPORT.json [-o DIR]``: write ``report.md`` and the figures of a
-  report (default: beside it; a ``report.partial.json`` into ``partial/``).
+- ``render REPORT.json [-o DIR]``: write ``report.md``, the figures, the dependency
+  graph and ``index.html`` of a report (default: beside it; a ``report.partial.json``
+  into ``partial/``).
 - ``merge A.json B.json ... -o DIR [--baseline FILE] [--no-figures]``: merge
   reports of one profile (several machines, ``--tx`` workers, shards, ``-k``
   subsets, a partial report and a rerun) into one report folder.  Exit 1 when
@@ -43,7 +44,7 @@ def _cmd_render(ns: argparse.Namespace) -> int:
     for f in report["figures"]:
         f["files"] = []
     write_folder(report, out)
-    print(f"report written to {out}")
+    print(f"report written to {out} (report.md, index.html)")
     print(format_table(report))
     return 0 if report["ok"] else 1
 
@@ -120,7 +121,9 @@ def parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = top.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("render", help="write report.md and figures of a report.json")
+    p = sub.add_parser(
+        "render", help="write report.md, figures, graph and index.html of a report.json"
+    )
     p.add_argument("report")
     p.add_argument("-o", "--output", help="folder (default: beside the report)")
     p.set_defaults(func=_cmd_render)

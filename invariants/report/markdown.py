@@ -281,6 +281,35 @@ def _statements(report: dict) -> list[str]:
     return out
 
 
+def _graph(report: dict) -> list[str]:
+    """The dependency graph (``dependency_graph.png``), or why it was not drawn, and the
+    undermined statements; the interactive page is ``index.html``."""
+    entry = report.get("graph")
+    if entry is None:
+        return []
+    out = ["### Dependency graph", ""]
+    if entry["status"] == "rendered":
+        png = next(f for f in entry["files"] if f.endswith(".png"))
+        svg = next((f for f in entry["files"] if f.endswith(".svg")), None)
+        out += [
+            f"![dependency graph]({png})",
+            "",
+            "Proof dependencies, from what a statement rests on to the statement; fill: this "
+            "run's status; dashed red border: undermined"
+            + (f" ([SVG]({svg}); clickable in [index.html](index.html))" if svg else "")
+            + ".",
+            "",
+        ]
+    else:
+        out += [f"Note: not drawn: {_esc(entry['reason'])}.", ""]
+    under = entry.get("undermined") or {}
+    if under:
+        out += ["Undermined (resting on a statement violated or not checked in this run):", ""]
+        out += [f"- {sid}: rests on {', '.join(causes)}" for sid, causes in under.items()]
+        out.append("")
+    return out
+
+
 def _errata(report: dict) -> list[str]:
     """Section 2: printed against derived forms, with the minimal witness."""
     out: list[str] = ["## 2. Errata", ""]
@@ -488,6 +517,7 @@ SECTIONS = (
     _head,
     _problems,
     _statements,
+    _graph,
     _errata,
     _looseness,
     _laws,

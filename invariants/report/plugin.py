@@ -351,7 +351,10 @@ class ReportRun:
         terminalreporter.write_line(format_table(report))
         directory = report_dir(config)
         if directory is not None:
-            terminalreporter.write_line(f"report written to {directory / 'report.md'} (and .json)")
+            terminalreporter.write_line(
+                f"report written to {directory / 'report.md'} (and .json), the page to "
+                f"{directory / 'index.html'}"
+            )
         if self.comparison:
             terminalreporter.section("comparison with the baseline")
             terminalreporter.write_line(self.comparison)
