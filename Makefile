@@ -1,7 +1,7 @@
 # The two commands of the README, each doing its own set-up on a fresh machine.
 #   make report   the main job: the property suite (report profile, all cores), its report
 #                 folder (reports/runs/latest) and the comparison with reports/baseline.json
-#   make test     the tests (deterministic CI profile)
+#   make test     the tests (deterministic CI profile); JUnit XML in reports/runs/ci/junit.xml
 # Other targets: make baseline (the one way to update reports/baseline.json, from the latest
 # report; ACCEPT_FAILURES=1 records failing tests as known), make bench (benchmarks, own
 # job), make stress (the stress profile, database kept in .hypothesis/), make mutation
@@ -30,11 +30,17 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 --dist worksteal --invariants-profile ci
+	$(BIN)/python -m pytest -n 2 --dist worksteal --invariants-profile ci \
+		--junit-xml=reports/runs/ci/junit.xml
 
+# The report draws its dependency graph with Graphviz's dot: installed here when missing and
+# possible (as root), else the report says the graph is missing and how to get it.
 report: $(STAMP)
+	@command -v dot >/dev/null 2>&1 || apt-get install -y -qq graphviz >/dev/null 2>&1 \
+		|| echo "make report: no Graphviz dot (apt-get install graphviz); the graph is skipped" >&2
 	$(BIN)/python -m pytest -n auto --dist worksteal --invariants-profile report \
-		--invariants-report reports/runs/latest --invariants-baseline reports/baseline.json
+		--invariants-report reports/runs/latest --invariants-baseline reports/baseline.json \
+		--junit-xml=reports/runs/latest/junit.xml
 
 baseline: $(STAMP)
 	$(BIN)/python -m invariants.report baseline reports/runs/latest/report.json \

@@ -3,7 +3,9 @@ the generators of problems and the report, in layers that import one way only.
 
 Layers (the arrow reads "may import"; checked by ``properties/meta/test_layering.py``)::
 
-    statements, errors          the statement IDs and Slack; every deliberate exception
+    statements, errors          the statement catalogues (catalogues/<paper>.toml: each
+                                  statement's math, assumptions, proof dependencies,
+                                  tolerance), Slack; every deliberate exception
           ^
     core/                       the paper's objects, numpy/scipy only
           ^                       rounding (EPS, gamma_m, SVD/Wedin bounds, error-free sums),

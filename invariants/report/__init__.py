@@ -17,6 +17,7 @@ never the math.  One concern per module, no import cycle:
 - :mod:`.files`: schema check, load, atomic write, the report folder;
   :mod:`.merge`: merging reports; :mod:`.markdown`: ``report.md``;
   :mod:`.summary`: the terminal table; :mod:`.figures` and :mod:`.fig2`: the figures;
+  :mod:`.graph`: the dependency graph (Graphviz); :mod:`.html`: ``index.html``;
 - :mod:`.baseline`: the regression baseline and its update; :mod:`.compare`: the
   comparison with it (the regression rules);
   :mod:`.determinism`: xdist against serial; :mod:`.cli`: ``python -m invariants.report``.

@@ -1,4 +1,4 @@
-"""``python -m invariants.report {render,merge,baseline,compare,check-determinism} ...``."""
+"""``python -m invariants.report COMMAND ...``: the commands of :mod:`invariants.report.cli`."""
 
 import sys
 

@@ -1,4 +1,4 @@
-"""The report of a run (schema ``invariants.report/1``), built from its test entries.
+"""The report of a run (schema ``invariants.report/2``), built from its test entries.
 
 :func:`build_report` turns a list of test entries (from one run, or from
 several merged runs) into the report: the statement table in the paper's
@@ -17,11 +17,17 @@ from collections.abc import Iterable
 
 from ..statements import IDS
 from .records import FAILING, OUTCOMES
-from .statement_table import count_errata, finish_rows, mark_reach, statement_rows
+from .statement_table import (
+    catalogue_sections,
+    count_errata,
+    finish_rows,
+    mark_reach,
+    statement_rows,
+)
 from .tables import figure_plan, laws, looseness
 from .values import as_float, stats
 
-SCHEMA = "invariants.report/1"
+SCHEMA = "invariants.report/2"
 VOLATILE_KEYS = ("timings", "execution")
 
 
@@ -81,6 +87,7 @@ def build_report(
             "outcomes": _count(t["outcome"] for t in tests),
         },
         "statements": [rows[i] for i in IDS],
+        **catalogue_sections(),
         "tests": tests,
         "errata": errata,
         "observations": observations,
@@ -205,8 +212,18 @@ def strip_volatile(report: dict) -> dict:
     return {k: v for k, v in report.items() if k not in VOLATILE_KEYS}
 
 
-def timings_of(report: dict, durations: dict[str, float], wall: float | None) -> dict:
-    """The volatile ``timings`` block: per test, per statement, totals."""
+def timings_of(
+    report: dict,
+    durations: dict[str, float],
+    wall: float | None,
+    examples: dict[str, dict] | None = None,
+) -> dict:
+    """The volatile ``timings`` block: per test, per statement, totals.
+
+    ``examples``: per test, the time per Hypothesis example
+    (:meth:`.collection.RunState.example_times`); kept here, not under the test,
+    because it varies from run to run where the counts do not.
+    """
     per_statement: dict[str, float] = {}
     for t in report["tests"]:
         d = durations.get(t["nodeid"], 0.0)
@@ -217,6 +234,7 @@ def timings_of(report: dict, durations: dict[str, float], wall: float | None) ->
         "statements": {
             row["id"]: round(per_statement.get(row["id"], 0.0), 3) for row in report["statements"]
         },
+        "examples": dict(sorted((examples or {}).items())),
         "total_test_seconds": round(sum(durations.values()), 3),
         "wall_seconds": None if wall is None else round(wall, 3),
     }

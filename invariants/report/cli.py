@@ -1,7 +1,8 @@
 """The report's command line: ``python -m invariants.report COMMAND ...``.
 
-- ``render REPORT.json [-o DIR]``: write ``report.md`` and the figures of a
-  report (default: beside it; a ``report.partial.json`` into ``partial/``).
+- ``render REPORT.json [-o DIR]``: write ``report.md``, the figures, the dependency
+  graph and ``index.html`` of a report (default: beside it; a ``report.partial.json``
+  into ``partial/``).
 - ``merge A.json B.json ... -o DIR [--baseline FILE] [--no-figures]``: merge
   reports of one profile (several machines, ``--tx`` workers, shards, ``-k``
   subsets, a partial report and a rerun) into one report folder.  Exit 1 when
@@ -15,6 +16,8 @@
 - ``check-determinism [PATHS...] [--profile P] [--workers N]``: run pytest on
   PATHS under xdist and serially and compare the two ``report.json`` files
   without their timing fields.
+- ``statements [--out FILE]``: write ``docs/statements.md`` (or FILE) from the
+  statement catalogues (:mod:`invariants.report.catalogue_doc`).
 
 A file that is not a usable report or baseline exits 2 with a one-line error.
 """
@@ -25,7 +28,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import baseline
+from . import baseline, catalogue_doc
 from .compare import compare, format_comparison
 from .determinism import check_determinism
 from .files import PARTIAL_JSON, ReportFormatError, load, write_folder
@@ -41,7 +44,7 @@ def _cmd_render(ns: argparse.Namespace) -> int:
     for f in report["figures"]:
         f["files"] = []
     write_folder(report, out)
-    print(f"report written to {out}")
+    print(f"report written to {out} (report.md, index.html)")
     print(format_table(report))
     return 0 if report["ok"] else 1
 
@@ -101,6 +104,15 @@ def _cmd_determinism(ns: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_statements(ns: argparse.Namespace) -> int:
+    if not (Path.cwd() / "properties").is_dir():
+        print("error: run from the repository's root (no properties/ here)", file=sys.stderr)
+        return 2
+    path = catalogue_doc.write(Path.cwd(), Path(ns.out))
+    print(f"statement catalogue written to {path}")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     """The argument parser of every command."""
     top = argparse.ArgumentParser(
@@ -109,7 +121,9 @@ def parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = top.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("render", help="write report.md and figures of a report.json")
+    p = sub.add_parser(
+        "render", help="write report.md, figures, graph and index.html of a report.json"
+    )
     p.add_argument("report")
     p.add_argument("-o", "--output", help="folder (default: beside the report)")
     p.set_defaults(func=_cmd_render)
@@ -135,6 +149,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", default="ci")
     p.add_argument("--workers", type=int, default=2)
     p.set_defaults(func=_cmd_determinism)
+    p = sub.add_parser("statements", help="write docs/statements.md from the catalogues")
+    p.add_argument(
+        "--out", default=str(catalogue_doc.DEFAULT_OUT), help="file (default: %(default)s)"
+    )
+    p.set_defaults(func=_cmd_statements)
     return top
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..statements import named_in
+from . import hypothesis_stats
 from .failures import hypothesis_examples
 from .records import TestRecord
 
@@ -112,6 +113,8 @@ class RunState:
                 rec.slacks.append(value)
             elif key == "observation" and value not in rec.observations:
                 rec.observations.append(value)
+            elif key == "hypothesis_statistics":
+                rec.hypothesis = value
         stats_text = getattr(report, "__dict__", {}).get("_hypothesis_stats")
         if stats_text:
             rec.examples = hypothesis_examples(stats_text)
@@ -140,6 +143,15 @@ class RunState:
         else:
             rec.duration += report.duration
         return rec
+
+    def example_times(self) -> dict[str, dict]:
+        """Per test that ran Hypothesis examples: their number and mean/max seconds each."""
+        out = {}
+        for nodeid, rec in sorted(self.records.items()):
+            t = hypothesis_stats.times(rec.hypothesis)
+            if t is not None:
+                out[nodeid] = t
+        return out
 
     def _source(self, rootdir: str | Path, nodeid: str) -> tuple[list[str], bool]:
         if nodeid not in self._source_cache:

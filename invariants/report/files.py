@@ -15,7 +15,10 @@ import os
 from pathlib import Path
 from typing import Any
 
+from . import html
 from .figures import render as draw_figures
+from .graph import GRAPH_PNG, GRAPH_SVG
+from .graph import render as draw_graph
 from .markdown import markdown
 
 
@@ -31,7 +34,7 @@ PARTIAL_JSON = "report.partial.json"
 REPORT_MD = "report.md"
 
 KNOWN = {
-    "invariants.report": 1,
+    "invariants.report": 2,
     "invariants.baseline": 1,
 }
 FOREIGN_HINTS = {
@@ -187,7 +190,15 @@ def write_json(path: str | Path, data: dict) -> Path:
 def clear_folder(directory: str | Path) -> None:
     """Remove a previous run's report files (only the files this module writes)."""
     d = Path(directory)
-    for name in (REPORT_JSON, PARTIAL_JSON, REPORT_MD, "comparison.md"):
+    for name in (
+        REPORT_JSON,
+        PARTIAL_JSON,
+        REPORT_MD,
+        html.INDEX_HTML,
+        GRAPH_SVG,
+        GRAPH_PNG,
+        "comparison.md",
+    ):
         (d / name).unlink(missing_ok=True)
     figs = d / "figures"
     if figs.is_dir():
@@ -197,16 +208,20 @@ def clear_folder(directory: str | Path) -> None:
 
 
 def write_folder(report: dict, directory: str | Path, render: bool = True) -> Path:
-    """Figures (when ``render``), ``report.json`` and ``report.md``; drop any partial report."""
+    """Figures and the dependency graph (when ``render``), ``report.json``, ``report.md``
+    and ``index.html``; drop any partial report."""
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
     if render:
         draw_figures(report, d)
+        draw_graph(report, d)
     else:
         for f in report["figures"]:
             if f["status"] == "rendered":
                 f["status"], f["reason"] = "not rendered", "figures not drawn (--no-figures)"
+        draw_graph(report, d, draw=False)
     write_json(d / REPORT_JSON, report)
     (d / REPORT_MD).write_text(markdown(report))
+    html.write(report, d)
     (d / PARTIAL_JSON).unlink(missing_ok=True)
     return d / REPORT_JSON

@@ -12,7 +12,7 @@ from typing import Any
 
 from ..statements import EXERCISED_FLOOR
 from .statement_table import exercise_floor
-from .summary import exercised_cell, problem_lines
+from .summary import exercised_cell, problem_lines, slowest_rows
 from .values import as_float, fmt_slack
 
 
@@ -109,6 +109,14 @@ def _tests_cell(tests: list[str], limit: int = 3) -> str:
     if len(tests) > limit:
         names.append(f"+{len(tests) - limit} more")
     return "<br>".join(names) or "-"
+
+
+def assumptions_text(assumptions: list[str] | str) -> str:
+    """A row's assumptions as the table prints them: ``A1, A2``, or ``-`` for none (a
+    report written before the catalogue held them as that text already)."""
+    if isinstance(assumptions, str):
+        return assumptions
+    return ", ".join(assumptions) or "-"
 
 
 def _controls_cell(c: dict) -> str:
@@ -237,7 +245,7 @@ def _statements(report: dict) -> list[str]:
             f"| {row['id']} | {_esc(row['title'])} | {_status_text(row)} | "
             f"{exercised_cell(row)} | {_slack(row['worst_slack'])} | "
             f"{_measures_cell(row.get('measures') or {})} | {_tests_cell(row['tests'])} | "
-            f"{_controls_cell(row['controls'])} | {_esc(row['assumptions'])} |"
+            f"{_controls_cell(row['controls'])} | {_esc(assumptions_text(row['assumptions']))} |"
         )
     out.append("")
     failing = [t for t in report["tests"] if t["outcome"] in ("failed", "error")]
@@ -270,6 +278,35 @@ def _statements(report: dict) -> list[str]:
                 out += [f"Seed: `--hypothesis-seed={f['seed']}`", ""]
             if f.get("message"):
                 out += ["```", f["message"], "```", ""]
+    return out
+
+
+def _graph(report: dict) -> list[str]:
+    """The dependency graph (``dependency_graph.png``), or why it was not drawn, and the
+    undermined statements; the interactive page is ``index.html``."""
+    entry = report.get("graph")
+    if entry is None:
+        return []
+    out = ["### Dependency graph", ""]
+    if entry["status"] == "rendered":
+        png = next(f for f in entry["files"] if f.endswith(".png"))
+        svg = next((f for f in entry["files"] if f.endswith(".svg")), None)
+        out += [
+            f"![dependency graph]({png})",
+            "",
+            "Proof dependencies, from what a statement rests on to the statement; fill: this "
+            "run's status; dashed red border: undermined"
+            + (f" ([SVG]({svg}); clickable in [index.html](index.html))" if svg else "")
+            + ".",
+            "",
+        ]
+    else:
+        out += [f"Note: not drawn: {_esc(entry['reason'])}.", ""]
+    under = entry.get("undermined") or {}
+    if under:
+        out += ["Undermined (resting on a statement violated or not checked in this run):", ""]
+        out += [f"- {sid}: rests on {', '.join(causes)}" for sid, causes in under.items()]
+        out.append("")
     return out
 
 
@@ -441,15 +478,38 @@ def _timings(report: dict) -> list[str]:
             "",
             f"Total test time {_fmt(timings.get('total_test_seconds'))} s; wall time "
             f"{_fmt(timings.get('wall_seconds'))} s.",
-            "",
-            "| slowest tests | seconds |",
-            "|---|---|",
         ]
-        slow = sorted(timings.get("tests", {}).items(), key=lambda kv: -kv[1])[:10]
-        out += [f"| `{_esc(k)}` | {v:.2f} |" for k, v in slow]
-        out += ["", "| statement | seconds in the tests that check it |", "|---|---|"]
+        out += _slowest_examples(report)
+        out += ["", "### Time per statement", ""]
+        out += ["| statement | seconds in the tests that check it |", "|---|---|"]
         out += [f"| {k} | {v:.2f} |" for k, v in timings.get("statements", {}).items() if v]
         out.append("")
+    return out
+
+
+def _slowest_examples(report: dict) -> list[str]:
+    """The slowest tests with their Hypothesis examples and time per example."""
+    rows = slowest_rows(report)
+    if not rows:
+        return []
+    out = [
+        "",
+        "### Slowest tests and examples",
+        "",
+        "Hypothesis test cases: examples valid or failing, "
+        "invalid ones rejected by `assume` or a filter; seconds per example over the "
+        "examples.",
+        "",
+        "| test | seconds | examples | invalid | mean s/example | max s/example |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        cells = [r["examples"], r["invalid"], r["mean_seconds"], r["max_seconds"]]
+        out.append(
+            f"| `{_esc(r['nodeid'])}` | {r['seconds']:.2f} | "
+            + " | ".join("-" if c is None else _fmt(c) for c in cells)
+            + " |"
+        )
     return out
 
 
@@ -457,6 +517,7 @@ SECTIONS = (
     _head,
     _problems,
     _statements,
+    _graph,
     _errata,
     _looseness,
     _laws,

@@ -34,8 +34,11 @@ def merge(paths: list[str | Path]) -> dict:
         )
     by_id: dict[str, list[dict]] = {}
     durations: dict[str, float] = {}
+    example_times: dict[str, dict] = {}  # the first source's, per test
     for _, r in reports:
         tdur = (r.get("timings") or {}).get("tests", {})
+        for nodeid, t in ((r.get("timings") or {}).get("examples") or {}).items():
+            example_times.setdefault(nodeid, t)
         for t in r["tests"]:
             group = by_id.setdefault(t["nodeid"], [])
             if t not in group:
@@ -77,6 +80,6 @@ def merge(paths: list[str | Path]) -> dict:
     report = build_report(
         tests, {"profile": profiles.pop(), "selection": selection, "partial": False}, bench
     )
-    report["timings"] = timings_of(report, durations, None)
+    report["timings"] = timings_of(report, durations, None, example_times)
     report["execution"] = {"merged_from": [str(p) for p, _ in reports]}
     return report

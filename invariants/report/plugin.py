@@ -18,6 +18,9 @@ Hypothesis's ``--hypothesis-profile``) and the database's description from
 - Fixtures ``record_slack``, ``record_observation``, ``record_erratum``: their
   records travel in ``user_properties`` too, which pytest-xdist ships from the
   workers to the controller, so a parallel run loses nothing.
+- Each test call keeps its Hypothesis statistics (:mod:`.hypothesis_stats`) in
+  ``user_properties`` too; the controller shows pytest's ``--junit-xml`` writer the
+  clean properties of :mod:`.junit` instead of the raw records.
 - :class:`ReportRun` (one per process) folds every report into the run's state,
   rewrites the partial report as tests start and end (so a killed run still
   leaves one), writes the report folder and compares with the baseline at the
@@ -42,12 +45,13 @@ from hypothesis import event
 from hypothesis.control import currently_in_test_context
 
 from ..statements import IDS, named_in
-from . import baseline, progress
+from . import baseline, hypothesis_stats, progress
 from .benchmarks import benchmark_metrics
 from .build import build_report, timings_of
 from .collection import RunState
 from .compare import compare, format_comparison
 from .files import PARTIAL_JSON, ReportFormatError, clear_folder, write_folder, write_json
+from .junit import junit_properties
 from .records import SlackRecorder
 from .selection import (
     check_statement_ids,
@@ -57,7 +61,7 @@ from .selection import (
     shard_files,
     split_statement_option,
 )
-from .summary import format_table
+from .summary import format_slowest, format_table
 
 PLUGIN_NAME = "invariants-report-run"
 
@@ -166,6 +170,24 @@ def _keep(config: pytest.Config, items: list[pytest.Item], keep: list[bool]) -> 
     items[:] = [i for i, k in zip(items, keep, strict=True) if k]
 
 
+@pytest.hookimpl(wrapper=True, trylast=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
+    """Keep the test's Hypothesis statistics (:mod:`.hypothesis_stats`) with its reports.
+
+    ``trylast``: inside the Hypothesis plugin's own wrapper, whose statistics
+    callback ours calls in turn.  The summary goes into ``user_properties``
+    before the call's report is made, so xdist ships it to the controller.
+    """
+    runs: list[dict] = []
+    try:
+        with hypothesis_stats.collecting(runs):
+            return (yield)
+    finally:
+        if runs:
+            summary = hypothesis_stats.combine(runs)
+            item.user_properties.append(("hypothesis_statistics", summary))
+
+
 class ReportRun:
     """The report hooks of one pytest process and what it has seen of the run."""
 
@@ -210,16 +232,32 @@ class ReportRun:
         self.state.on_start(nodeid)
         self._write_partial()
 
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtest_logreport(
+        self, report: pytest.TestReport
+    ) -> Generator[None, object, object]:
         """Collect each test's outcome and records (runs on the xdist controller too).
 
         The slack records arrive with the teardown report (the fixture that holds
         them is finalised after the call), the outcome with the call report, and
         xdist's "worker crashed" report with ``when == "???"``.
+
+        A wrapper, first of all: it folds the records, then, on the controller only,
+        shows the other hooks (pytest's ``--junit-xml`` writer) the report's properties
+        as :func:`.junit.junit_properties` gives them, and restores them afterwards.
+        A worker leaves them alone: xdist ships them to the controller.
         """
         self.state.on_report(report)
         if report.when in ("teardown", "???") or report.failed:
             self._write_partial()
+        if not is_controller(self.config):
+            return (yield)
+        raw = report.user_properties
+        report.user_properties = junit_properties(raw)
+        try:
+            return (yield)
+        finally:
+            report.user_properties = raw
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, object, object]:
@@ -239,11 +277,7 @@ class ReportRun:
         if directory is None:
             return
         report = self._build(final=True)
-        report["timings"] = timings_of(
-            report,
-            self.state.entries(self.config.rootpath, final=True)[1],
-            time.monotonic() - self.started,
-        )
+        report["timings"] = self._timings(report)
         write_folder(report, directory)
         self.report = report
         failed = not report["ok"]
@@ -287,6 +321,14 @@ class ReportRun:
         }
         return report
 
+    def _timings(self, report: dict) -> dict:
+        return timings_of(
+            report,
+            self.state.entries(self.config.rootpath, final=True)[1],
+            time.monotonic() - self.started,
+            self.state.example_times(),
+        )
+
     def _write_partial(self) -> None:
         directory = report_dir(self.config)
         if directory is not None:
@@ -299,11 +341,20 @@ class ReportRun:
         if not is_controller(config):
             return
         report = self.report if self.report is not None else self._build(final=True)
+        if "timings" not in report:  # no report folder (make test): time it for the table
+            report["timings"] = self._timings(report)
+        slowest = format_slowest(report)
+        if slowest:
+            terminalreporter.section("slowest tests and examples")
+            terminalreporter.write_line(slowest)
         terminalreporter.section("statement summary")
         terminalreporter.write_line(format_table(report))
         directory = report_dir(config)
         if directory is not None:
-            terminalreporter.write_line(f"report written to {directory / 'report.md'} (and .json)")
+            terminalreporter.write_line(
+                f"report written to {directory / 'report.md'} (and .json), the page to "
+                f"{directory / 'index.html'}"
+            )
         if self.comparison:
             terminalreporter.section("comparison with the baseline")
             terminalreporter.write_line(self.comparison)

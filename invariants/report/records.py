@@ -4,8 +4,9 @@ Collection (:mod:`invariants.report.plugin`) turns every pytest test report into
 one :class:`TestRecord`: its outcome, the statement IDs its docstring names, the
 slack, observations and errata it recorded through the shared fixtures
 (``record_slack``, ``record_observation``, ``record_erratum``), the number of
-Hypothesis test cases it ran, and for a failure the Hypothesis reproduction
-parsed out of the longrepr (:mod:`invariants.report.failures`).  These records
+Hypothesis test cases it ran, its Hypothesis statistics
+(:mod:`invariants.report.hypothesis_stats`), and for a failure the Hypothesis
+reproduction parsed out of the longrepr (:mod:`invariants.report.failures`).  These records
 travel in ``user_properties``, which pytest-xdist ships from workers to the
 controller, so a parallel run loses nothing.
 """
@@ -17,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import hypothesis_stats
 from .failures import parse_failure
 from .values import num, thin
 
@@ -45,6 +47,8 @@ class TestRecord:
     observations: list[dict] = field(default_factory=list)
     examples: int | None = None  # Hypothesis test cases run
     reason: str = ""  # why it crashed / did not run / was skipped
+    # Hypothesis's statistics (:func:`.hypothesis_stats.summarise`, runs combined)
+    hypothesis: dict | None = None
 
     def to_entry(self, light: bool = False) -> dict:
         """The JSON test entry (without the duration, which goes to ``timings``).
@@ -78,6 +82,7 @@ class TestRecord:
             "statements": list(self.statements),
             "meta": bool(self.meta),
             "examples": self.examples,
+            "hypothesis": hypothesis_stats.counts(self.hypothesis),
             "slacks": slacks,
             "observations": self._observations(light),
             "errata": list(self.errata),

@@ -11,11 +11,43 @@ the table can never silently shrink: an ID no collected test names is *not check
 from __future__ import annotations
 
 import math
+from dataclasses import asdict
 
-from ..statements import EXERCISED_FLOOR, STATEMENTS
+from ..statements import ASSUMPTIONS, CATALOGUE, EXERCISED_FLOOR, PAPERS, STATEMENTS, SYMBOLS
 from .records import FAILING
 from .tables import REACH_SUFFIX
 from .values import as_float, num, stats
+
+
+def catalogue_fields(sid: str) -> dict:
+    """What the catalogue says of statement ``sid``, for its row: ``paper``, ``kind``,
+    ``section``, ``math``, ``words``, ``assumptions`` (a list), ``uses``, ``tolerance``,
+    ``certifiable`` (:class:`invariants.statements.Statement`)."""
+    s = CATALOGUE[sid]
+    return {
+        "paper": s.paper,
+        "kind": s.kind,
+        "section": s.section,
+        "math": s.math,
+        "words": s.words,
+        "assumptions": list(s.assumptions),
+        "uses": list(s.uses),
+        "tolerance": s.tolerance,
+        "certifiable": s.certifiable,
+    }
+
+
+def catalogue_sections() -> dict[str, dict]:
+    """The report's ``papers``, ``assumptions`` and ``notation``: per paper key, its
+    record, its assumptions by ID and its symbols, so that the report alone can draw the
+    dependency graph and render every statement."""
+    return {
+        "papers": {k: asdict(p) for k, p in PAPERS.items()},
+        "assumptions": {
+            k: {aid: asdict(a) for aid, a in by_id.items()} for k, by_id in ASSUMPTIONS.items()
+        },
+        "notation": {k: [asdict(s) for s in syms] for k, syms in SYMBOLS.items()},
+    }
 
 
 def statement_rows(tests: list[dict]) -> tuple[dict[str, dict], set[str]]:
@@ -24,7 +56,7 @@ def statement_rows(tests: list[dict]) -> tuple[dict[str, dict], set[str]]:
         sid: {
             "id": sid,
             "title": title,
-            "assumptions": assumptions,
+            **catalogue_fields(sid),
             "tests": [],
             "outcomes": {},
             "examples": 0,
@@ -40,7 +72,7 @@ def statement_rows(tests: list[dict]) -> tuple[dict[str, dict], set[str]]:
             "errata": 0,
             "reach": None,
         }
-        for sid, title, assumptions in STATEMENTS
+        for sid, title, _ in STATEMENTS
     }
     unknown: set[str] = set()
     for t in tests:
@@ -142,7 +174,8 @@ def statement_status(row: dict, has_errata: bool) -> str:
     *held* needs the row's examples to have exercised it (:func:`well_exercised`);
     otherwise a passing statement is *reachable only* when a ``_reach`` was recorded
     (it was followed as far as a simulation can), else *vacuous*.  A statement that no
-    recorded example exercised is *vacuous* whatever its reach.
+    recorded example exercised is *vacuous* whatever its reach.  The statement of kind
+    ``erratum`` (the catalogue's) is *erratum* when the run recorded errata.
     """
     o = row["outcomes"]
     ws = row["worst_slack"]
@@ -153,7 +186,7 @@ def statement_status(row: dict, has_errata: bool) -> str:
         return "crashed"
     if o.get("not run") or o.get("running"):
         return "not run"
-    if row["id"] == "S-ERR" and has_errata:
+    if row.get("kind") == "erratum" and has_errata:  # the catalogue's errata statement
         return "erratum"
     if o.get("passed"):
         if row["recorded"] and not row["exercised"]:

@@ -53,3 +53,55 @@ def problem_lines(problems: list[dict]) -> list[str]:
             continue
         out.append(p["message"].splitlines()[0])
     return out
+
+
+SLOWEST = 8  # rows of the "slowest tests and examples" table
+
+
+def slowest_rows(report: dict, limit: int = SLOWEST) -> list[dict]:
+    """The longest tests of the run, with their Hypothesis examples and time per example.
+
+    Each row: ``nodeid``, ``seconds`` (the test's duration), ``examples`` (valid and
+    failing Hypothesis test cases, ``None`` for a test without Hypothesis), ``invalid``
+    (invalid and overrun), ``mean_seconds`` and ``max_seconds`` per example (``None``
+    when no example was timed).  Empty without a ``timings`` block.
+    """
+    timings = report.get("timings") or {}
+    durations = timings.get("tests") or {}
+    per_example = timings.get("examples") or {}
+    stats = {t["nodeid"]: t.get("hypothesis") for t in report["tests"]}
+    rows = []
+    for nodeid, seconds in sorted(durations.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]:
+        h = stats.get(nodeid)
+        t = per_example.get(nodeid) or {}
+        rows.append(
+            {
+                "nodeid": nodeid,
+                "seconds": float(seconds),
+                "examples": None if h is None else h["valid"] + h["failing"],
+                "invalid": None if h is None else h["invalid"] + h["overrun"],
+                "mean_seconds": t.get("mean_seconds"),
+                "max_seconds": t.get("max_seconds"),
+            }
+        )
+    return rows
+
+
+def _cell(x: float | int | None, spec: str) -> str:
+    return "-" if x is None else format(x, spec)
+
+
+def format_slowest(report: dict, limit: int = SLOWEST) -> str:
+    """The slowest tests as a plain-text table ('' when nothing was timed)."""
+    rows = slowest_rows(report, limit)
+    if not rows:
+        return ""
+    lines = [
+        f"{'seconds':>8} {'examples':>8} {'invalid':>7} {'mean s/ex':>9} {'max s/ex':>9}  test"
+    ]
+    lines += [
+        f"{r['seconds']:8.2f} {_cell(r['examples'], 'd'):>8} {_cell(r['invalid'], 'd'):>7} "
+        f"{_cell(r['mean_seconds'], '.3g'):>9} {_cell(r['max_seconds'], '.3g'):>9}  {r['nodeid']}"
+        for r in rows
+    ]
+    return "\n".join(lines)

@@ -26,7 +26,8 @@ from pathlib import Path
 
 import pytest
 
-from invariants.statements import IDS, named_in
+from invariants.report import catalogue_doc
+from invariants.statements import ID_PATTERN, IDS
 
 PROPERTIES = Path(__file__).resolve().parents[1]
 PAPERS = ("ji_telgarsky_2019",)
@@ -34,21 +35,14 @@ TOP_LEVEL = {"README.md", "__init__.py", "helpers.py", "library", "meta", "__pyc
 PAPER_EXTRAS = {"README.md", "__init__.py", "problems.py", "claims", "controls", "unit"}
 CONTROL_EXTRAS = {"__init__.py", "bug_catalogue.py", "planted.py", "test_bug_catalogue.py"}
 LIBRARY = PROPERTIES.parent / "invariants"
-TABLE_ROW = re.compile(r"^\|\s*(S-[A-Z0-9]+[a-z]?)\s*\|(.*)\|\s*$")
+TABLE_ROW = re.compile(r"^\|\s*(" + ID_PATTERN.pattern + r")\s*\|(.*)\|\s*$")
 
 
 def statement_files(root: Path) -> dict[str, list[str]]:
-    """ID -> the test files under ``root`` (relative paths) whose test docstrings name it."""
-    out: dict[str, set[str]] = {sid: set() for sid in IDS}
-    for path in sorted(root.rglob("test_*.py")):
-        rel = path.relative_to(root).as_posix()
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith(
-                "test_"
-            ):
-                for sid in named_in(ast.get_docstring(node)):
-                    out[sid].add(rel)
-    return {sid: sorted(files) for sid, files in out.items()}
+    """ID -> the test files under ``root`` (relative paths) whose test docstrings name it
+    (:func:`invariants.report.catalogue_doc.statement_files`, the scan docs/statements.md
+    shows too)."""
+    return catalogue_doc.statement_files(root)
 
 
 def readme_table(readme: Path) -> dict[str, list[str]]:

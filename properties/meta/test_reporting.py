@@ -491,9 +491,9 @@ def test_progress_lines_name_only_the_long_tests(tmp_path):
         ('{"schema": "someone.else/3"}', "foreign JSON"),
         ('{"schema": "invariants.summary/1"}', "rerun pytest with --invariants-report"),
         ('{"schema": "invariants.bench.gd/1"}', "benchmark result"),
-        ('{"schema": "invariants.report/2"}', "newer checkout"),
-        ('{"schema": "invariants.report/0"}', "regenerate"),
-        ('{"schema": "invariants.baseline/1"}', "where an invariants.report/1 file is needed"),
+        ('{"schema": "invariants.report/3"}', "newer checkout"),
+        ('{"schema": "invariants.report/1"}', "regenerate"),
+        ('{"schema": "invariants.baseline/1"}', "where an invariants.report/2 file is needed"),
     ],
 )
 def test_load_rejects_malformed_and_foreign_files(tmp_path, content, needle):
