@@ -11,6 +11,8 @@ Layers (the arrow reads "may import"; checked by ``properties/library/test_layer
           |                       bounds (Lemma 2), theta (S-L3, S-L4), limits
     dynamics/                   gradient flow (flow) and gradient descent (gd)
     strategies                  Hypothesis generators of problems (imports core)
+    certify/                    ball-arithmetic certificates at float points (imports core;
+                                python-flint, the optional extra ``certify``)
     relu                        the ReLU experiment of Fig. 2 (imports core.rounding)
     database                    the shared example database (INVARIANTS_DATABASE)
     report/                     records, the report, figures, baseline, the pytest plugin
