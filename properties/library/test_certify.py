@@ -1,0 +1,165 @@
+"""Unit properties of :mod:`invariants.certify`: exact balls, the network in balls, the verdicts.
+
+The balls must contain the exact values; the float library's results must lie within
+their own derived rounding allowances of those balls (the float allowances are tested
+here against an enclosure, not against another float computation); a known-true and a
+known-false inequality about floats are decided correctly; and the far regime
+(``exp(-1e12)``) is an ordinary ball.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from flint import arb
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from invariants.certify import balls, steps
+from invariants.certify import network as bn
+from invariants.core import network as net
+from invariants.core.losses import EXPONENTIAL, LOGISTIC
+from invariants.core.rounding import EPS
+from invariants.dynamics import gd
+from properties.claims import certified
+from properties.claims import section3 as gc
+from properties.claims.smoothness import full_gradient, l5_rounding
+from properties.problems import a2_equal_frobenius_init, small_data
+
+
+@pytest.fixture(scope="module")
+def run():
+    """A small honest A5 run (depth 3, logistic), shared by the tests below."""
+    data = small_data(seed=5)
+    W0 = a2_equal_frobenius_init(data.z, [4, 3], seed=6, norm=1.2)
+    return gd.gradient_descent(data.z, W0, LOGISTIC, 60)
+
+
+@given(st.floats(allow_nan=False, allow_infinity=False, width=64))
+def test_a_float_is_an_exact_ball(x):
+    """Every finite float64 becomes a ball of radius 0 whose midpoint is the float."""
+    b = balls.ball_matrix(np.array([[x]])).entries()[0]
+    assert b.rad() == 0
+    assert b.mid() == arb(x)
+    assert balls.lower(b) <= x <= balls.upper(b)
+
+
+@settings(max_examples=30)
+@given(
+    st.lists(
+        st.integers(-4, 4),
+        min_size=12,
+        max_size=12,
+    )
+)
+def test_integer_networks_are_multiplied_exactly(values):
+    """Small-integer layers: the float end-to-end vector is exact, and the ball equals it
+    with radius 0 (the ball product of exact inputs is exact when no rounding is needed)."""
+    v = np.array(values, dtype=float)
+    W = (v[:6].reshape(2, 3), v[6:10].reshape(2, 2), v[10:12].reshape(1, 2))
+    with balls.working_precision():
+        w = bn.end_to_end(bn.ball_weights(W)).entries()
+    exact = net.end_to_end(W)
+    assert [x.rad() for x in w] == [0] * 3
+    assert [float(x.mid()) for x in w] == exact.tolist()
+
+
+def test_the_risk_and_gradient_balls_lie_within_the_float_allowances(run):
+    """At every 10th iterate the float ``R(W(t))`` is within :func:`risk_rounding` of the
+    ball, and the float gradient within :func:`l5_rounding` (both derived float bounds)."""
+    tol = gc.risk_rounding(run)
+    zb = balls.ball_matrix(run.z)
+    for t in range(0, run.steps + 1, 10):
+        W = run.weights[t]
+        with balls.working_precision():
+            Wb = bn.ball_weights(W)
+            r = bn.risk(Wb, zb, LOGISTIC)
+            G = bn.layer_gradients(Wb, zb, LOGISTIC)
+            g_float = net.unflatten(full_gradient(W, run.z, LOGISTIC), [M.shape for M in W])
+            diff = bn.squared_norm(bn.difference(G, bn.ball_weights(g_float)))
+        assert r.rad() < 1e-30 * float(r.mid())
+        assert abs(float(r.mid()) - float(np.exp(run.log_risk[t]))) <= tol[t]
+        radius = max(1.0, gd.max_frobenius(W))
+        assert balls.upper(diff) <= l5_rounding(W, run.z, LOGISTIC, radius) ** 2
+
+
+def _log_form_allowance(value: float) -> float:
+    """The float log forms' error: a few roundings of their own size (``4 eps |value|``, the
+    exponential's ``-m`` is exact) plus the logistic series' dropped ``t^2`` term (< 1e-26)
+    and ``4 eps`` absolute for the ``log1p``/``log`` of an order-one argument."""
+    return 4 * EPS * (abs(value) + 1.0) + 1e-26
+
+
+@pytest.mark.parametrize("m", [1e12, -1e12, 0.0, 37.5])
+def test_losses_in_the_far_regime_are_ordinary_balls(m):
+    """``loss(1e12)``: ``exp(-1e12)`` underflows in float64 but is a positive ball here whose
+    log encloses the float log-domain value (exact for the exponential loss, within the
+    series' ``1e-26`` for the logistic); at ``m = -1e12`` the losses are huge, not inf."""
+    with balls.working_precision():
+        for loss in (EXPONENTIAL, LOGISTIC):
+            v = bn.loss_value(loss, arb(m))
+            assert v > 0
+            log_float = float(loss.log_value(m))
+            assert abs(v.log() - arb(log_float)) < _log_form_allowance(log_float)
+            d1 = bn.loss_d1(loss, arb(m))
+            assert d1 < 0
+            log_d1 = float(loss.log_neg_d1(m))
+            assert abs((-d1).log() - arb(log_d1)) < _log_form_allowance(log_d1)
+
+
+def test_known_true_and_known_false_inequalities_are_decided():
+    """The float 0.1 lies above 1/10 and the float 0.3 below 3/10 (their binary roundings):
+    TRUE and FALSE with margins of ~5.6e-18 and ~-1.1e-17; a ball straddling 0 is undecided."""
+    with balls.working_precision():
+        above = balls.nonnegative(arb(0.1) - arb(1) / 10)
+        below = balls.nonnegative(arb(0.3) - arb(3) / 10)
+        straddle = balls.nonnegative(arb(0, 1e-3), "here")
+    assert above.decided is True and 5e-18 < above.lower <= above.upper < 6e-18
+    assert below.decided is False and -1.2e-17 < below.lower <= below.upper < -1.1e-17
+    assert straddle.decided is None and straddle.witness == "here"
+    assert not straddle.certified
+
+
+def test_identities_and_combination():
+    """An identity is TRUE when every residual ball contains 0, FALSE when one excludes it;
+    combining: FALSE beats undecided beats TRUE, margins of the worst point, points summed."""
+    with balls.working_precision():
+        held = balls.zero([arb(0), arb(0, 1e-30)])
+        broken = balls.zero([arb(0), arb(1e-20)], "pair 1")
+        open_ = balls.nonnegative(arb(0, 1.0), "open")
+        ok = balls.nonnegative(arb(2))
+    assert held.decided is True and held.upper == pytest.approx(1e-30, rel=1e-6)
+    assert broken.decided is False and broken.witness == "pair 1 entry 1"
+    assert balls.combine([ok, held]).decided is True
+    assert balls.combine([ok, open_]).decided is None
+    both = balls.combine([ok, open_, broken])
+    assert both.decided is False and both.witness == broken.witness and both.points == 3
+    assert balls.combine([ok, open_]).lower == open_.lower
+
+
+@given(st.integers(0, 3000), st.lists(st.integers(-5, 3005), max_size=3), st.integers(0, 6))
+def test_sampled_steps_hold_the_first_last_and_worst(count, worst, between):
+    """:func:`sample_steps`: first, last and every in-range worst index, at most
+    ``between + 2 + len(worst)`` indices, all in range, sorted and distinct."""
+    idx = steps.sample_steps(count, worst, between)
+    if count == 0:
+        assert idx == []
+        return
+    assert idx[0] == 0 and idx[-1] == count - 1
+    assert all(w in idx for w in worst if 0 <= w < count)
+    assert len(idx) <= between + 2 + len(worst)
+    assert idx == sorted(set(idx)) and all(0 <= i < count for i in idx)
+
+
+def test_every_sampled_step_of_an_honest_run_is_certified(run):
+    """The certified GD verdicts of an honest A5 run are all TRUE, with positive margins for
+    the inequalities and residual radii below 1e-30 for the identity."""
+    certs = certified.certify_gd_run(run)
+    assert set(certs) == set(certified.GD_STATEMENTS)
+    for sid, c in certs.items():
+        assert c.decided is True, (sid, c)
+        assert c.points >= 3
+        if sid == "S-EQ29":
+            assert c.upper < 1e-30
+        else:
+            assert c.lower > 0
