@@ -22,6 +22,15 @@ Per statement, at a step from ``W = W(t)`` to the exact ``W'``:
 * S-L5: ``||grad R(W) - grad R(V)|| <= beta(R) ||W - V||`` at the drawn pair;
 * S-L6: the exact constant step from the last float iterate inside ``B(R)`` lands outside.
 
+At a point (a checkpoint of the flow, a drawn ``w``, the data):
+
+* the max-margin certificate: ``gamma`` enclosed by weak duality to the float
+  certificate's relative accuracy (:func:`certify_max_margin`);
+* S-L3: ``theta > 0`` for the float ``(z, ubar, S)`` with theta enclosed (below);
+* S-L4: the sign of ``<w_perp, grad R(w)>`` at a drawn ``w`` beyond K;
+* S-L2a and S-C1's first inequality at sampled checkpoints, singular values enclosed,
+  with the float check's integrator allowance taken as given.
+
 A FALSE certificate where the float check passed is a failure of the suite
 (:func:`require_consistent`).
 """
@@ -29,14 +38,19 @@ A FALSE certificate where the float check passed is a failure of the suite
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
+from flint import arb
 
-from invariants.certify import balls, steps
+from invariants.certify import balls, geometry, spectral, steps
 from invariants.certify.balls import Certificate
+from invariants.core import bounds
 from invariants.core import network as net
 from invariants.core.losses import Loss
+from invariants.core.maxmargin import MaxMargin
+from invariants.core.rounding import TINY, deficit_rounding
+from invariants.core.theta import Theta
 from invariants.dynamics import gd
 
 #: The GD statements certified at sampled steps of an A5 run.
@@ -126,3 +140,174 @@ def require_consistent(statement: str, certificate: Certificate) -> Certificate:
         f"{certificate.upper:.6e}])"
     )
     return certificate
+
+
+# --- points: the max margin, theta, the sign condition, checkpoints of the flow -------------
+
+#: The relative accuracy the float max-margin certificate promises (its default ``tol``,
+#: :func:`invariants.core.maxmargin.check_certificate`): certified here is
+#: ``hi - lo <= KKT_TOL * lo`` for the weak-duality enclosure ``gamma in [lo, hi]``.
+KKT_TOL = 1e-12
+
+
+def certify_max_margin(z: np.ndarray, mm: MaxMargin) -> Certificate:
+    """The max-margin KKT certificate in balls: ``gamma`` enclosed in ``[lo, hi]`` by weak
+    duality at the float ``(ubar, dual)`` with ``lo > 0`` and ``hi - lo <= KKT_TOL lo``."""
+    enc = geometry.max_margin_enclosure(z, mm.ubar, mm.dual)
+    with balls.working_precision():
+        gap = arb(KKT_TOL) * enc.lo - (enc.hi - enc.lo)
+    return _point(
+        [balls.nonnegative(enc.lo, "gamma", strict=True), balls.nonnegative(gap, "gap")],
+        "max margin",
+    )
+
+
+def certify_s_l3(z: np.ndarray, mm: MaxMargin, th: Theta) -> Certificate:
+    """S-L3: ``theta > 0`` at the float ``(z, ubar, S)``, from a certified simplex of the
+    support (:func:`invariants.certify.geometry.theta_lower_bound`), together with the
+    max-margin certificate the support set rests on (:func:`certify_max_margin`).
+    Undecided when no d-subset of S certifies the origin inside its projected simplex."""
+    kkt = certify_max_margin(z, mm)
+    bound = geometry.theta_lower_bound(z, mm.ubar, th.support)
+    if bound is None:
+        theta_cert = Certificate(None, 0.0, float(th.value), 1, "theta: no certified simplex")
+    else:
+        theta_cert = balls.nonnegative(bound, "theta", strict=True)
+    return _point([kkt, theta_cert], f"|S| = {len(th.support)}")
+
+
+def certify_s_l4(
+    w: np.ndarray, z: np.ndarray, ubar: np.ndarray, loss: Loss, K: float
+) -> Certificate:
+    """S-L4 at ``w``: ``<w_perp, grad R(w)> >= 0`` in balls, where ``||w_perp|| >= K`` and
+    ``<w, ubar> >= 0`` are certified too; when a premise is not, the point is undecided
+    (the lemma says nothing there), never FALSE."""
+    inner = geometry.perp_gradient_inner(w, z, ubar, loss)
+    with balls.working_precision():
+        premise_k = geometry.perp_norm_squared(w, ubar) - arb(float(K)) ** 2
+        premise_u = (balls.ball_matrix(w).transpose() * balls.ball_matrix(ubar))[0, 0]
+    premises = [balls.nonnegative(premise_k), balls.nonnegative(premise_u)]
+    sign = balls.nonnegative(inner, f"||w|| = {float(np.linalg.norm(w)):.3g}")
+    if not all(p.certified for p in premises):
+        return Certificate(None, sign.lower, sign.upper, 1, "premise of S-L4 not certified")
+    return _point([sign], "w")
+
+
+def sample_checkpoints(count: int, worst: Sequence[int]) -> list[int]:
+    """The checkpoints to certify: first, last, worst and :data:`steps.SAMPLED_BETWEEN`."""
+    return steps.sample_steps(count, worst)
+
+
+def _d_ball(initial: net.Weights) -> arb:
+    """``D = max_k ||W_k(0)||_F^2 - ||W_L(0)||_F^2 + sum_k ||A_{k,k+1}||_2`` in balls."""
+    f = [balls.fro2(balls.ball_matrix(W)) for W in initial]
+    top = f[0]
+    for x in f[1:]:
+        top = top.max(x)
+    a = [spectral.balance_norm(initial[k], initial[k + 1]) for k in range(len(initial) - 1)]
+    return top - f[-1] + sum(a, arb(0))
+
+
+def _eq8_balls(initial: net.Weights) -> list[arb]:
+    """eq. 8's per-layer bounds ``||W_k(0)||_F^2 - ||W_L(0)||_F^2 + sum_{j>=k} ||A_j||_2``."""
+    f = [balls.fro2(balls.ball_matrix(W)) for W in initial]
+    a = [spectral.balance_norm(initial[k], initial[k + 1]) for k in range(len(initial) - 1)]
+    return [f[k] - f[-1] + sum(a[k:], arb(0)) for k in range(len(initial))]
+
+
+def certify_deficits(
+    initial: net.Weights,
+    checkpoints: Sequence[net.Weights],
+    charges: Sequence[Sequence[float]],
+    where: Sequence[str],
+) -> Certificate | None:
+    """S-L2a at the given checkpoints' float weights: for every layer,
+    ``||W_k||_F^2 - ||W_k||_2^2 <= eq8_k + charge_k`` and ``<= D + charge_k``, singular
+    values enclosed (:mod:`invariants.certify.spectral`).  ``charge_k`` is the float
+    check's allowance for the integrator (its eq. 2 / eq. 3 drift, without the rounding
+    part): what the flow's error budget says the computed path may be off by, taken as
+    given -- a certificate about the point, not about the integrator.  Vector layers
+    (deficit identically 0) are left out; None when every layer is one."""
+    with balls.working_precision():
+        D = _d_ball(initial)
+        e8 = _eq8_balls(initial)
+        out = []
+        for W, charge, label in zip(checkpoints, charges, where, strict=True):
+            margins = []
+            for k, M in enumerate(W):
+                if min(M.shape) == 1:
+                    continue  # a vector's deficit is identically 0: nothing to certify
+                deficit = spectral.rank_deficit(M)
+                c = arb(float(charge[k]))
+                margins += [
+                    balls.nonnegative(e8[k] + c - deficit, f"layer {k + 1} (eq. 8)"),
+                    balls.nonnegative(D + c - deficit, f"layer {k + 1} (D)"),
+                ]
+            if margins:
+                out.append(_point(margins, label))
+    return balls.combine(out) if out else None
+
+
+def certify_c1_clause(
+    initial: net.Weights,
+    checkpoints: Sequence[net.Weights],
+    charges: Sequence[float],
+    where: Sequence[str],
+) -> Certificate | None:
+    """S-C1's first inequality at the checkpoints: ``1 - sigma_k / ||W_k||_F <= D_eff /
+    ||W_k||_F^2``, i.e. ``||W_k||_F (||W_k||_F - sigma_k) <= D_eff`` with ``D_eff = D +
+    charge`` (the integrator's drift allowance of the float check), for every non-zero
+    layer.  The alignment part of S-C1 needs singular *vectors*, which are not enclosed.
+    None when every layer is a vector (nothing to certify)."""
+    with balls.working_precision():
+        D = _d_ball(initial)
+        out = []
+        for W, charge, label in zip(checkpoints, charges, where, strict=True):
+            margins = []
+            for M in W:
+                if min(M.shape) == 1:
+                    continue  # sigma_1 = ||M||_F for a vector: the clause is 0 <= D_eff
+                F = balls.fro2(balls.ball_matrix(M)).sqrt()
+                sigma = spectral.spectral_norm_squared(M).max(arb(0)).sqrt()
+                margins.append(D + arb(float(charge)) - F * (F - sigma))
+            if margins:
+                out.append(_point([balls.nonnegative(m) for m in margins], label))
+    return balls.combine(out) if out else None
+
+
+def _flow_samples(tr, tolerances: Callable) -> tuple[list, list[np.ndarray]]:
+    """The sampled checkpoints of a flow run (first, last, the float check's tightest
+    deficit and :data:`steps.SAMPLED_BETWEEN`) and their integrator charges per layer:
+    ``tolerances(c, shapes)`` (the float check's allowance) less its rounding part."""
+    cps = tr.checkpoints
+    shapes = [W.shape for W in tr.initial]
+    e8 = bounds.eq8_bounds(tr.initial)
+    tight = [
+        max(bounds.rank_deficit(W) / max(e8[k], TINY) for k, W in enumerate(c.weights)) for c in cps
+    ]
+    chosen = [cps[i] for i in sample_checkpoints(len(cps), [int(np.argmax(tight))])]
+    charges = [
+        np.asarray(tolerances(c, shapes)) - np.array([deficit_rounding(W) for W in c.weights])
+        for c in chosen
+    ]
+    return chosen, charges
+
+
+def certify_flow_deficits(tr, tolerances: Callable) -> Certificate | None:
+    """S-L2a at the sampled checkpoints of a flow run (:func:`certify_deficits`);
+    ``tolerances`` is the float check's per-layer allowance function."""
+    chosen, charges = _flow_samples(tr, tolerances)
+    return certify_deficits(tr.initial, [c.weights for c in chosen], charges, _labels(chosen))
+
+
+def certify_flow_c1(tr, tolerances: Callable) -> Certificate | None:
+    """S-C1's first inequality at the sampled checkpoints (:func:`certify_c1_clause`), with
+    the whole eq. 2 / eq. 3 charge (layer 1's tail sum) added to D as the float check does."""
+    chosen, charges = _flow_samples(tr, tolerances)
+    return certify_c1_clause(
+        tr.initial, [c.weights for c in chosen], [float(ch[0]) for ch in charges], _labels(chosen)
+    )
+
+
+def _labels(checkpoints) -> list[str]:
+    return [f"s = {c.s:.6g}" for c in checkpoints]
