@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 
 from ..statements import EXERCISED_FLOOR, STATEMENTS
-from .records import FAILING
+from .records import FAILING, merge_certified, new_certified
 from .tables import REACH_SUFFIX
 from .values import as_float, num, stats
 
@@ -39,6 +39,7 @@ def statement_rows(tests: list[dict]) -> tuple[dict[str, dict], set[str]]:
             "failures": [],
             "errata": 0,
             "reach": None,
+            "certified": None,
         }
         for sid, title, assumptions in STATEMENTS
     }
@@ -79,6 +80,10 @@ def statement_rows(tests: list[dict]) -> tuple[dict[str, dict], set[str]]:
             row["exercised"] += int(s.get("exercised", s["examples"]))
             for name, values in (s.get("measures") or {}).items():
                 row["measures"].setdefault(name, []).extend(values)
+            if s.get("certified"):
+                if row["certified"] is None:
+                    row["certified"] = new_certified()
+                merge_certified(row["certified"], s["certified"])
             if s["ratio"] is None:
                 continue
             ratio = as_float(s["ratio"])
@@ -147,7 +152,8 @@ def statement_status(row: dict, has_errata: bool) -> str:
     o = row["outcomes"]
     ws = row["worst_slack"]
     over = ws is not None and not as_float(ws) <= 1.0
-    if o.get("failed") or o.get("error") or over:
+    refuted = bool((row.get("certified") or {}).get("refuted"))  # proved false somewhere
+    if o.get("failed") or o.get("error") or over or refuted:
         return "violated"
     if o.get("crashed"):
         return "crashed"

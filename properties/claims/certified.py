@@ -38,7 +38,8 @@ A FALSE certificate where the float check passed is a failure of the suite
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 
 import numpy as np
 from flint import arb
@@ -52,6 +53,7 @@ from invariants.core.maxmargin import MaxMargin
 from invariants.core.rounding import TINY, deficit_rounding
 from invariants.core.theta import Theta
 from invariants.dynamics import gd
+from invariants.statements import Slack
 
 #: The GD statements certified at sampled steps of an A5 run.
 GD_STATEMENTS = ("S-EQ4", "S-EQ27", "S-EQ29", "S-EQ30", "S-EQ37")
@@ -60,7 +62,9 @@ GD_STATEMENTS = ("S-EQ4", "S-EQ27", "S-EQ29", "S-EQ30", "S-EQ37")
 def _point(certificates: Sequence[Certificate], where: str) -> Certificate:
     """Several inequalities at one point decided together, counted as one point."""
     c = balls.combine(certificates)
-    return dataclasses.replace(c, points=1, witness=f"{where}: {c.witness}" if c.witness else "")
+    if c.decided is True:
+        return dataclasses.replace(c, points=1, witness="")
+    return dataclasses.replace(c, points=1, witness=f"{where}: {c.witness}" if c.witness else where)
 
 
 def step_certificates(step: steps.Step, depth: int, where: str) -> dict[str, Certificate]:
@@ -311,3 +315,17 @@ def certify_flow_c1(tr, tolerances: Callable) -> Certificate | None:
 
 def _labels(checkpoints) -> list[str]:
     return [f"s = {c.s:.6g}" for c in checkpoints]
+
+
+def attach(slacks: Sequence[Slack], certificates: Mapping[str, Certificate | None]) -> list[Slack]:
+    """Each slack with its statement's certificate (:func:`require_consistent` first)."""
+    out = []
+    for s in slacks:
+        c = certificates.get(s.statement)
+        out.append(s if c is None else replace(s, certificate=require_consistent(s.statement, c)))
+    return out
+
+
+def certified_slack(slack: Slack, certificate: Certificate | None) -> Slack:
+    """One slack with its certificate (:func:`attach` for a single check)."""
+    return attach([slack], {slack.statement: certificate})[0]

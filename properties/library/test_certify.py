@@ -21,6 +21,10 @@ from invariants.core import network as net
 from invariants.core.losses import EXPONENTIAL, LOGISTIC
 from invariants.core.rounding import EPS
 from invariants.dynamics import gd
+from invariants.report.records import SlackRecorder, TestRecord
+from invariants.report.statement_table import statement_rows, statement_status
+from invariants.report.summary import certified_cell
+from invariants.statements import Slack
 from properties.claims import certified
 from properties.claims import section3 as gc
 from properties.claims.smoothness import full_gradient, l5_rounding
@@ -163,3 +167,31 @@ def test_every_sampled_step_of_an_honest_run_is_certified(run):
             assert c.upper < 1e-30
         else:
             assert c.lower > 0
+
+
+def test_the_report_counts_certified_examples_and_shows_the_worst_margin():
+    """Recorder -> test entry -> statement row -> tables: 'k of n (m pts)' with the worst
+    certified margin; a refuted certificate makes the statement *violated* with its witness;
+    an undecided one counts in n, never in k."""
+    rec = SlackRecorder()
+    proved = balls.Certificate(True, 0.25, 0.26, 4)
+    tighter = balls.Certificate(True, 0.01, 0.02, 3)
+    open_ = balls.Certificate(None, -1e-3, 1e-3, 2, "step 7")
+    for c in (proved, tighter, open_, None):
+        rec(Slack("S-EQ4", 0.5, exercised=True, certificate=c))
+    entry = TestRecord("t.py::test_x", "passed", 0.1, ["S-EQ4"], list(rec.worst.values()))
+    rows, _ = statement_rows([entry.to_entry()])
+    c = rows["S-EQ4"]["certified"]
+    assert (c["examples"], c["proved"], c["undecided"], c["points"]) == (3, 2, 1, 9)
+    assert c["worst_margin"] == 0.01 and c["witness"] == "step 7"
+    assert certified_cell(rows["S-EQ4"]) == "2 of 3 (9 pts)"
+    assert statement_status(rows["S-EQ4"], has_errata=False) == "held"
+    rec(
+        Slack(
+            "S-EQ4", 0.5, exercised=True, certificate=balls.Certificate(False, -2.0, -1.0, 1, "s")
+        )
+    )
+    entry = TestRecord("t.py::test_x", "passed", 0.1, ["S-EQ4"], list(rec.worst.values()))
+    rows, _ = statement_rows([entry.to_entry()])
+    assert rows["S-EQ4"]["certified"]["refuted"] == 1
+    assert statement_status(rows["S-EQ4"], has_errata=False) == "violated"
