@@ -67,6 +67,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.bench_flow
 	$(BIN)/python -m benchmarks.bench_gd
 	$(BIN)/python -m benchmarks.bench_direction
+	$(BIN)/python -m benchmarks.bench_certify
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

@@ -15,11 +15,13 @@ from flint import arb
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from invariants.certify import balls, steps
+from invariants.certify import balls, geometry, spectral, steps
 from invariants.certify import network as bn
 from invariants.core import network as net
 from invariants.core.losses import EXPONENTIAL, LOGISTIC
+from invariants.core.maxmargin import max_margin, perp
 from invariants.core.rounding import EPS
+from invariants.core.theta import theta
 from invariants.dynamics import gd
 from invariants.report.records import SlackRecorder, TestRecord
 from invariants.report.statement_table import statement_rows, statement_status
@@ -27,6 +29,7 @@ from invariants.report.summary import certified_cell
 from invariants.statements import Slack
 from properties.claims import certified
 from properties.claims import section3 as gc
+from properties.claims.lemmas34 import theta_forward_tolerance
 from properties.claims.smoothness import full_gradient, l5_rounding
 from properties.problems import a2_equal_frobenius_init, small_data
 
@@ -195,3 +198,47 @@ def test_the_report_counts_certified_examples_and_shows_the_worst_margin():
     rows, _ = statement_rows([entry.to_entry()])
     assert rows["S-EQ4"]["certified"]["refuted"] == 1
     assert statement_status(rows["S-EQ4"], has_errata=False) == "violated"
+
+
+@pytest.mark.parametrize("seed", [3, 4, 5])
+def test_the_max_margin_theta_and_the_sign_condition_are_enclosed(seed):
+    """At the float data (simplex-path seeds of :func:`small_data`): the weak-duality
+    enclosure holds the float gamma (its certificate promises 1e-12 relative), theta's
+    ball holds the float theta within its forward tolerance, and S-L4's sign at
+    ``w = ubar + 1.5 K xi`` is proved; the same ``w`` with ``-ubar`` breaks a premise:
+    undecided, not FALSE."""
+    data = small_data(seed=seed, n=12, d=3 + seed % 3)
+    mm = max_margin(data)
+    th = theta(data.z, mm)
+    assert th.method == "simplex"
+    enc = geometry.max_margin_enclosure(data.z, mm.ubar, mm.dual)
+    assert balls.lower(enc.lo) <= mm.gamma * (1 + 1e-12)
+    assert mm.gamma * (1 - 1e-12) <= balls.upper(enc.hi)
+    assert balls.upper(enc.direction_radius) < 1e-6  # sqrt of the gap: ~1e-8 measured
+    bound = geometry.theta_lower_bound(data.z, mm.ubar, th.support)
+    tol = theta_forward_tolerance(data.z, mm, th)
+    assert abs(float(bound.mid()) - th.value) <= tol + float(bound.rad())
+    assert certified.certify_s_l3(data.z, mm, th).decided is True
+    n = data.z.shape[0]
+    K = 2 * n / (np.e * th.value)
+    xi = perp(np.ones(data.z.shape[1]), mm.ubar)
+    w = mm.ubar + 1.5 * K * xi / np.linalg.norm(xi)
+    assert certified.certify_s_l4(w, data.z, mm.ubar, LOGISTIC, K).decided is True
+    flipped = certified.certify_s_l4(w - 2 * mm.ubar * (w @ mm.ubar), data.z, mm.ubar, LOGISTIC, K)
+    assert flipped.decided is None
+
+
+def test_singular_values_are_enclosed_around_the_float_svd():
+    """sigma_1^2 of random layers (and of a near rank-one one) lies in its ball within the
+    float SVD's backward error (``8 eps max(shape) sigma_1^2``), the ball's radius is of that
+    order, and the deficit of a vector is 0."""
+    rng = np.random.default_rng(11)
+    for shape in [(5, 3), (3, 5), (10, 10), (30, 20)]:
+        W = rng.standard_normal(shape)
+        s1 = float(np.linalg.svd(W, compute_uv=False)[0])
+        ball = spectral.spectral_norm_squared(W)
+        allowance = 8 * EPS * max(shape) * s1**2
+        assert abs(float(ball.mid()) - s1**2) <= allowance + float(ball.rad())
+        assert float(ball.rad()) <= allowance
+    v = rng.standard_normal((1, 6))
+    assert balls.upper(abs(spectral.rank_deficit(v))) <= 8 * EPS * 6 * float(np.vdot(v, v))
