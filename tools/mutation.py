@@ -888,6 +888,22 @@ SAMPLED_PACKAGES: dict[str, dict[str, tuple[str, ...]]] = {
             "properties/test_fig2.py",
         ),
     },
+    # The certified verdicts (docs/certified.md): the ball arithmetic and its claim glue, run
+    # against their unit tests and controls (a mutant that makes a certificate wrong either
+    # breaks an enclosure of test_certify or a refutation of test_certify_controls).
+    "certify": {
+        **{
+            f"invariants/certify/{name}.py": (
+                "properties/controls/test_certify_controls.py",
+                "properties/library/test_certify.py",
+            )
+            for name in ("balls", "network", "steps", "spectral", "geometry")
+        },
+        "properties/claims/certified.py": (
+            "properties/controls/test_certify_controls.py",
+            "properties/library/test_certify.py",
+        ),
+    },
     "other": {
         "invariants/relu.py": (
             "properties/library/test_relu.py",
@@ -967,6 +983,10 @@ MEASURED_SECONDS: dict[str, float] = {
     "properties/library/test_vacuity.py": 2.1,
     "properties/library/test_flow_guards.py": 1.6,
     "properties/library/test_gd_bookkeeping.py": 0.3,
+    # The certified verdicts' tests (one `pytest -n 0 --invariants-profile ci` run each,
+    # 2026-12-05 17:55 UTC: 16 tests in 0.53 s, 5 tests in 0.11 s).
+    "properties/library/test_certify.py": 0.5,
+    "properties/controls/test_certify_controls.py": 0.1,
     "properties/library/test_report_outcomes.py": 0.2,
     "properties/library/test_estimators.py": 0.1,
     "properties/library/test_tolerances.py": 0.1,
