@@ -27,13 +27,20 @@ T = TypeVar("T")
 PREC = 128
 
 
+#: The precisions :func:`refine` tries, in bits: a verdict left undecided at one (a ball
+#: straddling 0 because the exact margin is below its radius) is recomputed at the next.
+REFINE = (PREC, 4 * PREC)
+
+
 def working_precision(prec: int = PREC):
-    """Context manager setting Arb's working precision (``ctx.workprec``)."""
-    return ctx.workprec(prec)
+    """Context manager setting Arb's working precision to at least ``prec`` bits (an
+    enclosing higher precision is kept)."""
+    return ctx.workprec(max(int(prec), ctx.prec))
 
 
 def precise(fn: Callable[P, T]) -> Callable[P, T]:
-    """Run ``fn`` at the working precision :data:`PREC` (a decorator for ball functions)."""
+    """Run ``fn`` at the working precision :data:`PREC` or the enclosing one if higher
+    (a decorator for ball functions)."""
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
@@ -41,6 +48,18 @@ def precise(fn: Callable[P, T]) -> Callable[P, T]:
             return fn(*args, **kwargs)
 
     return wrapper
+
+
+def refine(decide: Callable[[], T], undecided: Callable[[T], bool]) -> T:
+    """``decide()`` at each precision of :data:`REFINE` until ``undecided`` is False (the
+    last result otherwise).  Only an undecided verdict is recomputed."""
+    result = decide()
+    for prec in REFINE[1:]:
+        if not undecided(result):
+            break
+        with ctx.workprec(prec):
+            result = decide()
+    return result
 
 
 def ball_matrix(A: np.ndarray) -> arb_mat:

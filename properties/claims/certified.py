@@ -59,6 +59,10 @@ from invariants.statements import Slack
 GD_STATEMENTS = ("S-EQ4", "S-EQ27", "S-EQ29", "S-EQ30", "S-EQ37")
 
 
+def _open(c: Certificate | None) -> bool:
+    return c is not None and c.decided is None
+
+
 def _point(certificates: Sequence[Certificate], where: str) -> Certificate:
     """Several inequalities at one point decided together, counted as one point."""
     c = balls.combine(certificates)
@@ -108,8 +112,13 @@ def certify_gd_run(
     depth = len(tr.initial)
     per_statement: dict[str, list[Certificate]] = {}
     for t in steps.sample_steps(tr.steps, worst_steps(tr), between):
-        step = steps.gd_step(tr.weights[t], tr.z, tr.loss, float(tr.eta[t]))
-        for sid, c in step_certificates(step, depth, f"step {t}").items():
+
+        def at_step(t: int = t) -> dict[str, Certificate]:
+            step = steps.gd_step(tr.weights[t], tr.z, tr.loss, float(tr.eta[t]))
+            return step_certificates(step, depth, f"step {t}")
+
+        certs = balls.refine(at_step, lambda cs: any(c.decided is None for c in cs.values()))
+        for sid, c in certs.items():
             per_statement.setdefault(sid, []).append(c)
     return {sid: balls.combine(cs) for sid, cs in per_statement.items()}
 
@@ -119,9 +128,15 @@ def certify_s_l5(
 ) -> Certificate:
     """S-L5 at the pair ``(W, V)``: ``beta(R)^2 ||W - V||^2 - ||grad R(W) - grad R(V)||^2 >= 0``
     with ``beta(R)`` in balls from the loss's constants."""
-    constant = steps.smoothness_constant(radius, len(W), loss)
-    margin = steps.lipschitz_margin(W, V, z, loss, constant)
-    return _point([balls.nonnegative(margin)], f"R = {radius:.6g}")
+    if all(np.array_equal(a, b) for a, b in zip(W, V, strict=True)):
+        return Certificate(True, 0.0, 0.0, 1)  # W = V: both sides are exactly 0
+
+    def decide() -> Certificate:
+        constant = steps.smoothness_constant(radius, len(W), loss)
+        margin = steps.lipschitz_margin(W, V, z, loss, constant)
+        return _point([balls.nonnegative(margin)], f"R = {radius:.6g}")
+
+    return balls.refine(decide, _open)
 
 
 def certify_s_l6_exit(
@@ -181,20 +196,34 @@ def certify_s_l3(z: np.ndarray, mm: MaxMargin, th: Theta) -> Certificate:
 
 
 def certify_s_l4(
-    w: np.ndarray, z: np.ndarray, ubar: np.ndarray, loss: Loss, K: float
+    w: np.ndarray,
+    z: np.ndarray,
+    ubar: np.ndarray,
+    loss: Loss,
+    K: float,
+    allowance: float = 0.0,
 ) -> Certificate:
-    """S-L4 at ``w``: ``<w_perp, grad R(w)> >= 0`` in balls, where ``||w_perp|| >= K`` and
-    ``<w, ubar> >= 0`` are certified too; when a premise is not, the point is undecided
-    (the lemma says nothing there), never FALSE."""
-    inner = geometry.perp_gradient_inner(w, z, ubar, loss)
+    """S-L4 at ``w``: ``<w_perp, grad R(w)> >= 0`` in balls.
+
+    The premises are the float check's: ``||w_perp|| >= K - allowance`` and
+    ``<w, ubar> >= -allowance`` with its rounding ``allowance`` (the property draws ``w``
+    on the threshold ``||w_perp|| = K`` and with ``<w, ubar> = 0``, which hold only to
+    rounding).  When a premise is certainly false even so, the lemma says nothing at
+    ``w``: undecided, never FALSE.  Otherwise the sign is decided (:func:`balls.refine`).
+    """
     with balls.working_precision():
-        premise_k = geometry.perp_norm_squared(w, ubar) - arb(float(K)) ** 2
-        premise_u = (balls.ball_matrix(w).transpose() * balls.ball_matrix(ubar))[0, 0]
-    premises = [balls.nonnegative(premise_k), balls.nonnegative(premise_u)]
-    sign = balls.nonnegative(inner, f"||w|| = {float(np.linalg.norm(w)):.3g}")
-    if not all(p.certified for p in premises):
-        return Certificate(None, sign.lower, sign.upper, 1, "premise of S-L4 not certified")
-    return _point([sign], "w")
+        a = arb(float(allowance))
+        reach = arb(float(K)) - a
+        premise_k = geometry.perp_norm_squared(w, ubar) - reach * abs(reach)
+        premise_u = (balls.ball_matrix(w).transpose() * balls.ball_matrix(ubar))[0, 0] + a
+    if premise_k < 0 or premise_u < 0:
+        return Certificate(None, 0.0, 0.0, 1, "premise of S-L4 false at w")
+    where = f"||w|| = {float(np.linalg.norm(w)):.3g}"
+
+    def decide() -> Certificate:
+        return _point([balls.nonnegative(geometry.perp_gradient_inner(w, z, ubar, loss))], where)
+
+    return balls.refine(decide, _open)
 
 
 def sample_checkpoints(count: int, worst: Sequence[int]) -> list[int]:

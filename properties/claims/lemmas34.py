@@ -187,7 +187,8 @@ def check_s_l4_sign(w: np.ndarray, z: np.ndarray, ubar: np.ndarray, loss: Loss, 
         f"{loss.name}: ||w_perp||/K = {rp / K:.3g}, <w, ubar> = {float(w @ ubar):.3g}",
         exercised=True,
     )
-    return certified.certified_slack(slack, certified.certify_s_l4(w, z, ubar, loss, K))
+    cert = certified.certify_s_l4(w, z, ubar, loss, K, perp_rounding(w))
+    return certified.certified_slack(slack, cert)
 
 
 def check_s_l4_search(
