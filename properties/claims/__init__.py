@@ -15,7 +15,10 @@ call these; the controls of ``properties/controls/`` plant bugs and call the sam
 - :mod:`.section3_limits`: S-T4 as far as a finite GD run shows it;
 - :mod:`.smoothness`: S-L5 and S-L6;
 - :mod:`.appendix_a`: S-A2a and the S-A2b counterexample (flow and GD);
-- :mod:`.fig2`: the ReLU experiment of Fig. 2 (S-FIG2).
+- :mod:`.fig2`: the ReLU experiment of Fig. 2 (S-FIG2);
+- :mod:`.certified`: the same statements, where they are inequalities at a point or a
+  step, decided in ball arithmetic at sampled points (docs/certified.md); the checks above
+  attach these certificates to the slack they return.
 """
 
 from __future__ import annotations
