@@ -83,13 +83,18 @@ def fro2(M: arb_mat) -> arb:
 
 
 def lower(x: arb) -> float:
-    """A float at or below every point of the ball (one ulp outward of Arb's endpoint)."""
-    return math.nextafter(float(x.lower()), -math.inf)
+    """A float at or below every point of the ball: Arb's endpoint, one ulp outward when
+    its conversion to float rounded it up."""
+    end = x.lower()
+    v = float(end)
+    return v if arb(v) <= end else math.nextafter(v, -math.inf)
 
 
 def upper(x: arb) -> float:
-    """A float at or above every point of the ball."""
-    return math.nextafter(float(x.upper()), math.inf)
+    """A float at or above every point of the ball (as :func:`lower`)."""
+    end = x.upper()
+    v = float(end)
+    return v if arb(v) >= end else math.nextafter(v, math.inf)
 
 
 @dataclass(frozen=True)
