@@ -204,7 +204,8 @@ def test_the_report_counts_certified_examples_and_shows_the_worst_margin():
 def test_the_max_margin_theta_and_the_sign_condition_are_enclosed(seed):
     """At the float data (simplex-path seeds of :func:`small_data`): the weak-duality
     enclosure holds the float gamma (its certificate promises 1e-12 relative), theta's
-    ball holds the float theta within its forward tolerance, and S-L4's sign at
+    ball holds the float theta within its forward tolerance, and the perpendicular
+    gradient's sign at
     ``w = ubar + 1.5 K xi`` is proved; the same ``w`` with ``-ubar`` breaks a premise:
     undecided, not FALSE."""
     data = small_data(seed=seed, n=12, d=3 + seed % 3)
