@@ -244,8 +244,9 @@ def _statements(report: dict) -> list[str]:
         "only if the property then fails. *Certified* counts the examples whose statement "
         "was proved in ball arithmetic at every sampled point (k of n examples that carried "
         "a certificate, m points decided; undecided never counts as certified), with the "
-        "worst certified margin, the smallest exact rhs - lhs proved (docs/certified.md "
-        "says what a certificate proves and what it does not).",
+        "worst certified margin, the smallest exact rhs - lhs proved (for an identity, minus "
+        "the largest radius within which every exact residual was shown to lie around 0; "
+        "docs/certified.md says what a certificate proves and what it does not).",
         "",
         "| ID | statement | status | exercised | worst slack | certified | measures | tests "
         "| controls | assumptions |",
