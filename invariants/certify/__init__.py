@@ -22,8 +22,9 @@ an optional dependency, imported here and nowhere else):
 - :mod:`.steps`: one gradient-descent step in balls and the inequalities about it
   (descent, norm growth, discrete balancedness, per-step budgets), the Lipschitz quotient
   of the gradient, and the choice of sampled steps;
-- :mod:`.spectral`: spectral norms, top singular values and rank deficits enclosed from a
-  float eigen-decomposition (Gershgorin and Ostrowski bounds in balls);
+- :mod:`.spectral`: spectral norms, top singular values and vectors and rank deficits
+  enclosed from a float eigen-decomposition (Gershgorin, Ostrowski and Davis-Kahan bounds
+  in balls);
 - :mod:`.geometry`: the max margin and its direction enclosed by weak duality, a lower
   bound of theta from certified simplices of the support, the perpendicular gradient.
 """

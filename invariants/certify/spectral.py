@@ -16,6 +16,8 @@ the order of the float decomposition's residual (~1e-16 relative), whatever the 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from flint import arb, arb_mat
 
@@ -84,3 +86,59 @@ def balance_norm(Wk: np.ndarray, Wk1: np.ndarray) -> arb:
     Af = np.asarray(Wk) @ np.asarray(Wk).T - np.asarray(Wk1).T @ np.asarray(Wk1)
     _, X = np.linalg.eigh(Af)
     return symmetric_norm(A, X)
+
+
+@dataclass(frozen=True)
+class SingularVector:
+    """A unit ball vector ``x`` (column) with ``||v - s x|| <= radius`` for the exact top
+    singular vector ``v`` and one sign ``s``."""
+
+    x: arb_mat
+    radius: arb
+
+
+@precise
+def top_singular_vector(W: np.ndarray, side: str) -> SingularVector | None:
+    """The top right (``side="right"``: of ``W^T W``) or left (``"left"``: of ``W W^T``)
+    singular vector of ``W``, enclosed; None when the gap below the top eigenvalue is not
+    certified.
+
+    With the float top eigenvector ``x`` of the Gram matrix ``A`` (normalised in balls),
+    ``rho = x^T A x`` and ``r = ||A x - rho x||``, the one-vector Davis-Kahan bound gives
+    ``sin angle(x, v) <= r / (rho - lambda_2)`` when ``rho > lambda_2``; ``lambda_2`` is bounded
+    above by the Gershgorin discs of ``X^T A X`` other than the top one (which must be
+    disjoint from them, so that it holds exactly one eigenvalue) and Ostrowski's factor.
+    For unit vectors at an angle up to 90 degrees, ``||v - x|| <= sqrt(2) sin angle``.
+    """
+    W = np.asarray(W, dtype=np.float64)
+    Wb = ball_matrix(W)
+    A = Wb.transpose() * Wb if side == "right" else Wb * Wb.transpose()
+    Af = W.T @ W if side == "right" else W @ W.T
+    n = A.nrows()
+    _, X = np.linalg.eigh(Af)
+    top = n - 1
+    x = ball_matrix(X[:, top])
+    x = x * (1 / fro2(x).sqrt())
+    if n == 1:
+        return SingularVector(x, arb(0))
+    Xb = ball_matrix(X)
+    E = Xb.transpose() * A * Xb
+    f = fro2(Xb.transpose() * Xb - _identity(n)).sqrt()
+    if not f < 0.5:
+        return None
+    radii = [sum((abs(E[i, j]) for j in range(n) if j != i), arb(0)) for i in range(n)]
+    others = E[0, 0] + radii[0]
+    for i in range(1, n - 1):
+        others = others.max(E[i, i] + radii[i])
+    if not E[top, top] - radii[top] > others:
+        return None  # the top disc meets another: the gap is not certified
+    lam2 = others.max(arb(0)) / (1 - f)
+    rho = (x.transpose() * A * x)[0, 0]
+    gap = rho - lam2
+    if not gap > 0:
+        return None
+    residual = fro2(A * x - x * rho).sqrt()
+    sine = residual / gap
+    if not sine < 1:
+        return None
+    return SingularVector(x, arb(2).sqrt() * sine)

@@ -44,7 +44,7 @@ from dataclasses import replace
 import numpy as np
 from flint import arb
 
-from invariants.certify import balls, geometry, spectral, steps
+from invariants.certify import balls, geometry, network, spectral, steps
 from invariants.certify.balls import Certificate
 from invariants.core import bounds
 from invariants.core import network as net
@@ -308,6 +308,56 @@ def certify_c1_clause(
     return balls.combine(out) if out else None
 
 
+def _within(value: arb, radius: arb) -> arb:
+    """The ball holding every point within ``radius`` of the ball ``value``."""
+    return value + radius * arb(0, 1)
+
+
+def certify_c1_alignment(
+    initial: net.Weights,
+    checkpoints: Sequence[net.Weights],
+    charges: Sequence[float],
+    where: Sequence[str],
+) -> Certificate | None:
+    """S-C1 itself at the checkpoints, with the measured alignments:
+    ``|<w_prod / prod_k ||W_k||_F, v_1>| >= prod_{k<L} |<v_{k+1}, u_k>| - (prod_k (1 + e_k) - 1)``,
+    ``e_k = sqrt(2 D_eff) / ||W_k||_F``, every singular vector enclosed
+    (:func:`invariants.certify.spectral.top_singular_vector`).  A checkpoint whose top
+    singular gap is not certified is undecided; one with a zero layer is left out (the
+    statement divides by the norms).  None when no checkpoint is left."""
+    with balls.working_precision():
+        D = _d_ball(initial).max(arb(0))
+        out = []
+        for W, charge, label in zip(checkpoints, charges, where, strict=True):
+            if bounds.has_zero_layer(W):
+                continue
+            Wb = [balls.ball_matrix(M) for M in W]
+            F = [balls.fro2(M).sqrt() for M in Wb]
+            prod_f = arb(1)
+            for x in F:
+                prod_f = prod_f * x
+            right = [spectral.top_singular_vector(M, "right") for M in W]
+            left = [spectral.top_singular_vector(M, "left") for M in W]
+            if any(v is None for v in right + left):
+                out.append(Certificate(None, 0.0, 0.0, 1, f"{label}: singular gap"))
+                continue
+            w = network.end_to_end(tuple(Wb))
+            norm_w = balls.fro2(w).sqrt()
+            inner = abs((w.transpose() * right[0].x)[0, 0])
+            observed = _within(inner, norm_w * right[0].radius) / prod_f
+            aligned = arb(1)
+            for k in range(len(W) - 1):
+                dot = abs((right[k + 1].x.transpose() * left[k].x)[0, 0])
+                aligned = aligned * _within(dot, right[k + 1].radius + left[k].radius)
+            grow = arb(1)
+            root = (2 * (D + arb(float(charge)))).sqrt()
+            for x in F:
+                grow = grow * (1 + root / x)
+            margin = observed - (aligned - (grow - 1))
+            out.append(_point([balls.nonnegative(margin)], label))
+    return balls.combine(out) if out else None
+
+
 def _flow_samples(tr, tolerances: Callable) -> tuple[list, list[np.ndarray]]:
     """The sampled checkpoints of a flow run (first, last, the float check's tightest
     deficit and :data:`steps.SAMPLED_BETWEEN`) and their integrator charges per layer:
@@ -334,12 +384,23 @@ def certify_flow_deficits(tr, tolerances: Callable) -> Certificate | None:
 
 
 def certify_flow_c1(tr, tolerances: Callable) -> Certificate | None:
-    """S-C1's first inequality at the sampled checkpoints (:func:`certify_c1_clause`), with
+    """S-C1 at the sampled checkpoints: its first inequality (:func:`certify_c1_clause`) and
+    the inequality itself with the measured alignments (:func:`certify_c1_alignment`), with
     the whole eq. 2 / eq. 3 charge (layer 1's tail sum) added to D as the float check does."""
     chosen, charges = _flow_samples(tr, tolerances)
-    return certify_c1_clause(
-        tr.initial, [c.weights for c in chosen], [float(ch[0]) for ch in charges], _labels(chosen)
-    )
+    args = (tr.initial, [c.weights for c in chosen], [float(ch[0]) for ch in charges])
+    parts = [
+        c
+        for c in (
+            certify_c1_clause(*args, _labels(chosen)),
+            certify_c1_alignment(*args, _labels(chosen)),
+        )
+        if c is not None
+    ]
+    if not parts:
+        return None
+    # Both parts decide the same checkpoints: count them once.
+    return dataclasses.replace(balls.combine(parts), points=max(c.points for c in parts))
 
 
 def _labels(checkpoints) -> list[str]:

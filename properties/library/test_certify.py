@@ -22,12 +22,12 @@ from invariants.core.losses import EXPONENTIAL, LOGISTIC
 from invariants.core.maxmargin import max_margin, perp
 from invariants.core.rounding import EPS
 from invariants.core.theta import theta
-from invariants.dynamics import gd
+from invariants.dynamics import flow, gd
 from invariants.report.records import SlackRecorder, TestRecord
 from invariants.report.statement_table import statement_rows, statement_status
 from invariants.report.summary import certified_cell
 from invariants.statements import Slack
-from properties.claims import certified
+from properties.claims import certified, section2
 from properties.claims import section3 as gc
 from properties.claims.lemmas34 import theta_forward_tolerance
 from properties.claims.smoothness import full_gradient, l5_rounding
@@ -243,3 +243,35 @@ def test_singular_values_are_enclosed_around_the_float_svd():
         assert float(ball.rad()) <= allowance
     v = rng.standard_normal((1, 6))
     assert balls.upper(abs(spectral.rank_deficit(v))) <= 8 * EPS * 6 * float(np.vdot(v, v))
+
+
+def test_top_singular_vectors_are_enclosed_around_the_float_svd():
+    """The enclosed top singular vectors of random layers lie within their radius (plus the
+    float SVD's Wedin error, ``8 eps max(shape) / gap``) of numpy's, up to sign; radii are
+    below 1e-13 at these sizes; a 1 x n layer's left vector is exactly [1]."""
+    rng = np.random.default_rng(12)
+    for shape in [(5, 3), (3, 5), (1, 4), (4, 1), (10, 10), (30, 20)]:
+        W = rng.standard_normal(shape)
+        U, s, Vt = np.linalg.svd(W)
+        gap = (s[0] - s[1]) / s[0] if s.size > 1 else 1.0
+        for side, ref in (("right", Vt[0]), ("left", U[:, 0])):
+            sv = spectral.top_singular_vector(W, side)
+            x = np.array([float(e.mid()) for e in sv.x.entries()])
+            allowed = float(sv.radius.mid()) + float(sv.radius.rad()) + 8 * EPS * max(shape) / gap
+            assert min(np.linalg.norm(x - ref), np.linalg.norm(x + ref)) <= allowed
+            assert float(sv.radius.mid()) < 1e-13
+    assert spectral.top_singular_vector(np.ones((1, 4)), "left").radius == 0
+
+
+def test_flow_certificates_hold_on_a_small_flow():
+    """The sampled checkpoints of a depth-3 flow: the rank-deficit bounds and the
+    quantitative alignment bound (both its clauses) are proved, with positive margins."""
+    data = small_data(seed=3)
+    W0 = a2_equal_frobenius_init(data.z, [4, 3], seed=2, norm=1.0)
+    tr = flow.gradient_flow(data.z, W0, LOGISTIC, max_frobenius=30.0)
+    for c in (
+        certified.certify_flow_deficits(tr, section2.l2a_tolerances),
+        certified.certify_flow_c1(tr, section2.l2a_tolerances),
+    ):
+        assert c.decided is True and c.lower > 0, c
+        assert c.points == len(certified.sample_checkpoints(len(tr.checkpoints), [0]))
