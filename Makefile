@@ -2,6 +2,8 @@
 #   make report   the main job: the property suite (report profile, all cores), its report
 #                 folder (reports/runs/latest) and the comparison with reports/baseline.json
 #   make test     the tests (deterministic CI profile); JUnit XML in reports/runs/ci/junit.xml
+# Every target's venv has the extras test, dev and certify (python-flint: the certified
+# verdicts of docs/certified.md, checked by make test and shown by make report).
 # Other targets: make baseline (the one way to update reports/baseline.json, from the latest
 # report; ACCEPT_FAILURES=1 records failing tests as known), make bench (benchmarks, own
 # job), make stress (the stress profile, database kept in .hypothesis/), make mutation
@@ -26,7 +28,7 @@ FUZZ_STAMP   := $(VENV)/.fuzz-stamp
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,dev]'
+	$(BIN)/python -m pip install --quiet -e '.[test,dev,certify]'
 	touch $(STAMP)
 
 test: $(STAMP)
@@ -71,6 +73,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.bench_flow
 	$(BIN)/python -m benchmarks.bench_gd
 	$(BIN)/python -m benchmarks.bench_direction
+	$(BIN)/python -m benchmarks.bench_certify
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

@@ -16,6 +16,8 @@ Layers (the arrow reads "may import"; checked by ``properties/meta/test_layering
                                   (log-domain time and its error), reference (the
                                   tighter run behind perp_error); gradient descent (gd)
     strategies/                 Hypothesis generators of problems (imports core)
+    certify/                    ball-arithmetic certificates at float points (imports core;
+                                python-flint, the optional extra ``certify``)
     relu                        the ReLU experiment of Fig. 2 (imports core.rounding)
     database                    the shared example database (INVARIANTS_DATABASE)
     report/                     records, the report, figures, baseline, the pytest plugin

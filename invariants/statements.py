@@ -298,6 +298,10 @@ class Slack:
       that passes without exercising the statement is counted and reported as such.
     * ``measures``: a trend or limit statement's measures under their own names (``reach``
       of a run, a ``decay_ratio`` ``R(end)/R(0)``, a ``growth`` factor), never as slack.
+    * ``certificate``: the ball-arithmetic verdict of the statement at the example's sampled
+      points, or None where it was not certified: an object with ``decided`` (True proved,
+      False disproved, None undecided), ``lower``/``upper`` (the worst exact margin),
+      ``points`` and ``witness`` (``invariants.certify.balls.Certificate``, duck-typed here).
 
     The record every claim check returns and the report consumes (invariants/report).
     """
@@ -307,6 +311,7 @@ class Slack:
     detail: str = ""
     exercised: bool = field(kw_only=True)
     measures: Mapping[str, float] = field(default_factory=dict, kw_only=True)
+    certificate: Any = field(default=None, kw_only=True)
 
 
 def worst_ratio(*ratios: float | None) -> float | None:

@@ -935,6 +935,22 @@ SAMPLED_PACKAGES: dict[str, dict[str, tuple[str, ...]]] = {
             "properties/ji_telgarsky_2019/test_fig2.py",
         ),
     },
+    # The certified verdicts (docs/certified.md): the ball arithmetic and its claim glue, run
+    # against their unit tests and controls (a mutant that makes a certificate wrong either
+    # breaks an enclosure of test_certify or a refutation of test_certified_controls).
+    "certify": {
+        **{
+            f"invariants/certify/{name}.py": (
+                "properties/ji_telgarsky_2019/controls/test_certified_controls.py",
+                "properties/library/test_certify.py",
+            )
+            for name in ("balls", "network", "steps", "spectral", "geometry")
+        },
+        "properties/ji_telgarsky_2019/claims/certified.py": (
+            "properties/ji_telgarsky_2019/controls/test_certified_controls.py",
+            "properties/library/test_certify.py",
+        ),
+    },
     "other": {
         "invariants/relu.py": (
             "properties/library/test_relu.py",
@@ -1025,6 +1041,10 @@ MEASURED_SECONDS: dict[str, float] = {
     "properties/ji_telgarsky_2019/controls/test_section3_limits_controls.py": 2.0,
     "properties/ji_telgarsky_2019/controls/test_appendix_a_controls.py": 0.1,
     "properties/ji_telgarsky_2019/controls/test_assumptions_controls.py": 0.5,
+    # The certified verdicts' tests (one `pytest -n 0 --invariants-profile ci` run each,
+    # 2026-12-05 17:55 UTC: 16 tests in 0.53 s, 5 tests in 0.11 s).
+    "properties/library/test_certify.py": 0.5,
+    "properties/ji_telgarsky_2019/controls/test_certified_controls.py": 0.1,
 }
 TIMEOUT_FACTOR = 2.0
 TIMEOUT_SLACK_S = 30.0

@@ -120,6 +120,14 @@ _BENCH_DIRECTION = {
             "GD per-step cost, library fixed step / hand-written numpy loop",
         ),
     ),
+    "invariants.bench.certify/1": (
+        (
+            "certify.ratio_total",
+            "ratio_total",
+            "lower",
+            "cost of the claim checks with their certificates / without (ball arithmetic)",
+        ),
+    ),
 }
 
 

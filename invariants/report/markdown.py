@@ -12,7 +12,7 @@ from typing import Any
 
 from ..statements import EXERCISED_FLOOR
 from .statement_table import exercise_floor
-from .summary import exercised_cell, problem_lines, slowest_rows
+from .summary import certified_cell, exercised_cell, problem_lines, slowest_rows
 from .values import as_float, fmt_slack
 
 
@@ -94,6 +94,22 @@ def _status_text(row: dict) -> str:
     if row["errata"] and st != "erratum":
         text += "; erratum in print"
     return text
+
+
+def _certified_text(row: dict) -> str:
+    """The certified cell: ``k of n (m pts)``, the worst certified margin, and the witness
+    of the first refuted or undecided example."""
+    c = row.get("certified")
+    cell = certified_cell(row)
+    if cell == "-":
+        return cell
+    if c.get("worst_margin") is not None:
+        cell += f", worst margin {float(c['worst_margin']):.3g}"
+    if c.get("refuted"):
+        cell += f"; **refuted** on {c['refuted']} ({_esc(c['witness'])})"
+    elif c.get("undecided"):
+        cell += f"; undecided on {c['undecided']} ({_esc(c['witness'])})"
+    return cell
 
 
 def _measures_cell(measures: dict) -> str:
@@ -234,16 +250,22 @@ def _statements(report: dict) -> list[str]:
         "allowance was asserted). *Measures* are a trend or limit statement's own "
         "quantities (reach, decay ratio, growth), as median [min, max] over the examples: "
         "never a slack. *Controls* are the negative controls: each plants a bug and passes "
-        "only if the property then fails.",
+        "only if the property then fails. *Certified* counts the examples whose statement "
+        "was proved in ball arithmetic at every sampled point (k of n examples that carried "
+        "a certificate, m points decided; undecided never counts as certified), with the "
+        "worst certified margin, the smallest exact rhs - lhs proved (for an identity, minus "
+        "the largest radius within which every exact residual was shown to lie around 0; "
+        "docs/certified.md says what a certificate proves and what it does not).",
         "",
-        "| ID | statement | status | exercised | worst slack | measures | tests | controls "
-        "| assumptions |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| ID | statement | status | exercised | worst slack | certified | measures | tests "
+        "| controls | assumptions |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in report["statements"]:
         out.append(
             f"| {row['id']} | {_esc(row['title'])} | {_status_text(row)} | "
             f"{exercised_cell(row)} | {_slack(row['worst_slack'])} | "
+            f"{_certified_text(row)} | "
             f"{_measures_cell(row.get('measures') or {})} | {_tests_cell(row['tests'])} | "
             f"{_controls_cell(row['controls'])} | {_esc(assumptions_text(row['assumptions']))} |"
         )

@@ -75,6 +75,8 @@ class TestRecord:
             entry["measures"] = {
                 str(k): [num(x) for x in v][:MAX_RATIOS] for k, v in sorted(measures.items())
             }
+            if s.get("certified"):
+                entry["certified"] = clean_certified(s["certified"])
             slacks.append(entry)
         return {
             "nodeid": self.nodeid,
@@ -159,5 +161,60 @@ class SlackRecorder:
                 entry["detail"] = slack.detail
         elif entry["ratio"] is None:
             entry["detail"] = slack.detail
+        certificate = getattr(slack, "certificate", None)
+        if certificate is not None:
+            count_certificate(entry.setdefault("certified", new_certified()), certificate)
         if self._on_record is not None:
             self._on_record(slack)
+
+
+def new_certified() -> dict:
+    """Empty counts of certified verdicts: examples with a certificate, proved (TRUE),
+    refuted (FALSE), undecided, the points decided, the worst margin of the proved ones
+    (the smallest lower bound of an exact ``rhs - lhs``) and the first non-proved witness."""
+    return {
+        "examples": 0,
+        "proved": 0,
+        "refuted": 0,
+        "undecided": 0,
+        "points": 0,
+        "worst_margin": None,
+        "witness": "",
+    }
+
+
+def count_certificate(counts: dict, certificate: Any) -> None:
+    """Add one example's certificate to ``counts`` (:func:`new_certified`)."""
+    counts["examples"] += 1
+    counts["points"] += int(certificate.points)
+    if certificate.decided is True:
+        counts["proved"] += 1
+        margin = float(certificate.lower)
+        if counts["worst_margin"] is None or margin < counts["worst_margin"]:
+            counts["worst_margin"] = margin
+        return
+    counts["refuted" if certificate.decided is False else "undecided"] += 1
+    if not counts["witness"] or certificate.decided is False:
+        counts["witness"] = str(certificate.witness)
+
+
+def merge_certified(into: dict, more: dict) -> None:
+    """Add the counts ``more`` to ``into`` (both as :func:`new_certified`)."""
+    for key in ("examples", "proved", "refuted", "undecided", "points"):
+        into[key] += int(more.get(key, 0))
+    m = more.get("worst_margin")
+    if m is not None and (into["worst_margin"] is None or float(m) < float(into["worst_margin"])):
+        into["worst_margin"] = float(m)
+    if more.get("witness") and (not into["witness"] or more.get("refuted")):
+        into["witness"] = str(more["witness"])
+
+
+def clean_certified(counts: dict) -> dict:
+    """The JSON form of :func:`new_certified` counts."""
+    out = {
+        k: int(counts.get(k, 0)) for k in ("examples", "proved", "refuted", "undecided", "points")
+    }
+    m = counts.get("worst_margin")
+    out["worst_margin"] = None if m is None else num(m)
+    out["witness"] = str(counts.get("witness", ""))
+    return out

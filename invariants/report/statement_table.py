@@ -14,7 +14,7 @@ import math
 from dataclasses import asdict
 
 from ..statements import ASSUMPTIONS, CATALOGUE, EXERCISED_FLOOR, PAPERS, STATEMENTS, SYMBOLS
-from .records import FAILING
+from .records import FAILING, merge_certified, new_certified
 from .tables import REACH_SUFFIX
 from .values import as_float, num, stats
 
@@ -71,6 +71,7 @@ def statement_rows(tests: list[dict]) -> tuple[dict[str, dict], set[str]]:
             "failures": [],
             "errata": 0,
             "reach": None,
+            "certified": None,
         }
         for sid, title, _ in STATEMENTS
     }
@@ -111,6 +112,10 @@ def statement_rows(tests: list[dict]) -> tuple[dict[str, dict], set[str]]:
             row["exercised"] += int(s.get("exercised", s["examples"]))
             for name, values in (s.get("measures") or {}).items():
                 row["measures"].setdefault(name, []).extend(values)
+            if s.get("certified"):
+                if row["certified"] is None:
+                    row["certified"] = new_certified()
+                merge_certified(row["certified"], s["certified"])
             if s["ratio"] is None:
                 continue
             ratio = as_float(s["ratio"])
@@ -180,7 +185,8 @@ def statement_status(row: dict, has_errata: bool) -> str:
     o = row["outcomes"]
     ws = row["worst_slack"]
     over = ws is not None and not as_float(ws) <= 1.0
-    if o.get("failed") or o.get("error") or over:
+    refuted = bool((row.get("certified") or {}).get("refuted"))  # proved false somewhere
+    if o.get("failed") or o.get("error") or over or refuted:
         return "violated"
     if o.get("crashed"):
         return "crashed"

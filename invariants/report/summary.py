@@ -9,7 +9,7 @@ def format_table(report: dict) -> str:
     """A plain-text statement table for the terminal."""
     lines = [
         f"{'statement':9} {'status':14} {'tests':>5} {'examples':>8} {'exercised':>12} "
-        f"{'worst slack':>11} {'controls':>8}"
+        f"{'worst slack':>11} {'certified':>18} {'controls':>8}"
     ]
     for row in report["statements"]:
         ws = row["worst_slack"]
@@ -18,7 +18,7 @@ def format_table(report: dict) -> str:
         controls = f"{c['failed_as_required']}/{c['total']}" if c["total"] else "0"
         lines.append(
             f"{row['id']:9} {row['status']:14} {len(row['tests']):5d} {row['examples']:8d} "
-            f"{exercised_cell(row):>12} {ws:>11} {controls:>8}"
+            f"{exercised_cell(row):>12} {ws:>11} {certified_cell(row):>18} {controls:>8}"
         )
     gating = [p for p in report["problems"] if p["gating"]]
     info = [p for p in report["problems"] if not p["gating"]]
@@ -40,6 +40,19 @@ def exercised_cell(row: dict) -> str:
     if not row.get("recorded"):
         return "-"
     return f"{row['exercised']} of {row['recorded']}"
+
+
+def certified_cell(row: dict) -> str:
+    """``certified on k of n (m pts)``, shortened to ``k of n (m pts)``, or ``-``.
+
+    k: examples whose certificate was proved at every sampled point; n: examples that
+    carried a certificate; m: points decided.  Undecided and refuted examples count in n,
+    never in k.
+    """
+    c = row.get("certified")
+    if not c or not c.get("examples"):
+        return "-"
+    return f"{c['proved']} of {c['examples']} ({c['points']} pts)"
 
 
 def problem_lines(problems: list[dict]) -> list[str]:

@@ -8,6 +8,7 @@ The rule, read from the folders:
 - ``invariants.dynamics`` (flow, GD) imports ``core`` and ``errors``;
 - ``invariants.strategies`` (Hypothesis generators, a package) imports ``core``, ``errors``
   and itself;
+- ``invariants.certify`` (ball arithmetic) imports ``core``, ``errors`` and itself;
 - ``invariants.relu`` (the Fig. 2 experiment) imports ``errors`` and the rounding
   vocabulary ``core.rounding``; ``invariants.database`` imports ``errors``;
 - ``invariants.report`` imports only itself and ``statements``;
@@ -44,6 +45,7 @@ LAYERS: dict[str, frozenset[str]] = {
     "invariants.strategies": frozenset(
         {"invariants.core", "invariants.errors", "invariants.strategies"}
     ),
+    "invariants.certify": frozenset({"invariants.core", "invariants.certify", "invariants.errors"}),
     "invariants.relu": frozenset({"invariants.core.rounding", "invariants.errors"}),
     "invariants.database": frozenset({"invariants.errors"}),
     "invariants.report": frozenset({"invariants.report", "invariants.statements"}),

@@ -34,6 +34,10 @@ PAPERS = ("ji_telgarsky_2019",)
 TOP_LEVEL = {"README.md", "__init__.py", "helpers.py", "library", "meta", "__pycache__", *PAPERS}
 PAPER_EXTRAS = {"README.md", "__init__.py", "problems.py", "claims", "controls", "unit"}
 CONTROL_EXTRAS = {"__init__.py", "bug_catalogue.py", "planted.py", "test_bug_catalogue.py"}
+#: Claim modules that serve several sections rather than one (no test_<stem>.py of their
+#: own; the section checks call them): ``certified``, the ball-arithmetic certificates the
+#: checks attach to their slacks.  Their controls are ``controls/test_<module>_controls.py``.
+SHARED_CLAIMS = {"certified"}
 LIBRARY = PROPERTIES.parent / "invariants"
 TABLE_ROW = re.compile(r"^\|\s*(" + ID_PATTERN.pattern + r")\s*\|(.*)\|\s*$")
 
@@ -66,9 +70,9 @@ def stem_problems(paper: Path) -> list[str]:
     """What breaks the one-stem rule in one paper folder (empty: none)."""
     problems = []
     names = lambda folder, pattern: {p.name for p in (paper / folder).glob(pattern)}  # noqa: E731
-    claims = {n[:-3] for n in names("claims", "*.py")} - {"__init__"}
+    claims = {n[:-3] for n in names("claims", "*.py")} - {"__init__"} - SHARED_CLAIMS
     tests = {n[5:-3] for n in names(".", "test_*.py")}
-    controls = {n[5:-12] for n in names("controls", "test_*_controls.py")}
+    controls = {n[5:-12] for n in names("controls", "test_*_controls.py")} - SHARED_CLAIMS
     for stem in sorted(claims | tests | controls):
         missing = [
             where
@@ -86,7 +90,9 @@ def stem_problems(paper: Path) -> list[str]:
     problems += [
         f"{paper.name}/{e}: not a claim test, folder or helper of the paper" for e in extras
     ]
-    stray = names("controls", "*.py") - CONTROL_EXTRAS - {f"test_{c}_controls.py" for c in controls}
+    shared = {f"test_{c}_controls.py" for c in SHARED_CLAIMS}
+    stray = names("controls", "*.py") - CONTROL_EXTRAS - shared
+    stray -= {f"test_{c}_controls.py" for c in controls}
     problems += [f"controls/{e}: not test_<stem>_controls.py" for e in sorted(stray)]
     for path in sorted((paper / "controls").glob("test_*.py")):
         if "pytestmark = pytest.mark.meta" not in path.read_text():

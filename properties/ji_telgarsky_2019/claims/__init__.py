@@ -16,7 +16,10 @@ solution, a trained ReLU network) and returns the worst ``observed / allowed`` r
 - :mod:`.section3_smoothness`: S-L5 and S-L6;
 - :mod:`.appendix_a`: S-A2a and the S-A2b counterexample (flow and GD);
 - :mod:`.assumptions`: what breaks when an assumption A1-A5 is dropped;
-- :mod:`.fig2`: the ReLU experiment of Fig. 2 (S-FIG2).
+- :mod:`.fig2`: the ReLU experiment of Fig. 2 (S-FIG2);
+- :mod:`.certified`: the same statements, where they are inequalities at a point or a
+  step, decided in ball arithmetic at sampled points (docs/certified.md); the checks above
+  attach these certificates to the slack they return.
 """
 
 from __future__ import annotations

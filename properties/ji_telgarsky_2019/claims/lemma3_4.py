@@ -27,6 +27,7 @@ from invariants.core.theta import (
 )
 from invariants.errors import CertificateError
 from invariants.statements import Slack
+from properties.ji_telgarsky_2019.claims import certified
 
 # --- S-L3 ----------------------------------------------------------------------------------------
 
@@ -43,13 +44,14 @@ def check_s_l3(z: np.ndarray, mm: MaxMargin, th: Theta) -> Slack:
         raise AssertionError(f"S-L3: {exc}") from exc
     assert th.a3, f"S-L3: A3 reported as failing on data built to satisfy it: {th.reason}"
     assert th.value > 0, f"S-L3: theta = {th.value!r} is not > 0 ({th.method} path): {th.reason}"
-    return Slack(
+    slack = Slack(
         "S-L3",
         cert.worst_ratio,
         f"theta = {th.value:.6g} ({th.method}); worst certificate residual {cert.worst}",
         # Exercised: theta > 0 and every certificate residual are asserted on this data.
         exercised=True,
     )
+    return certified.certified_slack(slack, certified.certify_s_l3(z, mm, th))
 
 
 def check_s_l3_rank_deficient(z: np.ndarray, mm: MaxMargin, th: Theta) -> Slack:
@@ -152,12 +154,14 @@ def check_s_l4_sign(w: np.ndarray, z: np.ndarray, ubar: np.ndarray, loss: Loss, 
     )
     ratio = math.exp(-margin) if margin < 700 else 0.0
     # Exercised: ``||w_perp|| >= K`` holds (checked above), the regime the lemma speaks of.
-    return Slack(
+    slack = Slack(
         "S-L4",
         ratio,
         f"{loss.name}: ||w_perp||/K = {rp / K:.3g}, <w, ubar> = {float(w @ ubar):.3g}",
         exercised=True,
     )
+    cert = certified.certify_s_l4(w, z, ubar, loss, K, perp_rounding(w))
+    return certified.certified_slack(slack, cert)
 
 
 def check_s_l4_search(

@@ -26,7 +26,12 @@ from invariants.core import network as net
 from invariants.core.rounding import EPS, TINY, deficit_rounding, slack_ratio, wedin
 from invariants.dynamics import flow, quadrature, records
 from invariants.statements import Slack
-from properties.ji_telgarsky_2019.claims import alignment_slack, deficit_bound_exercised, run_checks
+from properties.ji_telgarsky_2019.claims import (
+    alignment_slack,
+    certified,
+    deficit_bound_exercised,
+    run_checks,
+)
 
 
 def _eq2_charge(c: flow.Checkpoint, shapes) -> np.ndarray:
@@ -229,7 +234,8 @@ def check_s_l2a(tr: flow.Trajectory) -> Slack:
             )
             worst = max(worst, slack_ratio(deficit, e8[k] + tol))
             exercised |= deficit_bound_exercised(W, e8[k] + tol)
-    return Slack("S-L2a", worst, f"D = {Dv:.4g}", exercised=exercised)
+    slack = Slack("S-L2a", worst, f"D = {Dv:.4g}", exercised=exercised)
+    return certified.certified_slack(slack, certified.certify_flow_deficits(tr, l2a_tolerances))
 
 
 def l2b_tolerance(c: flow.Checkpoint, shapes, k: int) -> float:
@@ -321,7 +327,8 @@ def check_s_c1(tr: flow.Trajectory) -> Slack:
         if b_meas > 0:
             worst = max(worst, slack_ratio(1 - obs, 1 - b_meas + tol))
     # Exercised: the bound minus its tolerance is above 0 somewhere; |<.,.>| >= 0 always.
-    return Slack("S-C1", worst, exercised=exercised)
+    slack = Slack("S-C1", worst, exercised=exercised)
+    return certified.certified_slack(slack, certified.certify_flow_c1(tr, l2a_tolerances))
 
 
 def check_s_l2c(tr: flow.Trajectory, min_frobenius: float = 100.0) -> Slack:

@@ -33,7 +33,12 @@ from invariants.core import network as net
 from invariants.core.rounding import EPS, TINY, deficit_rounding, slack_ratio, wedin
 from invariants.dynamics import gd
 from invariants.statements import Slack
-from properties.ji_telgarsky_2019.claims import alignment_slack, deficit_bound_exercised, run_checks
+from properties.ji_telgarsky_2019.claims import (
+    alignment_slack,
+    certified,
+    deficit_bound_exercised,
+    run_checks,
+)
 
 
 def _fro2(W: np.ndarray) -> float:
@@ -640,6 +645,7 @@ CHECKS = {
 
 
 def check_all(tr: gd.GDTrajectory) -> list:
-    """A5's bookkeeping, then every GD check on one run (:func:`run_checks`)."""
+    """A5's bookkeeping, then every GD check on one run (:func:`run_checks`), with the
+    certified verdicts at sampled steps attached (:func:`certified.certify_gd_run`)."""
     a5_radius_consistent(tr)
-    return run_checks(CHECKS, tr)
+    return certified.attach(run_checks(CHECKS, tr), certified.certify_gd_run(tr))

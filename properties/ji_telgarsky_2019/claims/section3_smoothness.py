@@ -16,6 +16,7 @@ from invariants.core.losses import Loss
 from invariants.core.rounding import EPS
 from invariants.dynamics import gd
 from invariants.statements import Slack
+from properties.ji_telgarsky_2019.claims import certified
 
 #: Compute budget of :func:`check_s_l6`, in GD steps.  It is a cap on the work,
 #: not a tolerance: Lemma 6 only says "eventually", and its explicit bound
@@ -103,12 +104,13 @@ def check_s_l5(z: np.ndarray, W: net.Weights, V: net.Weights, loss: Loss, radius
         f"(R = {radius:.6g}, L = {len(W)}, beta(R) = {gd.beta_of_radius(radius, len(W), loss):.4g})"
     )
     # Exercised: W and V differ, so the Lipschitz quotient was formed (W = V is 0 <= 0).
-    return Slack(
+    slack = Slack(
         "S-L5",
         ratio,
         f"R={radius:.4g} L={len(W)} ||W-V||={np.linalg.norm(net.flatten(W) - net.flatten(V)):.3g}",
         exercised=bool(np.any(net.flatten(W) != net.flatten(V))),
     )
+    return certified.certified_slack(slack, certified.certify_s_l5(z, W, V, loss, radius))
 
 
 @dataclass(frozen=True)
@@ -250,13 +252,15 @@ def check_s_l6(
                 )
                 # Exercised: Lemma 6's bound T* was finite somewhere inside, so a late
                 # exit would have failed; with T* = inf only the budget cap was asserted.
-                return Slack(
+                slack = Slack(
                     "S-L6",
                     s / best.bound,
                     f"exit at step {s} (R={radius:.4g}, L={L}, eta={eta:.3g}); "
                     f"Lemma 6 bound {best.bound:.3g}",
                     exercised=math.isfinite(best.bound),
                 )
+                exit_cert = certified.certify_s_l6_exit(z, tr.weights[j - 1], loss, radius, eta)
+                return certified.certified_slack(slack, exit_cert)
             # Inside at step s needs s <= T* - 1 (T* bounds the first step outside).
             assert s <= best.bound - 1, (
                 f"S-L6: still in B(R) at step {s} >= Lemma 6's bound T* = {best.bound:.6g} "

@@ -160,8 +160,10 @@ def test_s_l6_fails_when_the_gradient_is_averaged_twice():
     The unbroken run leaves ``B(R)`` at step 4, inside the bound (about 16).
     Why not the sign bug: *gradient ascent does not break S-L6* -- it drives
     the margins negative, where ``|loss'| -> G``, and the norms grow just the
-    same (Lemma 6 is about norms, not direction); asserted below as a record
-    of what the check cannot see (S-EQ4 and S-T3 catch ascent).
+    same (Lemma 6 is about norms, not direction): the float check passes it, and
+    only the certificate of the exit sees it -- the exact GD step from the last
+    iterate inside ``B(R)`` stays inside (margin -0.46), so the exit was not a GD
+    step (S-EQ4 and S-T3 catch ascent too).
 
     The planted bug: the descent lemma promises a risk drop of
     ``eps^2/(2 beta)`` per step; a gradient 16x too small drops it 256x slower,
@@ -170,7 +172,8 @@ def test_s_l6_fails_when_the_gradient_is_averaged_twice():
     """
     z, W0, gamma = _l6_example()
     assert check_s_l6(z, W0, LOGISTIC, gamma).ratio <= 1
-    check_s_l6(z, W0, LOGISTIC, gamma, gradient=_ascent)  # does not raise
+    with pytest.raises(AssertionError, match="ball arithmetic proves it false"):
+        check_s_l6(z, W0, LOGISTIC, gamma, gradient=_ascent)
     with pytest.raises(AssertionError, match="Lemma 6's bound"):
         check_s_l6(z, W0, LOGISTIC, gamma, gradient=_averaged_twice)
 
