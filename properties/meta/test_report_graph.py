@@ -262,3 +262,14 @@ def test_report_md_embeds_the_graph_and_lists_undermined(tmp_path):
     lines = markdown_graph(report)
     assert f"![dependency graph]({graph.GRAPH_PNG})" in lines
     assert "- P-T2: rests on P-L1" in lines and "- P-F1: rests on P-C1" in lines
+
+
+def test_a_held_statement_proved_on_every_certified_example_shows_certified():
+    """Certified where available: held + every certificate proved; one refuted or
+    undecided example, or no certificate at all, keeps the float status."""
+    row = {"id": "S-X", "status": "held"}
+    proved = {"examples": 3, "proved": 3, "refuted": 0, "undecided": 0}
+    assert graph.status_of({**row, "certified": proved}) == "certified"
+    assert graph.status_of({**row, "certified": {**proved, "proved": 2, "undecided": 1}}) == "held"
+    assert graph.status_of({**row, "certified": None}) == "held"
+    assert graph.status_of({**row, "status": "violated", "certified": proved}) == "violated"
