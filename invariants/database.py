@@ -207,10 +207,17 @@ def holds_choices(key: bytes) -> bool:
 
 
 def key_label(key: bytes) -> str:
-    """A short printable name of a key: ASCII as it is, else its first 8 bytes in hex."""
+    """A short printable name of a key: ASCII as it is; else its first 8 bytes in hex and
+    its readable ``.suffix``, ``c8c9cacbcccdcecf...secondary`` (a test's key and its
+    ``.secondary`` key then differ)."""
     if key.isascii() and key.decode("ascii").isprintable():
         return key.decode("ascii")
-    return key[:8].hex() + ("..." if len(key) > 8 else "")
+    start = len(key)
+    while start > 0 and 0x20 < key[start - 1] < 0x7F:
+        start -= 1
+    dot = key.find(b".", max(start, 8))
+    suffix = key[dot + 1 :].decode("ascii") if dot >= 0 else ""
+    return key[:8].hex() + ("..." if len(key) > 8 else "") + suffix
 
 
 def value_problem(key: bytes, value: object) -> str | None:

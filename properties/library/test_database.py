@@ -228,6 +228,14 @@ def test_choice_sequences_accepted_and_cut_ones_refused(head, last):
         assert not D.is_choice_sequence(value[:-cut]), (head, last, cut)
 
 
+def test_key_labels():
+    """A warning names a key briefly: a digest by its first bytes, with its readable suffix."""
+    digest = bytes(range(200, 248))  # 48 bytes, as a sha384 test key
+    assert D.key_label(digest) == "c8c9cacbcccdcecf..."
+    assert D.key_label(digest + b".secondary") == "c8c9cacbcccdcecf...secondary"
+    assert D.key_label(b"planted.pareto") == "planted.pareto"
+
+
 def test_directory_metakeys_name_is_hypothesis_s():
     """``DIRECTORY_METAKEYS`` is the key under which Hypothesis's directory database lists
     its keys: if Hypothesis renames it, this fails, not a silent skip of every key."""
