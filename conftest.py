@@ -20,7 +20,9 @@ Profiles (select with ``--hypothesis-profile NAME`` or ``INVARIANTS_PROFILE``):
              its findings with it.
 
 ``INVARIANTS_DATABASE`` (or ``--invariants-database``) names a shared example
-database, ``redis://host:port/db`` or a directory (invariants/database.py).
+database, ``redis://host:port/db`` or a directory (invariants/database.py; a Redis
+password comes from ``INVARIANTS_DATABASE_PASSWORD_FILE`` or
+``INVARIANTS_DATABASE_PASSWORD`` and is masked wherever the database is named).
 It replaces the profile's database; the deterministic profiles (ci, report,
 triage, replay) read it only (ReadOnlyDatabase), so they replay what stress
 and fuzz runs found and never write. Without it nothing changes.
@@ -164,8 +166,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--invariants-database",
         default=os.environ.get("INVARIANTS_DATABASE") or None,
         help="Shared example database, redis://host:port/db or a directory (default: "
-        "$INVARIANTS_DATABASE; unset: the profile's own). Read-only under the deterministic "
-        "profiles " + ", ".join(DETERMINISTIC_PROFILES) + "; stated in the report.",
+        "$INVARIANTS_DATABASE; unset: the profile's own); a Redis password from "
+        "$INVARIANTS_DATABASE_PASSWORD_FILE or $INVARIANTS_DATABASE_PASSWORD. Read-only under "
+        "the deterministic profiles " + ", ".join(DETERMINISTIC_PROFILES) + "; stated in the "
+        "report, password masked.",
     )
 
 

@@ -109,3 +109,15 @@ class DatabaseUnavailableError(InvariantsError, RuntimeError):
     Redis server, a missing ``redis`` package or a malformed URL. The message is
     one line naming the cause.
     """
+
+
+class DatabaseEntrySkippedWarning(UserWarning):
+    """An entry of the shared example database was skipped: malformed or not ours.
+
+    A value that is not bytes, a value under one of Hypothesis's keys that does not decode
+    as a choice sequence (truncated, or written by another project or Hypothesis version),
+    or a key the server cannot read as a set (another program's key of the same name).
+    One line per key and cause, once per process; the run goes on. ``pyproject.toml``
+    shows this category (``default``) instead of raising it, by design: the entry belongs
+    to the shared database, not to the code under test, so it must not fail a run.
+    """

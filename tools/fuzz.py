@@ -5,9 +5,12 @@
 
 1. The example database: ``--database`` (default ``$INVARIANTS_DATABASE``, else
    ``.hypothesis/examples``) is ``redis://host:port/db``, a directory, or the word
-   ``redis``: a local ``redis-server`` started here on 127.0.0.1 (data in
-   ``.hypothesis/redis``, append-only file, so it survives a kill) and stopped at the
-   end. An unreachable database is one line on stderr and exit status 2.
+   ``redis``: a local ``redis-server`` started here on 127.0.0.1 with a password made
+   for the run (data in ``.hypothesis/redis``, append-only file, so it survives a kill)
+   and stopped at the end. An unreachable database is one line on stderr and exit
+   status 2. A Redis password comes from ``INVARIANTS_DATABASE_PASSWORD(_FILE)`` or the
+   URL; one in the URL is moved into the children's environment, so that no command
+   line holds it, and every line printed here shows it as ``***``.
 2. HypoFuzz (``hypothesis fuzz``) on ``--workers`` processes with its dashboard on
    http://localhost:PORT/, over the selected tests, with the suite's ``stress`` profile
    and ``INVARIANTS_DATABASE`` pointed at the database. HypoFuzz runs until it is
@@ -36,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -98,19 +102,27 @@ def _fail(message: str) -> None:
     sys.exit(2)
 
 
-def start_local_redis(directory: Path) -> tuple[subprocess.Popen, str]:
-    """A redis-server on 127.0.0.1 (free port), data in ``directory``; its URL."""
+def start_local_redis(directory: Path, password: str) -> tuple[subprocess.Popen, str]:
+    """A redis-server on 127.0.0.1 (free port), data in ``directory``; its URL (no password).
+
+    ``password`` is required (``requirepass``): any local user can reach 127.0.0.1. It is
+    written to the server's standard input (``redis-server -`` reads configuration from
+    there), never onto its command line, which ``ps`` shows.
+    """
     server = shutil.which("redis-server")
     if server is None:
         _fail("--database redis needs redis-server (apt-get install redis-server)")
     directory.mkdir(parents=True, exist_ok=True)
     port = _free_port()
     proc = subprocess.Popen(
-        [server, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(directory),
+        [server, "-", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(directory),
          "--appendonly", "yes", "--save", "", "--daemonize", "no"],
+        stdin=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )  # fmt: skip
+    proc.stdin.write(f"requirepass {password}\n".encode())
+    proc.stdin.close()
     url = f"redis://127.0.0.1:{port}/0"
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
@@ -143,8 +155,8 @@ def stop_process_group(proc: subprocess.Popen, grace: float = 15.0) -> None:
         pass
 
 
-def _counter_env(count_dir: str) -> dict[str, str]:
-    env = dict(os.environ)
+def _counter_env(count_dir: str, base: dict[str, str] | None = None) -> dict[str, str]:
+    env = dict(os.environ if base is None else base)
     env["INVARIANTS_COUNT_DIR"] = count_dir
     env["PYTHONPATH"] = os.pathsep.join(
         [str(TOOLS), str(ROOT), *filter(None, [env.get("PYTHONPATH")])]
@@ -152,24 +164,68 @@ def _counter_env(count_dir: str) -> dict[str, str]:
     return env
 
 
+def password_in_environment(spec: str, env: dict[str, str]) -> str:
+    """``spec`` without its password, which moves into ``env`` (the children's environment).
+
+    The replay's command line (printed, and visible in ``ps``) and HypoFuzz's
+    ``INVARIANTS_DATABASE`` then hold no password; every child reads it from
+    ``INVARIANTS_DATABASE_PASSWORD`` (invariants/database.py). A password given both in
+    the URL and in the environment is an error, raised here in one line.
+    """
+    from invariants.database import (
+        PASSWORD_ENV,
+        PASSWORD_FILE_ENV,
+        database_password,
+        strip_password,
+        url_password,
+    )
+    from invariants.errors import DatabaseUnavailableError
+
+    try:
+        database_password(spec, env)
+    except DatabaseUnavailableError as exc:
+        _fail(str(exc))
+    password = url_password(spec)
+    if password is None:
+        return spec
+    env.pop(PASSWORD_FILE_ENV, None)
+    env[PASSWORD_ENV] = password
+    return strip_password(spec)
+
+
 def fuzz(args: argparse.Namespace, pytest_args: list[str]) -> int:
     sys.path.insert(0, str(ROOT))
-    from invariants.database import open_database
+    from invariants.database import (
+        PASSWORD_ENV,
+        PASSWORD_FILE_ENV,
+        describe,
+        mask,
+        open_database,
+    )
     from invariants.errors import DatabaseUnavailableError
 
     spec = args.database or os.environ.get("INVARIANTS_DATABASE") or DEFAULT_DIRECTORY
+    env = dict(os.environ)  # the children's: the database's password goes in here
     redis_proc = None
     if spec == "redis":
-        redis_proc, spec = start_local_redis(ROOT / LOCAL_REDIS_DIR)
-        print(f"make fuzz: local Redis at {spec}, data in {LOCAL_REDIS_DIR}/")
+        env.pop(PASSWORD_FILE_ENV, None)
+        env[PASSWORD_ENV] = secrets.token_hex(32)
+        redis_proc, spec = start_local_redis(ROOT / LOCAL_REDIS_DIR, env[PASSWORD_ENV])
+        print(
+            f"make fuzz: local Redis at {mask(spec, True)} (password generated for this run), "
+            f"data in {LOCAL_REDIS_DIR}/"
+        )
+    else:
+        spec = password_in_environment(spec, env)
+    shown = describe(spec, False, env)
     try:
         try:
-            open_database(spec)  # a Redis server is pinged here: fail now, in one line
+            open_database(spec, environ=env)  # a Redis server is pinged: fail now, in one line
         except DatabaseUnavailableError as exc:
             _fail(str(exc))
-        count_dir = tempfile.mkdtemp(prefix="fuzz-count-")
-        env = _counter_env(count_dir)
         env["INVARIANTS_DATABASE"] = spec
+        count_dir = tempfile.mkdtemp(prefix="fuzz-count-")
+        fuzz_env = _counter_env(count_dir, env)
         common = ["-p", "example_counter", "-p", "no:cacheprovider"]
         cmd = [
             sys.executable, str(Path(__file__).resolve()), "_hypofuzz",
@@ -178,14 +234,14 @@ def fuzz(args: argparse.Namespace, pytest_args: list[str]) -> int:
         ]  # fmt: skip
         print(
             f"make fuzz: HypoFuzz for {args.seconds:g} s on {args.workers} processes, "
-            f"database {spec}, dashboard http://localhost:{args.port}/",
+            f"database {shown}, dashboard http://localhost:{args.port}/",
             flush=True,
         )
-        n, elapsed = run_counted(cmd, env, args.seconds, count_dir)
+        n, elapsed = run_counted(cmd, fuzz_env, args.seconds, count_dir)
         print(
             f"make fuzz: HypoFuzz ran {n} test cases in {elapsed:.0f} s "
             f"({n / elapsed:.1f}/s, start-up included) on {args.workers} processes; "
-            f"database {spec}",
+            f"database {shown}",
             flush=True,
         )
         if args.no_replay:
@@ -197,7 +253,7 @@ def fuzz(args: argparse.Namespace, pytest_args: list[str]) -> int:
             "--invariants-report", args.report, *pytest_args,
         ]  # fmt: skip
         print("make fuzz: replaying the database's failures: " + " ".join(replay[1:]), flush=True)
-        return subprocess.call(replay, cwd=ROOT)
+        return subprocess.call(replay, cwd=ROOT, env=env)
     finally:
         if redis_proc is not None:
             redis_proc.terminate()  # SIGTERM: redis-server flushes its append-only file
