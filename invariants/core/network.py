@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -177,13 +177,18 @@ def log_risk(weights: Weights, z: np.ndarray, loss: Loss) -> float:
 class ScaledGradient:
     """``dR/dW_k = exp(log_scale) * layers[k-1]``; ``g`` is the scaled ``grad R(w_prod)``.
 
-    ``log_norm`` is ``log ||grad R(W)||`` over all layers (S-EQ1).
+    ``log_norm`` is ``log ||grad R(W)||`` over all layers (S-EQ1).  ``products``:
+    the prefix products and suffix vectors it was built from, for
+    :func:`hessian_norm_bound` at the same point (None when built elsewhere).
     """
 
     log_scale: float
     g: np.ndarray
     layers: Weights
     log_norm: float
+    products: tuple[list[np.ndarray], list[np.ndarray]] | None = field(
+        default=None, repr=False, compare=False
+    )
 
 
 def layer_gradients(weights: Weights, z: np.ndarray, loss: Loss) -> ScaledGradient:
@@ -205,7 +210,7 @@ def layer_gradients(weights: Weights, z: np.ndarray, loss: Loss) -> ScaledGradie
         v = G.ravel()
         sq += float(v @ v)
     log_norm = log_scale + 0.5 * math.log(sq) if sq > 0 else -math.inf
-    return ScaledGradient(log_scale, g, layers, float(log_norm))
+    return ScaledGradient(log_scale, g, layers, float(log_norm), (P, s))
 
 
 def scaled_hessian(weights: Weights, z: np.ndarray, loss: Loss, log_scale: float) -> np.ndarray:
@@ -243,7 +248,14 @@ def scaled_hessian(weights: Weights, z: np.ndarray, loss: Loss, log_scale: float
     return H
 
 
-def hessian_norm_bound(weights: Weights, z: np.ndarray, loss: Loss, log_scale: float) -> float:
+def hessian_norm_bound(
+    weights: Weights,
+    z: np.ndarray,
+    loss: Loss,
+    log_scale: float,
+    *,
+    products: tuple[list[np.ndarray], list[np.ndarray]] | None = None,
+) -> float:
     """An upper bound on ``||Hess R||_2 * exp(-log_scale)``, without forming the Hessian.
 
     With the structure of :func:`scaled_hessian`: ``||J^T Hr J||_2 <= tr(Hr)
@@ -251,10 +263,13 @@ def hessian_norm_bound(weights: Weights, z: np.ndarray, loss: Loss, log_scale: f
     ||s_k||^2 ||P_k||_F^2``, and each cross block (l, k) has norm at most
     ``||s_l|| ||M_lk||_F ||P_k g||`` and appears twice.  Serves the S-EQ1
     error budget of the flow (the sensitivity of its rate to local errors).
+    ``products``: :attr:`ScaledGradient.products` of these weights, if at hand.
     """
     L = len(weights)
-    P = prefix_products(weights)
-    s = suffix_vectors(weights)
+    if products is None:
+        P, s = prefix_products(weights), suffix_vectors(weights)
+    else:
+        P, s = products
     w = weights[-1][0] @ P[-1]
     _, g = _gradient_at_scale(w, z, loss, log_scale)
     b = loss.log_d2(z @ w) - math.log(z.shape[0]) - log_scale

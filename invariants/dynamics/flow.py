@@ -134,6 +134,15 @@ class Field:
         self.shapes, self.z, self.loss, self.clock = shapes, z, loss, clock
         self.nfev = 0
         self.njev = 0
+        self._known: tuple[bytes, FieldEval] | None = None
+
+    def remember(self, y: np.ndarray, fe: FieldEval) -> None:
+        """Keep the guard's full evaluation at an accepted state ``y`` for :meth:`jac`.
+
+        BDF re-evaluates its Jacobian at the current accepted state, which the guard
+        has just evaluated (with ``log R``): that evaluation is reused, bit for bit.
+        """
+        self._known = (y.tobytes(), fe)
 
     def weights(self, y: np.ndarray) -> net.Weights:
         return net.unflatten(y, self.shapes)
@@ -152,7 +161,11 @@ class Field:
         """
         self.njev += 1
         W = self.weights(y)
-        fe = evaluate(W, self.z, self.loss, self.clock, with_risk=self.clock == "risk", theta=y)
+        known = self._known
+        if known is not None and known[0] == y.tobytes():
+            fe = known[1]
+        else:
+            fe = evaluate(W, self.z, self.loss, self.clock, with_risk=self.clock == "risk", theta=y)
         G = fe.grad
         flat = net.flatten(G.layers)
         gn = math.sqrt(float(flat @ flat))
@@ -240,7 +253,7 @@ def sensitivities(
     """
     g = fe.grad
     gn_scaled = np.exp(fe.log_grad_norm - g.log_scale)
-    h = net.hessian_norm_bound(weights, z, loss, g.log_scale) / gn_scaled
+    h = net.hessian_norm_bound(weights, z, loss, g.log_scale, products=g.products) / gn_scaled
     # ||grad log R|| = exp(log ||grad R|| - log R); above exp(709) the bound is vacuous (inf).
     x = fe.log_grad_norm - fe.log_risk
     grad_log_r = float(np.exp(x)) if x < 709.0 else np.inf
@@ -533,7 +546,7 @@ def _segment(field_, guard, live, s0, y0, s1, s_bound, max_steps, max_rtol, part
                     field_, s0, y0, s_bound, rtol=guard.rtol, atol=guard.atol, jac=field_.jac
                 )
                 live["method"] = name
-            failure = _advance(live["solver"], guard, s1, max_steps, partial)
+            failure = _advance(live["solver"], guard, s1, max_steps, partial, field_)
             if failure is None:
                 return float(live["solver"].t), live["solver"].y.copy()
             live["solver"] = None
@@ -555,8 +568,12 @@ def _segment(field_, guard, live, s0, y0, s1, s_bound, max_steps, max_rtol, part
 SEGMENT_STEPS = 1000
 
 
-def _advance(solver, guard, s1, max_steps, partial) -> str | None:
-    """Step ``solver`` until it reaches ``s1``; return why it failed, or None."""
+def _advance(solver, guard, s1, max_steps, partial, field_: Field | None = None) -> str | None:
+    """Step ``solver`` until it reaches ``s1``; return why it failed, or None.
+
+    ``field_``: the solver's field, handed the guard's evaluation at each accepted
+    state (:meth:`Field.remember`).
+    """
     start = guard.n_steps
     while solver.t < s1:
         if solver.status != "running":
@@ -576,6 +593,8 @@ def _advance(solver, guard, s1, max_steps, partial) -> str | None:
             # tolerance fails, the guard's verdict is what is raised.
             guard.guard_error = exc
             return f"guard: {exc}"
+        if field_ is not None:
+            field_.remember(solver.y, guard.last)
         if guard.n_steps - start > SEGMENT_STEPS:
             return f"stalled: {SEGMENT_STEPS} steps without reaching s={s1:.6g}"
         if guard.n_steps > max_steps:
