@@ -19,8 +19,9 @@ the initialisation).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -149,9 +150,9 @@ def scaled_gradient_vec(w: np.ndarray, z: np.ndarray, loss: Loss) -> tuple[float
     ``log_scale = max_j a_j - log n``.  Serves S-EQ1, S-L4.
     """
     a = loss.log_neg_d1(z @ w)
-    amax = float(np.max(a))
+    amax = float(a.max())
     g = -(np.exp(a - amax) @ z)
-    return amax - np.log(z.shape[0]), g
+    return amax - math.log(z.shape[0]), g
 
 
 def scaled_hessian_vec(w: np.ndarray, z: np.ndarray, loss: Loss, log_scale: float) -> np.ndarray:
@@ -176,13 +177,18 @@ def log_risk(weights: Weights, z: np.ndarray, loss: Loss) -> float:
 class ScaledGradient:
     """``dR/dW_k = exp(log_scale) * layers[k-1]``; ``g`` is the scaled ``grad R(w_prod)``.
 
-    ``log_norm`` is ``log ||grad R(W)||`` over all layers (S-EQ1).
+    ``log_norm`` is ``log ||grad R(W)||`` over all layers (S-EQ1).  ``products``:
+    the prefix products and suffix vectors it was built from, for
+    :func:`hessian_norm_bound` at the same point (None when built elsewhere).
     """
 
     log_scale: float
     g: np.ndarray
     layers: Weights
     log_norm: float
+    products: tuple[list[np.ndarray], list[np.ndarray]] | None = field(
+        default=None, repr=False, compare=False
+    )
 
 
 def layer_gradients(weights: Weights, z: np.ndarray, loss: Loss) -> ScaledGradient:
@@ -196,10 +202,15 @@ def layer_gradients(weights: Weights, z: np.ndarray, loss: Loss) -> ScaledGradie
     s = suffix_vectors(weights)
     w = weights[-1][0] @ P[-1]
     log_scale, g = scaled_gradient_vec(w, z, loss)
-    layers = tuple(np.outer(s[k], P[k] @ g) for k in range(len(weights)))
-    sq = sum(float(np.vdot(G, G)) for G in layers)
-    log_norm = log_scale + 0.5 * np.log(sq) if sq > 0 else -np.inf
-    return ScaledGradient(log_scale, g, layers, float(log_norm))
+    # Broadcast outer products and dot-product norms: the same floating-point operations
+    # as np.outer / np.vdot without their Python wrappers (this runs once per field call).
+    layers = tuple(s[k][:, None] * (P[k] @ g)[None, :] for k in range(len(weights)))
+    sq = 0.0
+    for G in layers:
+        v = G.ravel()
+        sq += float(v @ v)
+    log_norm = log_scale + 0.5 * math.log(sq) if sq > 0 else -math.inf
+    return ScaledGradient(log_scale, g, layers, float(log_norm), (P, s))
 
 
 def scaled_hessian(weights: Weights, z: np.ndarray, loss: Loss, log_scale: float) -> np.ndarray:
@@ -219,7 +230,7 @@ def scaled_hessian(weights: Weights, z: np.ndarray, loss: Loss, log_scale: float
     _, g = _gradient_at_scale(w, z, loss, log_scale)
     Hr = scaled_hessian_vec(w, z, loss, log_scale)
     # J: column (k, a, b) is s_k[a] * P_k[b, :]
-    J = np.concatenate([np.einsum("a,bi->abi", s[k], P[k]).reshape(-1, w.size) for k in range(L)]).T
+    J = np.concatenate([(s[k][:, None, None] * P[k][None]).reshape(-1, w.size) for k in range(L)]).T
     H = J.T @ Hr @ J
     offsets = np.cumsum([0] + [W.size for W in weights])
     Pg = [P[k] @ g for k in range(L)]
@@ -228,7 +239,8 @@ def scaled_hessian(weights: Weights, z: np.ndarray, loss: Loss, log_scale: float
         for l in range(k + 1, L):
             if l > k + 1:
                 M = weights[l - 1] @ M
-            block = np.einsum("a,bc,e->abce", s[l], M, Pg[k]).reshape(
+            # s_l[a] M[b, c] Pg_k[e], broadcast (einsum's per-call cost dominated the Jacobian)
+            block = ((s[l][:, None, None, None] * M[None, :, :, None]) * Pg[k]).reshape(
                 weights[l].size, weights[k].size
             )
             H[offsets[l] : offsets[l + 1], offsets[k] : offsets[k + 1]] += block
@@ -236,7 +248,14 @@ def scaled_hessian(weights: Weights, z: np.ndarray, loss: Loss, log_scale: float
     return H
 
 
-def hessian_norm_bound(weights: Weights, z: np.ndarray, loss: Loss, log_scale: float) -> float:
+def hessian_norm_bound(
+    weights: Weights,
+    z: np.ndarray,
+    loss: Loss,
+    log_scale: float,
+    *,
+    products: tuple[list[np.ndarray], list[np.ndarray]] | None = None,
+) -> float:
     """An upper bound on ``||Hess R||_2 * exp(-log_scale)``, without forming the Hessian.
 
     With the structure of :func:`scaled_hessian`: ``||J^T Hr J||_2 <= tr(Hr)
@@ -244,24 +263,39 @@ def hessian_norm_bound(weights: Weights, z: np.ndarray, loss: Loss, log_scale: f
     ||s_k||^2 ||P_k||_F^2``, and each cross block (l, k) has norm at most
     ``||s_l|| ||M_lk||_F ||P_k g||`` and appears twice.  Serves the S-EQ1
     error budget of the flow (the sensitivity of its rate to local errors).
+    ``products``: :attr:`ScaledGradient.products` of these weights, if at hand.
     """
     L = len(weights)
-    P = prefix_products(weights)
-    s = suffix_vectors(weights)
+    if products is None:
+        P, s = prefix_products(weights), suffix_vectors(weights)
+    else:
+        P, s = products
     w = weights[-1][0] @ P[-1]
     _, g = _gradient_at_scale(w, z, loss, log_scale)
-    b = loss.log_d2(z @ w) - np.log(z.shape[0]) - log_scale
+    b = loss.log_d2(z @ w) - math.log(z.shape[0]) - log_scale
     tr_hr = float(np.exp(b) @ np.einsum("ij,ij->i", z, z))
-    jf2 = sum(float(s[k] @ s[k]) * float(np.vdot(P[k], P[k])) for k in range(L))
+    s_sq = [float(v @ v) for v in s]
+    jf2 = sum(s_sq[k] * _sq(P[k]) for k in range(L))
     total = tr_hr * jf2
+    s_norm = [math.sqrt(x) for x in s_sq]
     for k in range(L):
-        pg = float(np.linalg.norm(P[k] @ g))
-        M = np.eye(weights[k].shape[0])
+        pg = math.sqrt(_sq(P[k] @ g))
+        M = None  # M_{lk}; for l = k + 1 the identity, of norm sqrt(d_k)
         for l in range(k + 1, L):
-            if l > k + 1:
-                M = weights[l - 1] @ M
-            total += 2 * float(np.linalg.norm(s[l])) * float(np.linalg.norm(M)) * pg
+            if M is None:
+                m_norm = math.sqrt(weights[k].shape[0])
+                M = weights[l] if l + 1 < L else None  # M_{l+1,k}, formed only if used
+            else:
+                m_norm = math.sqrt(_sq(M))
+                M = weights[l] @ M if l + 1 < L else None
+            total += 2 * s_norm[l] * m_norm * pg
     return total
+
+
+def _sq(A: np.ndarray) -> float:
+    """``||A||_F^2`` (``np.linalg.norm``'s own sum, without its wrapper)."""
+    v = A.ravel()
+    return float(v @ v)
 
 
 def _gradient_at_scale(w: np.ndarray, z: np.ndarray, loss: Loss, log_scale: float):

@@ -48,6 +48,7 @@ Statements served: S-EQ1, S-EQ2, S-EQ3, S-L2a/b/c, S-C1, S-INV, S-L1, S-T1.
 
 from __future__ import annotations
 
+import math
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -95,19 +96,28 @@ class FieldEval:
 
 
 def evaluate(
-    weights: net.Weights, z: np.ndarray, loss: Loss, clock: str, *, with_risk: bool = True
+    weights: net.Weights,
+    z: np.ndarray,
+    loss: Loss,
+    clock: str,
+    *,
+    with_risk: bool = True,
+    theta: np.ndarray | None = None,
 ) -> FieldEval:
     """Evaluate risk, gradient direction and clock factor at ``W`` (S-EQ1).
 
     ``with_risk=False`` skips ``log R`` (returned as NaN) where the field does
-    not need it.
+    not need it.  ``theta``: ``flatten(weights)`` when the caller already has it
+    (the solver's state), saving a copy on the hot path.
     """
     grad = net.layer_gradients(weights, z, loss)
     flat = net.flatten(grad.layers)
-    direction = flat / np.linalg.norm(flat)
+    direction = flat / math.sqrt(float(flat @ flat))  # np.linalg.norm's sum, no wrapper
     lr = net.log_risk(weights, z, loss) if (with_risk or clock == "risk") else np.nan
     if clock == "lognorm":
-        log_rho = 0.5 * np.log1p(float(np.vdot(theta := net.flatten(weights), theta)))
+        if theta is None:
+            theta = net.flatten(weights)
+        log_rho = 0.5 * math.log1p(float(theta @ theta))
     elif clock == "arclength":
         log_rho = 0.0
     elif clock == "risk":
@@ -124,14 +134,23 @@ class Field:
         self.shapes, self.z, self.loss, self.clock = shapes, z, loss, clock
         self.nfev = 0
         self.njev = 0
+        self._known: tuple[bytes, FieldEval] | None = None
+
+    def remember(self, y: np.ndarray, fe: FieldEval) -> None:
+        """Keep the guard's full evaluation at an accepted state ``y`` for :meth:`jac`.
+
+        BDF re-evaluates its Jacobian at the current accepted state, which the guard
+        has just evaluated (with ``log R``): that evaluation is reused, bit for bit.
+        """
+        self._known = (y.tobytes(), fe)
 
     def weights(self, y: np.ndarray) -> net.Weights:
         return net.unflatten(y, self.shapes)
 
     def __call__(self, s: float, y: np.ndarray) -> np.ndarray:
         self.nfev += 1
-        fe = evaluate(self.weights(y), self.z, self.loss, self.clock, with_risk=False)
-        return -np.exp(fe.log_rho) * fe.direction
+        fe = evaluate(self.weights(y), self.z, self.loss, self.clock, with_risk=False, theta=y)
+        return -math.exp(fe.log_rho) * fe.direction
 
     def jac(self, s: float, y: np.ndarray) -> np.ndarray:
         """``J = -rho (I - g g^T) H~ / ||G~|| - g (grad rho)^T``.
@@ -142,9 +161,14 @@ class Field:
         """
         self.njev += 1
         W = self.weights(y)
-        fe = evaluate(W, self.z, self.loss, self.clock, with_risk=self.clock == "risk")
+        known = self._known
+        if known is not None and known[0] == y.tobytes():
+            fe = known[1]
+        else:
+            fe = evaluate(W, self.z, self.loss, self.clock, with_risk=self.clock == "risk", theta=y)
         G = fe.grad
-        gn = np.linalg.norm(net.flatten(G.layers))
+        flat = net.flatten(G.layers)
+        gn = math.sqrt(float(flat @ flat))
         H = net.scaled_hessian(W, self.z, self.loss, G.log_scale) / gn
         g = fe.direction
         rho = np.exp(fe.log_rho)
@@ -157,31 +181,55 @@ class Field:
         return J
 
 
-def eq2_drift(initial: net.Weights, weights: net.Weights) -> np.ndarray:
-    """``||I_k(W) - I_k(W(0))||_F`` for k < L, ``I_k = W_{k+1}^T W_{k+1} - W_k W_k^T`` (S-EQ2)."""
+def eq2_invariants(weights: net.Weights) -> list[np.ndarray]:
+    """``I_k = W_{k+1}^T W_{k+1} - W_k W_k^T`` for k < L (S-EQ2)."""
+    return [
+        weights[k + 1].T @ weights[k + 1] - weights[k] @ weights[k].T
+        for k in range(len(weights) - 1)
+    ]
+
+
+def eq2_drift(
+    initial: net.Weights, weights: net.Weights, *, then: list[np.ndarray] | None = None
+) -> np.ndarray:
+    """``||I_k(W) - I_k(W(0))||_F`` for k < L, ``I_k = W_{k+1}^T W_{k+1} - W_k W_k^T`` (S-EQ2).
+
+    ``then``: :func:`eq2_invariants` of ``initial``, when the caller keeps it (the guard).
+    """
+    if then is None:
+        then = eq2_invariants(initial)
     out = []
-    for k in range(len(weights) - 1):
-        now = weights[k + 1].T @ weights[k + 1] - weights[k] @ weights[k].T
-        then = initial[k + 1].T @ initial[k + 1] - initial[k] @ initial[k].T
-        out.append(float(np.linalg.norm(now - then)))
+    for now, was in zip(eq2_invariants(weights), then, strict=True):
+        v = (now - was).ravel()
+        out.append(math.sqrt(float(v @ v)))  # np.linalg.norm's sum, without its wrapper
     return np.array(out)
 
 
-def eq2_rounding(initial: net.Weights, weights: net.Weights) -> np.ndarray:
+def eq2_rounding(
+    initial: net.Weights,
+    weights: net.Weights,
+    *,
+    sq: np.ndarray | None = None,
+    sq0: np.ndarray | None = None,
+) -> np.ndarray:
     """Rounding bound of :func:`eq2_drift`'s own evaluation.
 
     Each Gram product ``A^T A`` with inner dimension ``m`` has entrywise error
     ``<= gamma_m |A|^T |A|``, hence Frobenius error ``<= gamma_m ||A||_F^2``
     (:func:`~invariants.core.rounding.gamma`); two of them at each time, plus the
-    subtractions (``+3`` in m), at ``t`` and at 0.
+    subtractions (``+3`` in m), at ``t`` and at 0.  ``sq``, ``sq0``: the
+    :func:`~invariants.core.bounds.frobenius_sq` of ``weights`` and ``initial`` when the
+    caller has them.
     """
+    sq = frobenius_sq(weights) if sq is None else sq
+    sq0 = frobenius_sq(initial) if sq0 is None else sq0
     out = []
     for k in range(len(weights) - 1):
         m = max(weights[k].shape[1], weights[k + 1].shape[0]) + 3
         gm = gamma(m)
         tot = 0.0
-        for W in (weights, initial):
-            tot += gm * (float(np.vdot(W[k], W[k])) + float(np.vdot(W[k + 1], W[k + 1])))
+        for x in (sq, sq0):
+            tot += gm * (float(x[k]) + float(x[k + 1]))
         out.append(tot)
     return np.array(out)
 
@@ -205,7 +253,7 @@ def sensitivities(
     """
     g = fe.grad
     gn_scaled = np.exp(fe.log_grad_norm - g.log_scale)
-    h = net.hessian_norm_bound(weights, z, loss, g.log_scale) / gn_scaled
+    h = net.hessian_norm_bound(weights, z, loss, g.log_scale, products=g.products) / gn_scaled
     # ||grad log R|| = exp(log ||grad R|| - log R); above exp(709) the bound is vacuous (inf).
     x = fe.log_grad_norm - fe.log_risk
     grad_log_r = float(np.exp(x)) if x < 709.0 else np.inf
@@ -215,17 +263,26 @@ def sensitivities(
     return r + h + grad_log_r, r + h
 
 
-def evaluation_rounding(weights: net.Weights, z: np.ndarray) -> float:
+def evaluation_rounding(
+    weights: net.Weights,
+    z: np.ndarray,
+    *,
+    sq: np.ndarray | None = None,
+    zmax: float | None = None,
+) -> float:
     """Rounding bound on one evaluation of ``log R(W)`` (S-EQ1's allowance in the guard).
 
     :func:`invariants.core.rounding.log_risk_rounding` with the a-priori margin bound
     ``big = prod_k ||W_k||_F max_i ||z_i||`` and the operation count of
-    :func:`~invariants.core.rounding.rounding_count`.
+    :func:`~invariants.core.rounding.rounding_count`.  ``sq`` (the
+    :func:`~invariants.core.bounds.frobenius_sq` of ``weights``) and ``zmax`` (``max_i
+    ||z_i||``): when the caller has them (the guard, once per step).
     """
     n = z.shape[0]
-    big = float(np.prod([np.linalg.norm(W) for W in weights])) * float(
-        np.max(np.linalg.norm(z, axis=1))
-    )
+    norms = [np.linalg.norm(W) for W in weights] if sq is None else np.sqrt(sq)
+    if zmax is None:
+        zmax = float(np.max(np.linalg.norm(z, axis=1)))
+    big = float(np.prod(norms)) * zmax
     return log_risk_rounding(big, n, rounding_count(weights, n))
 
 
@@ -489,7 +546,7 @@ def _segment(field_, guard, live, s0, y0, s1, s_bound, max_steps, max_rtol, part
                     field_, s0, y0, s_bound, rtol=guard.rtol, atol=guard.atol, jac=field_.jac
                 )
                 live["method"] = name
-            failure = _advance(live["solver"], guard, s1, max_steps, partial)
+            failure = _advance(live["solver"], guard, s1, max_steps, partial, field_)
             if failure is None:
                 return float(live["solver"].t), live["solver"].y.copy()
             live["solver"] = None
@@ -511,8 +568,12 @@ def _segment(field_, guard, live, s0, y0, s1, s_bound, max_steps, max_rtol, part
 SEGMENT_STEPS = 1000
 
 
-def _advance(solver, guard, s1, max_steps, partial) -> str | None:
-    """Step ``solver`` until it reaches ``s1``; return why it failed, or None."""
+def _advance(solver, guard, s1, max_steps, partial, field_: Field | None = None) -> str | None:
+    """Step ``solver`` until it reaches ``s1``; return why it failed, or None.
+
+    ``field_``: the solver's field, handed the guard's evaluation at each accepted
+    state (:meth:`Field.remember`).
+    """
     start = guard.n_steps
     while solver.t < s1:
         if solver.status != "running":
@@ -532,6 +593,8 @@ def _advance(solver, guard, s1, max_steps, partial) -> str | None:
             # tolerance fails, the guard's verdict is what is raised.
             guard.guard_error = exc
             return f"guard: {exc}"
+        if field_ is not None:
+            field_.remember(solver.y, guard.last)
         if guard.n_steps - start > SEGMENT_STEPS:
             return f"stalled: {SEGMENT_STEPS} steps without reaching s={s1:.6g}"
         if guard.n_steps > max_steps:
@@ -560,7 +623,11 @@ class _Guard:
         self.n_steps = 0
         self.max_drift_rel = 0.0
         self.last = evaluate(W0, z, loss, clock)
-        self.last_rounding = evaluation_rounding(W0, z)
+        # Constants of the run, kept so that each step does not recompute them.
+        self.zmax = float(np.max(np.linalg.norm(z, axis=1)))
+        self.sq0 = frobenius_sq(W0)
+        self.then = eq2_invariants(W0)
+        self.last_rounding = evaluation_rounding(W0, z, sq=self.sq0, zmax=self.zmax)
         self.log = {
             "s": [0.0],
             "log_risk": [self.last.log_risk],
@@ -611,15 +678,16 @@ class _Guard:
         self.local_error += e
         W = net.unflatten(y_new, self.shapes)
         Wold = net.unflatten(y_old, self.shapes)
-        norms = np.sqrt(np.maximum(frobenius_sq(W), frobenius_sq(Wold)))
+        nn = frobenius_sq(W)
+        norms = np.sqrt(np.maximum(nn, frobenius_sq(Wold)))
         self.drift_budget += 2 * (norms[:-1] + norms[1:]) * e + 2 * e * e
 
-        fe = evaluate(W, self.z, self.loss, self.clock)
+        fe = evaluate(W, self.z, self.loss, self.clock, theta=y_new)
         # Critical-point guard (S-A2b): a reversal of g_hat within one step.
         check_direction(
             self.last.direction, fe.direction, self.n_steps, s_new, fe.log_risk, partial
         )
-        rounding = evaluation_rounding(W, self.z)
+        rounding = evaluation_rounding(W, self.z, sq=nn, zmax=self.zmax)
         # S-EQ1 guard: log R may rise across a step only through the local error
         # (first order in e, with ||grad log R|| the larger of the two ends).
         grad_log_r = grad_log_risk_bound(self.last, fe)
@@ -629,12 +697,11 @@ class _Guard:
                 fe.log_risk - self.last.log_risk, allowance, self.n_steps, s_new, partial
             )
         # S-EQ2 guard.
-        drift = eq2_drift(self.W0, W)
-        bound = self.drift_budget + eq2_rounding(self.W0, W)
+        drift = eq2_drift(self.W0, W, then=self.then)
+        bound = self.drift_budget + eq2_rounding(self.W0, W, sq=nn, sq0=self.sq0)
         if self.enforce:
             check_eq2_drift(drift, bound, self.n_steps, s_new, partial)
         if drift.size:
-            nn = frobenius_sq(W)
             self.max_drift_rel = max(self.max_drift_rel, float(np.max(drift / (nn[:-1] + nn[1:]))))
         self.log["s"].append(s_new)
         self.log["log_risk"].append(fe.log_risk)
