@@ -135,30 +135,32 @@ class _Layout:
 
 
 def _scaled_gradient_into(
-    W: net.Weights, z: np.ndarray, loss: Loss, eye: np.ndarray, out: net.Weights
+    W: net.Weights, z: np.ndarray, loss: Loss, eye: np.ndarray, log_n: float, out: net.Weights
 ) -> tuple[float, float]:
     """:func:`invariants.core.network.layer_gradients`, fused, written into ``out``.
 
     The same floating-point operations in the same order (so the same bits) as
     ``layer_gradients`` followed by :func:`_gradient`'s ``exp(log_norm)``, without its
     intermediate lists, dataclass and per-call ``errstate`` (the caller holds one for
-    the whole run).  Writes the scaled ``G_k`` into ``out[k]``; returns
-    ``(log_scale, ||grad R||)`` (S-EQ1, S-EQ2).
+    the whole run); ``log_n = np.log(n)``.  Products by ``ndarray.dot``, which calls the
+    same BLAS routine as ``@`` at a third of its overhead on these small arrays.
+    Writes the scaled ``G_k`` into ``out[k]``; returns ``(log_scale, ||grad R||)``
+    (S-EQ1, S-EQ2).
     """
     L = len(W)
     P = [eye]
     for M in W[:-1]:
-        P.append(M @ P[-1])
+        P.append(M.dot(P[-1]))
     s = [_ONE]
     for M in W[:0:-1]:
-        s.append(M.T @ s[-1])
-    a = loss.log_neg_d1_fn(z @ (W[-1][0] @ P[-1]))
-    amax = float(np.max(a))
-    g = -(np.exp(a - amax) @ z)
-    log_scale = amax - np.log(z.shape[0])
+        s.append(M.T.dot(s[-1]))
+    a = loss.log_neg_d1_fn(z.dot(W[-1][0].dot(P[-1])))
+    amax = float(a.max())
+    g = -(np.exp(a - amax).dot(z))
+    log_scale = amax - log_n
     sq = 0
     for k in range(L):
-        G = np.multiply(s[L - 1 - k][:, None], (P[k] @ g)[None, :], out=out[k])
+        G = np.multiply(s[L - 1 - k][:, None], P[k].dot(g)[None, :], out=out[k])
         sq += float(np.vdot(G, G))
     log_norm = float(log_scale + 0.5 * np.log(sq) if sq > 0 else -np.inf)
     return log_scale, float(np.exp(log_norm))
@@ -260,14 +262,14 @@ def gradient_descent(
     etas, radii, gnorm = np.empty(steps), np.empty(steps), np.empty(steps)
     gsq = np.empty((steps, L))
     W_stack, G_rows = lay.stacks(theta), lay.rows(grads)
-    eye = np.eye(z.shape[1])
+    eye, log_n = np.eye(z.shape[1]), np.log(z.shape[0])
     Ws = [tuple(M[0] for M in W_stack)]
     e, e_radius = None, None
     with np.errstate(under="ignore"):  # loss' underflows to 0 far out: the right answer
         for t in range(steps):
             Wt = Ws[t]
             if gradient is None:
-                log_scale, gn = _scaled_gradient_into(Wt, z, loss, eye, scaled_layers)
+                log_scale, gn = _scaled_gradient_into(Wt, z, loss, eye, log_n, scaled_layers)
                 np.multiply(scaled, np.exp(log_scale), out=grads[t])
             else:
                 G, gn = gradient(Wt, z, loss)
