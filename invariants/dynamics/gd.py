@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -96,6 +97,17 @@ class GDTrajectory:
     @property
     def initial(self) -> net.Weights:
         return self.weights[0]
+
+    @cached_property
+    def layer_norms(self) -> np.ndarray:
+        """``||W_k(t)||_F``, shape (T+1, L), computed once per trajectory (:func:`layer_norms`)."""
+        return layer_norms(self.weights)
+
+
+def layer_norms(weights: Sequence[net.Weights]) -> np.ndarray:
+    """``||W_k(t)||_F`` for every iterate and layer, shape (T+1, L): :func:`frobenius`, the
+    same floats as ``np.linalg.norm``.  The checks read every norm of a run several times."""
+    return np.array([[frobenius(M) for M in W] for W in weights]).reshape(len(weights), -1)
 
 
 def _gradient(weights: net.Weights, z: np.ndarray, loss: Loss) -> tuple[net.Weights, float]:
