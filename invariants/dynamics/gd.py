@@ -142,44 +142,6 @@ class _Layout:
     def rows(self, a: np.ndarray) -> list[np.ndarray]:
         return [a[:, i:j] for i, j, _ in self._slices()]
 
-    def layers(self, v: np.ndarray) -> net.Weights:
-        return tuple(v[i:j].reshape(shape) for i, j, shape in self._slices())
-
-
-def _scaled_gradient_into(
-    W: net.Weights, z: np.ndarray, loss: Loss, eye: np.ndarray, log_n: float, out: net.Weights
-) -> tuple[float, float]:
-    """:func:`invariants.core.network.layer_gradients`, fused, written into ``out``.
-
-    The same floating-point operations in the same order (so the same bits) as
-    ``layer_gradients`` followed by :func:`_gradient`'s ``exp(log_norm)``, without its
-    intermediate lists, dataclass and per-call ``errstate`` (the caller holds one for
-    the whole run); ``log_n = np.log(n)``.  Products by ``ndarray.dot``, which calls the
-    same BLAS routine as ``@`` at a third of its overhead on these small arrays.
-    Writes the scaled ``G_k`` into ``out[k]``; returns ``(log_scale, ||grad R||)``
-    (S-EQ1, S-EQ2).
-    """
-    L = len(W)
-    P = [eye]
-    for M in W[:-1]:
-        P.append(M.dot(P[-1]))
-    s = [_ONE]
-    for M in W[:0:-1]:
-        s.append(M.T.dot(s[-1]))
-    a = loss.log_neg_d1_fn(z.dot(W[-1][0].dot(P[-1])))
-    amax = float(a.max())
-    g = -(np.exp(a - amax).dot(z))
-    log_scale = amax - log_n
-    sq = 0
-    for k in range(L):
-        G = np.multiply(s[L - 1 - k][:, None], P[k].dot(g)[None, :], out=out[k])
-        sq += float(np.vdot(G, G))
-    log_norm = float(log_scale + 0.5 * np.log(sq) if sq > 0 else -np.inf)
-    return log_scale, float(np.exp(log_norm))
-
-
-_ONE = np.ones(1)
-
 
 def accumulators(G: list[np.ndarray], eta: np.ndarray) -> tuple[list[np.ndarray], ...]:
     """S-EQ29's ``P_k(t)``, ``Q_k(t)`` for t = 0..T from the stacked gradients ``G[k]``.
@@ -268,25 +230,25 @@ def gradient_descent(
     theta = np.empty((steps + 1, lay.size))  # theta[t] = flatten(W(t))
     theta[0] = net.flatten(W)
     grads = np.empty((steps, lay.size))  # dR/dW(t), unscaled
-    scaled = np.empty(lay.size)
-    scaled_layers = lay.layers(scaled)
+    scaled = np.empty(lay.size)  # the scaled layer gradients of the current step
+    scaled_layers = tuple(M[0] for M in lay.stacks(scaled[None, :]))
     update = np.empty(lay.size)
     etas, radii, gnorm = np.empty(steps), np.empty(steps), np.empty(steps)
     gsq = np.empty((steps, L))
     W_stack, G_rows = lay.stacks(theta), lay.rows(grads)
-    eye, log_n = np.eye(z.shape[1]), np.log(z.shape[0])
     Ws = [tuple(M[0] for M in W_stack)]
     e, e_radius = None, None
     with np.errstate(under="ignore"):  # loss' underflows to 0 far out: the right answer
         for t in range(steps):
             Wt = Ws[t]
-            if gradient is None:
-                log_scale, gn = _scaled_gradient_into(Wt, z, loss, eye, log_n, scaled_layers)
+            if gradient is None:  # _gradient, written into the row
+                log_scale, _, log_norm = net.layer_gradients_into(Wt, z, loss, scaled_layers)
                 np.multiply(scaled, np.exp(log_scale), out=grads[t])
+                gn = float(np.exp(log_norm))
             else:
                 G, gn = gradient(Wt, z, loss)
                 grads[t] = np.concatenate([np.ravel(Gk) for Gk in G])
-            new = tuple(M[t + 1] for M in W_stack)
+            new = tuple([M[t + 1] for M in W_stack])
             if rule == "fixed":
                 e = float(eta)
                 R = max_frobenius(Wt)
@@ -300,9 +262,7 @@ def gradient_descent(
                         break
                     R *= grow
             etas[t], radii[t], gnorm[t] = e, R, gn
-            for k, row in enumerate(G_rows):
-                v = row[t]
-                gsq[t, k] = v.dot(v)
+            gsq[t] = [v.dot(v) for v in [row[t] for row in G_rows]]
             Ws.append(new)
     P, Q = accumulators(lay.stacks(grads), etas)
     return GDTrajectory(
