@@ -149,9 +149,18 @@ def log_risk_floor(weights: Weights, loss) -> float:
     S-T3): ``prod_k ||W_k||_F >= loss^{-1}(R(W))``.  In the log domain, finite for
     every norm (``loss.log_value``).
     """
-    norms = [float(np.linalg.norm(W)) for W in weights]
-    product = float(np.prod(norms)) if all(n > 0 for n in norms) else 0.0
-    return float(loss.log_value(product))
+    return float(
+        log_risk_floor_of_norms(np.array([float(np.linalg.norm(W)) for W in weights]), loss)
+    )
+
+
+def log_risk_floor_of_norms(norms: np.ndarray, loss) -> np.ndarray:
+    """:func:`log_risk_floor` from the layer norms along the last axis (many iterates at once).
+
+    ``log loss(prod_k norms_k)``, with the product 0 when a norm is 0 (S-L7, S-T3).
+    """
+    product = np.where(np.all(norms > 0, axis=-1), np.prod(norms, axis=-1), 0.0)
+    return loss.log_value(product)
 
 
 def norm_from_risk(log_risk: float, loss) -> float:

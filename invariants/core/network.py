@@ -19,6 +19,7 @@ the initialisation).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -102,18 +103,31 @@ def unflatten(theta: np.ndarray, shapes: Sequence[tuple[int, int]]) -> Weights:
 
 def prefix_products(weights: Weights) -> list[np.ndarray]:
     """``P_k = W_{k-1} ... W_1`` (``d_{k-1} x d``) for k = 1..L, with ``P_1 = I``."""
-    d = weights[0].shape[1]
-    P = [np.eye(d)]
+    P = [_identity(weights[0].shape[1])]
     for W in weights[:-1]:
-        P.append(W @ P[-1])
+        P.append(W.dot(P[-1]))  # ndarray.dot: the same BLAS call as @, less dispatch
     return P
+
+
+@functools.cache
+def _identity(d: int) -> np.ndarray:
+    """``np.eye(d)``, made once per d and read-only (it is shared by every call)."""
+    eye = np.eye(d)
+    eye.flags.writeable = False
+    return eye
+
+
+@functools.cache
+def _log_count(n: int) -> np.float64:
+    """``np.log(n)``, made once per n (the same float)."""
+    return np.log(n)
 
 
 def suffix_vectors(weights: Weights) -> list[np.ndarray]:
     """``s_k`` with ``s_k^T = W_L ... W_{k+1}`` (length ``d_k``) for k = 1..L, ``s_L = [1]``."""
     s = [np.ones(1)]
     for W in weights[:0:-1]:
-        s.append(W.T @ s[-1])
+        s.append(W.T.dot(s[-1]))
     return s[::-1]
 
 
@@ -149,10 +163,10 @@ def scaled_gradient_vec(w: np.ndarray, z: np.ndarray, loss: Loss) -> tuple[float
     ``g = -sum_i exp(a_i - max_j a_j) z_i`` where ``a_i = log|loss'(<w, z_i>)|``;
     ``log_scale = max_j a_j - log n``.  Serves S-EQ1, S-L4.
     """
-    a = loss.log_neg_d1(z @ w)
+    a = loss.log_neg_d1(z.dot(w))
     amax = float(a.max())
-    g = -(np.exp(a - amax) @ z)
-    return amax - math.log(z.shape[0]), g
+    g = -(np.exp(a - amax).dot(z))
+    return amax - _log_count(z.shape[0]), g
 
 
 def scaled_hessian_vec(w: np.ndarray, z: np.ndarray, loss: Loss, log_scale: float) -> np.ndarray:
@@ -196,21 +210,32 @@ def layer_gradients(weights: Weights, z: np.ndarray, loss: Loss) -> ScaledGradie
 
     ``dR/dW_k = s_k (P_k grad R(w_prod))^T``, the rank-one matrix of the
     Notation section, with ``s_k^T = W_L ... W_{k+1}`` and
-    ``P_k = W_{k-1} ... W_1``.
+    ``P_k = W_{k-1} ... W_1``.  Computed by :func:`layer_gradients_into`.
+    """
+    layers = tuple(np.empty(W.shape) for W in weights)
+    log_scale, g, log_norm = layer_gradients_into(weights, z, loss, layers)
+    return ScaledGradient(log_scale, g, layers, log_norm)
+
+
+def layer_gradients_into(
+    weights: Weights, z: np.ndarray, loss: Loss, out: Sequence[np.ndarray]
+) -> tuple[float, np.ndarray, float]:
+    """:func:`layer_gradients` written into the preallocated ``out[k]`` (shapes of the layers).
+
+    Returns ``(log_scale, g, log_norm)`` as in :class:`ScaledGradient`.  The one
+    implementation of the layer gradients: gradient descent calls it every step with
+    rows of its record as ``out`` (no allocation per layer and step).
     """
     P = prefix_products(weights)
     s = suffix_vectors(weights)
-    w = weights[-1][0] @ P[-1]
-    log_scale, g = scaled_gradient_vec(w, z, loss)
-    # Broadcast outer products and dot-product norms: the same floating-point operations
-    # as np.outer / np.vdot without their Python wrappers (this runs once per field call).
-    layers = tuple(s[k][:, None] * (P[k] @ g)[None, :] for k in range(len(weights)))
-    sq = 0.0
-    for G in layers:
-        v = G.ravel()
-        sq += float(v @ v)
-    log_norm = log_scale + 0.5 * math.log(sq) if sq > 0 else -math.inf
-    return ScaledGradient(log_scale, g, layers, float(log_norm), (P, s))
+    log_scale, g = scaled_gradient_vec(weights[-1][0].dot(P[-1]), z, loss)
+    sq = 0
+    for k, G in enumerate(out):
+        # np.outer(s_k, P_k g): one product per entry, as np.outer's own multiply
+        np.multiply.outer(s[k], P[k].dot(g), out=G)
+        sq += float(np.vdot(G, G))
+    log_norm = log_scale + 0.5 * np.log(sq) if sq > 0 else -np.inf
+    return log_scale, g, float(log_norm)
 
 
 def scaled_hessian(weights: Weights, z: np.ndarray, loss: Loss, log_scale: float) -> np.ndarray:

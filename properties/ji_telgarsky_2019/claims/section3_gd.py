@@ -26,6 +26,8 @@ Summed over the steps this is the allowed residual (worst case, linear in t).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from invariants.core import bounds
@@ -48,7 +50,10 @@ def _fro2(W: np.ndarray) -> float:
 def eq29_residuals(tr: gd.GDTrajectory, printed: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """``(residual, allowed)``, shape (T+1, L-1): the S-EQ29 identity at every step.
 
-    ``printed=True`` evaluates the extracted paper's signs instead.
+    ``printed=True`` evaluates the extracted paper's signs instead.  All steps at once:
+    the Gram matrices as stacked products (the same BLAS kernel per item as one
+    product), the residual's Frobenius norm as ``sqrt`` of its raveled dot (numpy's own),
+    and the allowance's running sum by ``np.cumsum`` (sequential, as a loop adds).
     """
     L = len(tr.initial)
     T = tr.steps
@@ -56,23 +61,21 @@ def eq29_residuals(tr: gd.GDTrajectory, printed: bool = False) -> tuple[np.ndarr
     allowed = np.zeros((T + 1, L - 1))
     W0 = tr.initial
     sign = -1.0 if printed else 1.0
+    F2 = np.array([[_fro2(M) for M in W] for W in tr.weights]).reshape(T + 1, L)
     for k in range(L - 1):
         m = max(W0[k].shape[1], W0[k + 1].shape[0]) + 4
         c = 2 * m * EPS
         acc = c * (_fro2(W0[k]) + _fro2(W0[k + 1]))
         base = W0[k + 1].T @ W0[k + 1] - W0[k] @ W0[k].T
-        for t in range(T + 1):
-            W = tr.weights[t]
-            lhs = W[k + 1].T @ W[k + 1] - W[k] @ W[k].T - base
-            corr = tr.Q[t][k + 1] - tr.P[t][k]
-            res[t, k] = float(np.linalg.norm(lhs - sign * corr))
-            step_terms = c * (_fro2(W[k]) + _fro2(W[k + 1]))
-            if t > 0:
-                g2 = tr.eta[t - 1] ** 2 * (
-                    tr.grad_sq_layers[t - 1, k] + tr.grad_sq_layers[t - 1, k + 1]
-                )
-                acc += step_terms + c * g2
-            allowed[t, k] = acc + step_terms
+        A = np.array([W[k] for W in tr.weights])
+        B = np.array([W[k + 1] for W in tr.weights])
+        lhs = B.transpose(0, 2, 1) @ B - A @ A.transpose(0, 2, 1) - base
+        corr = np.array([Q[k + 1] for Q in tr.Q]) - np.array([P[k] for P in tr.P])
+        diff = (lhs - sign * corr).reshape(T + 1, -1)
+        res[:, k] = [math.sqrt(v.dot(v)) for v in diff]
+        step_terms = c * (F2[:, k] + F2[:, k + 1])
+        g2 = tr.eta**2 * (tr.grad_sq_layers[:, k] + tr.grad_sq_layers[:, k + 1])
+        allowed[:, k] = np.cumsum(np.concatenate([[acc], step_terms[1:] + c * g2])) + step_terms
     return res, allowed
 
 
@@ -135,6 +138,14 @@ def _risk(log_r: np.ndarray) -> np.ndarray:
     return np.exp(log_r)
 
 
+def layer_norms(tr: gd.GDTrajectory) -> np.ndarray:
+    """``||W_k(t)||_F``, shape (T+1, L): the trajectory's own (computed once), or from the
+    iterates of a stand-in that only has ``weights``."""
+    if isinstance(tr, gd.GDTrajectory):
+        return tr.layer_norms
+    return gd.layer_norms(tr.weights)
+
+
 def risk_rounding(tr: gd.GDTrajectory) -> np.ndarray:
     """Rounding bound of each ``R(W(t))``: margins to ``(L+1) m eps ||w||``, sum to ``n eps``.
 
@@ -145,11 +156,8 @@ def risk_rounding(tr: gd.GDTrajectory) -> np.ndarray:
     m = max(max(W.shape) for W in tr.initial)
     n = tr.z.shape[0]
     zmax = float(np.max(np.linalg.norm(tr.z, axis=1)))
-    out = []
-    for W, lr in zip(tr.weights, tr.log_risk, strict=True):
-        scale = float(np.prod([np.linalg.norm(M) for M in W])) * zmax
-        out.append(np.exp(lr) * ((L + 1) * m * EPS * scale + (n + 4) * EPS))
-    return np.array(out)
+    scale = np.prod(layer_norms(tr), axis=1) * zmax
+    return np.exp(tr.log_risk) * ((L + 1) * m * EPS * scale + (n + 4) * EPS)
 
 
 def check_s_eq4(tr: gd.GDTrajectory) -> Slack:
@@ -196,7 +204,7 @@ def eq27_tolerance(f_next: np.ndarray, f_prev: np.ndarray) -> np.ndarray:
 
 def check_s_eq27(tr: gd.GDTrajectory) -> Slack:
     """S-EQ27: under A5, ``||W_k(t+1)||_F <= ||W_k(t)||_F + 1`` for every layer and step."""
-    F = np.array([[np.linalg.norm(M) for M in W] for W in tr.weights])
+    F = layer_norms(tr)
     grow = F[1:] - F[:-1]
     tol = eq27_tolerance(F[1:], F[:-1])
     excess = grow - 1 - tol
@@ -449,9 +457,9 @@ def norm_change_scales(tr: gd.GDTrajectory, k: int, start: int, stop: int) -> tu
     bit-for-bit unchanged for thousands of steps although, in exact
     arithmetic, their norms grow: such a run has not moved (:func:`run_moved`).
     """
-    F = [float(np.linalg.norm(W[k])) for W in tr.weights[start : stop + 1]]
+    F = layer_norms(tr)[start : stop + 1, k]
     U = float(np.sum(tr.eta[start:stop] * np.sqrt(tr.grad_sq_layers[start:stop, k])))
-    r = ((stop - start) + 2 * (tr.weights[0][k].size + 1)) * EPS * max(F)
+    r = ((stop - start) + 2 * (tr.weights[0][k].size + 1)) * EPS * float(np.max(F))
     return U, r
 
 
@@ -490,13 +498,11 @@ def risk_norm_ratios(tr: gd.GDTrajectory) -> np.ndarray:
     L = len(tr.initial)
     p = max(W.size for W in tr.initial)
     tol = risk_rounding(tr)
-    out = []
-    for t, W in enumerate(tr.weights):
-        prod = float(np.prod([np.linalg.norm(M) for M in W]))
-        lhs = bounds.log_risk_floor(W, tr.loss) - prod * (L + 2 * p) * EPS
-        rhs = float(tr.log_risk[t]) + float(tol[t] / np.exp(tr.log_risk[t]))
-        out.append(float(np.exp(min(lhs - rhs, 700.0))))
-    return np.array(out)
+    F = layer_norms(tr)
+    prod = np.prod(F, axis=1)
+    lhs = bounds.log_risk_floor_of_norms(F, tr.loss) - prod * (L + 2 * p) * EPS
+    rhs = tr.log_risk + tol / np.exp(tr.log_risk)
+    return np.exp(np.minimum(lhs - rhs, 700.0))
 
 
 def _risk_and_norms(tr: gd.GDTrajectory, statement: str) -> float:
@@ -617,13 +623,17 @@ def a5_radius_consistent(tr: gd.GDTrajectory) -> None:
     relative error below ``(p + 2) eps`` for p entries.
     """
     assert np.all(np.diff(tr.radius) >= 0), "A5: R_t shrank"
-    for t in range(tr.steps):
-        for label, W in ((t, tr.weights[t]), (t + 1, tr.weights[t + 1])):
-            p = max(M.size for M in W)
-            F = max(float(np.linalg.norm(M)) for M in W)
-            assert F <= tr.radius[t] * (1 + (p + 2) * EPS), (
-                f"A5: W({label}) outside B(R_{t}): max_k ||W_k||_F = {F:.6g} > {tr.radius[t]:.6g}"
-            )
+    p = max(M.size for M in tr.initial)
+    F = np.max(layer_norms(tr), axis=1)
+    limit = tr.radius * (1 + (p + 2) * EPS)
+    out = ~np.stack([F[:-1] <= limit, F[1:] <= limit])  # W(t), W(t+1) against B(R_t); NaN out
+    if out.any():
+        t = int(np.argmax(out.any(axis=0)))
+        label = t if out[0, t] else t + 1
+        raise AssertionError(
+            f"A5: W({label}) outside B(R_{t}): max_k ||W_k||_F = {F[label]:.6g} > "
+            f"{tr.radius[t]:.6g}"
+        )
 
 
 def product_norms(W: net.Weights) -> float:

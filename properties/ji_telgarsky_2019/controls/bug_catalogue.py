@@ -246,17 +246,23 @@ class Bug:
 
 
 def _patch_gradients(mp: pytest.MonkeyPatch, edit: Callable) -> None:
-    """Replace ``net.layer_gradients`` by ``edit(weights, z, loss, honest_result)``."""
-    real = net.layer_gradients
+    """Edit the layer gradients by ``edit(weights, layers, log_scale)``.
 
-    def buggy(weights, z, loss):
-        g = real(weights, z, loss)
-        layers = tuple(edit(weights, list(g.layers), g.log_scale))
-        sq = sum(float(np.vdot(G, G)) for G in layers)
-        log_norm = g.log_scale + 0.5 * np.log(sq) if sq > 0 else -np.inf
-        return net.ScaledGradient(g.log_scale, g.g, layers, log_norm)
+    Planted in ``net.layer_gradients_into``, the one implementation behind
+    ``net.layer_gradients`` and gradient descent's steps.
+    """
+    real = net.layer_gradients_into
 
-    mp.setattr(net, "layer_gradients", buggy)
+    def buggy(weights, z, loss, out):
+        log_scale, g, _ = real(weights, z, loss, out)
+        layers = edit(weights, [np.array(G) for G in out], log_scale)
+        for G, bad in zip(out, layers, strict=True):
+            G[...] = bad
+        sq = sum(float(np.vdot(G, G)) for G in out)
+        log_norm = log_scale + 0.5 * np.log(sq) if sq > 0 else -np.inf
+        return log_scale, g, float(log_norm)
+
+    mp.setattr(net, "layer_gradients_into", buggy)
 
 
 def plant_layer_doubled(mp):
