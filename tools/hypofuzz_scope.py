@@ -1,0 +1,204 @@
+"""HypoFuzz's coverage collector, scoped to this project's files (a patch of HypoFuzz 25.11.1).
+
+Loaded as a pytest plugin (``PYTHONPATH=tools``, ``-p hypofuzz_scope``) into every
+process of ``make fuzz`` (tools/fuzz.py): HypoFuzz's hub and each worker collect the
+tests with the same pytest arguments, so the patch is in place in every worker whatever
+the multiprocessing start method.
+
+Why. HypoFuzz guides its mutations by the branches each input covers. Its collector,
+``hypofuzz.coverage.CoverageCollector``, on Python 3.11 installs ``sys.settrace`` with a
+*line* tracer on every frame, numpy's and scipy's Python code included, and builds a
+``Location`` (a named tuple) for every line executed; on 3.12+ it uses
+``sys.monitoring`` BRANCH events but rebuilds ``list(code.co_positions())`` on every
+event. The property tests here spend their time in numpy and in scipy's ``solve_ivp``
+(pure Python), so most of that tracing measures third-party code and costs most of the
+run (``benchmarks/bench_fuzz.py`` measures it: docs/profiles.md, "Fuzzing").
+
+What. :class:`ScopedCoverageCollector` is a subclass that
+
+- on 3.11 installs a *call* tracer that hands a line tracer only to frames whose
+  file is in the scope (:func:`in_scope`, cached per file name): other frames run
+  untraced, and their lines are never seen;
+- caches each ``Location`` per (file, line) instead of building one per event;
+- on 3.12+ returns ``sys.monitoring.DISABLE`` for code outside the scope (as stock
+  HypoFuzz does for its own exclusions) and caches each code object's position table.
+
+The scope is this repository's ``invariants/`` and ``properties/`` folders and every
+test file the session collected (:func:`pytest_collection_modifyitems`: a test module
+outside them, such as a planted one in a temporary folder, is in scope too).
+:func:`apply` swaps the class in where HypoFuzz's provider looks it up
+(``hypofuzz.provider.CoverageCollector``), after checking that the installed HypoFuzz
+is :data:`PINNED` and still has the internals this relies on (:func:`problems`);
+anything else is a loud error, never a silent fall-back. The upstream proposal is
+docs/hypofuzz-coverage-scoping.md; properties/meta/test_hypofuzz_scope.py checks the
+pin and the patch.
+
+Never imported by the suite itself (tools/ is a script folder).
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+PINNED = "25.11.1"  # the HypoFuzz release this patch was written and measured against
+ROOT = Path(__file__).resolve().parent.parent
+# Folders (and files) whose code the collector traces; grown by the collected test files.
+SCOPE: list[str] = [str(ROOT / "invariants") + os.sep, str(ROOT / "properties") + os.sep]
+_IN_SCOPE: dict[str, bool] = {}  # file name -> in scope (the per-file decision, cached)
+_LOCATIONS: dict[str, dict[int, Any]] = {}  # file -> line -> hypofuzz Location (3.11)
+_POSITIONS: dict[int, tuple[Any, list]] = {}  # id(code) -> (code, its co_positions) (3.12+)
+
+
+def add_to_scope(path: str | Path) -> None:
+    """Trace ``path`` too (a file or, ending in the separator, a folder)."""
+    entry = str(path)
+    if entry not in SCOPE:
+        SCOPE.append(entry)
+        _IN_SCOPE.clear()
+
+
+def in_scope(filename: str) -> bool:
+    """Whether code from ``filename`` is traced: it lies in a :data:`SCOPE` entry."""
+    try:
+        return _IN_SCOPE[filename]
+    except KeyError:
+        hit = any(filename == e or (e.endswith(os.sep) and filename.startswith(e)) for e in SCOPE)
+        _IN_SCOPE[filename] = hit
+        return hit
+
+
+def installed_version() -> str | None:
+    """The installed HypoFuzz distribution's version, or None if it is not installed."""
+    try:
+        return importlib.metadata.version("hypofuzz")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def problems() -> list[str]:
+    """Why the patch cannot be applied to the installed HypoFuzz (empty: it can)."""
+    version = installed_version()
+    if version is None:
+        return ["HypoFuzz is not installed (pip install -e '.[fuzz]')"]
+    out = []
+    if version != PINNED:
+        out.append(
+            f"HypoFuzz {version} is installed; tools/hypofuzz_scope.py patches {PINNED} "
+            "(pip install -e '.[fuzz]', or re-measure and re-pin: docs/profiles.md)"
+        )
+    from hypofuzz import coverage, provider
+
+    needed = {
+        "hypofuzz.coverage.CoverageCollector": getattr(coverage, "CoverageCollector", None),
+        "hypofuzz.coverage.Location": getattr(coverage, "Location", None),
+        "hypofuzz.coverage.Branch.make": getattr(getattr(coverage, "Branch", None), "make", None),
+        "hypofuzz.provider.CoverageCollector": getattr(provider, "CoverageCollector", None),
+    }
+    out += [f"{name} is gone" for name, obj in needed.items() if obj is None]
+    collector = needed["hypofuzz.coverage.CoverageCollector"]
+    for attr in ("__enter__", "__exit__", "trace_pre_312", "trace_branch", "branches", "last"):
+        if collector is not None and not _has_attr(collector, attr):
+            out.append(f"hypofuzz.coverage.CoverageCollector.{attr} is gone")
+    return out
+
+
+def _has_attr(cls: type, name: str) -> bool:
+    """Class attribute, or an instance attribute set by ``__init__`` (branches, last)."""
+    if hasattr(cls, name):
+        return True
+    try:
+        return hasattr(cls(), name)
+    except Exception:  # a constructor that now needs arguments: the internals changed
+        return False
+
+
+def scoped_collector_class() -> type:
+    """:class:`ScopedCoverageCollector`, built on the installed HypoFuzz's collector."""
+    from hypofuzz.coverage import Branch, CoverageCollector, Location
+
+    class ScopedCoverageCollector(CoverageCollector):
+        """HypoFuzz's collector, tracing only the files :func:`in_scope` accepts."""
+
+        def __enter__(self) -> ScopedCoverageCollector:
+            if sys.version_info[:2] >= (3, 12):
+                return super().__enter__()  # sys.monitoring, with trace_branch below
+            self.last = None
+            self.branches = set()
+            self.prev_trace = sys.gettrace()
+            sys.settrace(self._trace_call)
+            return self
+
+        def _trace_call(self, frame: Any, event: str, arg: Any) -> Any:
+            """The global tracer (call events): a line tracer for in-scope frames only."""
+            return self._trace_line if in_scope(frame.f_code.co_filename) else None
+
+        def _trace_line(self, frame: Any, event: str, arg: Any) -> Any:
+            """Stock ``trace_pre_312`` on an in-scope frame, with cached Locations."""
+            if event == "line":
+                fname = frame.f_code.co_filename
+                lines = _LOCATIONS.get(fname)
+                if lines is None:
+                    lines = _LOCATIONS[fname] = {}
+                line = frame.f_lineno
+                this = lines.get(line)
+                if this is None:
+                    this = lines[line] = Location(fname, line, None)
+                if self.last is not None:
+                    self.branches.add(Branch.make(self.last, this))
+                self.last = this
+            return self._trace_line
+
+        def trace_branch(self, code: Any, source_offset: int, dest_offset: int) -> Any:
+            """Stock ``trace_branch`` (3.12+), scoped, with the position table cached."""
+            if not in_scope(code.co_filename):
+                return sys.monitoring.DISABLE  # type: ignore[attr-defined]
+            entry = _POSITIONS.get(id(code))
+            if entry is None or entry[0] is not code:
+                entry = _POSITIONS[id(code)] = (code, list(code.co_positions()))
+            positions = entry[1]
+            s_line, _, s_col, _ = positions[source_offset // 2]
+            d_line, _, d_col, _ = positions[dest_offset // 2]
+            if s_line is None or d_line is None or s_col is None or d_col is None:
+                return sys.monitoring.DISABLE  # type: ignore[attr-defined]
+            self.branches.add(
+                Branch.make(
+                    Location(code.co_filename, s_line, s_col),
+                    Location(code.co_filename, d_line, d_col),
+                )
+            )
+            return None
+
+    return ScopedCoverageCollector
+
+
+def apply() -> type:
+    """Make HypoFuzz's provider use the scoped collector; returns the class.
+
+    Raises RuntimeError, naming every problem, when the installed HypoFuzz is not
+    :data:`PINNED` or lacks an internal the patch relies on.
+    """
+    found = problems()
+    if found:
+        raise RuntimeError("the HypoFuzz coverage patch cannot be applied: " + "; ".join(found))
+    from hypofuzz import provider
+
+    if not getattr(provider.CoverageCollector, "_invariants_scoped", False):
+        cls = scoped_collector_class()
+        cls._invariants_scoped = True
+        provider.CoverageCollector = cls
+    return provider.CoverageCollector
+
+
+def pytest_configure(config: Any) -> None:
+    """Apply the patch in every process that loads this plugin (hub and workers)."""
+    apply()
+
+
+def pytest_collection_modifyitems(config: Any, items: list) -> None:
+    """Trace every collected test file (it may lie outside ``properties/``)."""
+    for item in items:
+        add_to_scope(str(Path(str(item.path)).resolve()))
