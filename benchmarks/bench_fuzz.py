@@ -22,13 +22,16 @@ set up as HypoFuzz sets them up, under the ``stress`` profile.
   - ``stock``: HypoFuzz's ``CoverageCollector`` (on 3.11: ``sys.settrace``, every line of
     every frame, numpy's and scipy's Python code included);
   - ``scoped_uncached``: tracing only this project's files (tools/hypofuzz_scope.py's
-    call tracer), with HypoFuzz's stock line tracer inside them;
-  - ``scoped``: tools/hypofuzz_scope.py as ``make fuzz`` runs it (scope and cached
-    ``Location`` objects).
+    call tracer, in Python), with HypoFuzz's stock line tracer inside them;
+  - ``scoped_python``: the same with cached ``Location`` objects;
+  - ``scoped``: tools/hypofuzz_scope.py as ``make fuzz`` runs it: coverage.py's C
+    tracer recording the line arcs of in-scope files, turned into HypoFuzz branches
+    through a per-file cache.
 
 - **Ratios** (the figure of merit): each mode's CPU over ``bare``'s, per property and over
-  both.  ``scoped_uncached`` against ``stock`` isolates the scoping; ``scoped`` against
-  ``scoped_uncached`` the cache.
+  both.  ``scoped_uncached`` against ``stock`` isolates the scoping, ``scoped_python``
+  against ``scoped_uncached`` the cache, ``scoped`` against ``scoped_python`` the C
+  tracer.
 - **Branches**: what each collector saw on the last input, in all and in the project's
   files, so a cheaper collector is seen to keep the project's branches.
 
@@ -57,7 +60,7 @@ TESTS = (
 INPUTS = 8  # valid inputs per property in the corpus
 SEED = 0
 MAX_TRIES = 200  # generated inputs per property before giving up on INPUTS valid ones
-MODES = ("bare", "stock", "scoped_uncached", "scoped")
+MODES = ("bare", "stock", "scoped_uncached", "scoped_python", "scoped")
 # The issue's goal is end to end (make fuzz within 2x the stress profile's cases/s); the
 # collector alone must then cost well under 2x: this is reported, not asserted.
 GOAL_RATIO = 2.0
@@ -82,12 +85,19 @@ def collectors() -> dict[str, type | None]:
     class ScopedUncached(scoped):
         """The scoped call tracer with HypoFuzz's stock line tracer inside in-scope frames."""
 
+        engine = "python"
         _trace_line = CoverageCollector.trace_pre_312
+
+    class ScopedPython(scoped):
+        """The scoped call tracer and a line tracer with cached Locations, in Python."""
+
+        engine = "python"
 
     return {
         "bare": None,
         "stock": CoverageCollector,
         "scoped_uncached": ScopedUncached,
+        "scoped_python": ScopedPython,
         "scoped": scoped,
     }
 

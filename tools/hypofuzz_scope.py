@@ -51,6 +51,8 @@ SCOPE: list[str] = [str(ROOT / "invariants") + os.sep, str(ROOT / "properties") 
 _IN_SCOPE: dict[str, bool] = {}  # file name -> in scope (the per-file decision, cached)
 _LOCATIONS: dict[str, dict[int, Any]] = {}  # file -> line -> hypofuzz Location (3.11)
 _POSITIONS: dict[int, tuple[Any, list]] = {}  # id(code) -> (code, its co_positions) (3.12+)
+_TRACE_CACHE: dict[str, Any] = {}  # file name -> coverage.py disposition (C tracer, 3.11)
+_BRANCHES: dict[str, dict[int, Any]] = {}  # file -> packed arc -> hypofuzz Branch (3.11)
 
 
 def add_to_scope(path: str | Path) -> None:
@@ -59,6 +61,7 @@ def add_to_scope(path: str | Path) -> None:
     if entry not in SCOPE:
         SCOPE.append(entry)
         _IN_SCOPE.clear()
+        _TRACE_CACHE.clear()
 
 
 def in_scope(filename: str) -> bool:
@@ -123,14 +126,27 @@ def scoped_collector_class() -> type:
     class ScopedCoverageCollector(CoverageCollector):
         """HypoFuzz's collector, tracing only the files :func:`in_scope` accepts."""
 
+        engine = "ctracer"  # on 3.11: coverage.py's C tracer; "python": the tracers below
+
         def __enter__(self) -> ScopedCoverageCollector:
             if sys.version_info[:2] >= (3, 12):
                 return super().__enter__()  # sys.monitoring, with trace_branch below
             self.last = None
             self.branches = set()
             self.prev_trace = sys.gettrace()
-            sys.settrace(self._trace_call)
+            if self.engine == "ctracer":
+                self._ctracer = start_ctracer()
+            else:
+                sys.settrace(self._trace_call)
             return self
+
+        def __exit__(self, *exc: object) -> None:
+            if sys.version_info[:2] < (3, 12) and self.engine == "ctracer":
+                self._ctracer.stop()
+                sys.settrace(self.prev_trace)
+                self.branches = arcs_to_branches(self._ctracer.data, Branch, Location)
+                return
+            super().__exit__(*exc)
 
         def _trace_call(self, frame: Any, event: str, arg: Any) -> Any:
             """The global tracer (call events): a line tracer for in-scope frames only."""
@@ -173,6 +189,80 @@ def scoped_collector_class() -> type:
             return None
 
     return ScopedCoverageCollector
+
+
+def _should_trace(filename: str, frame: Any) -> Any:
+    """coverage.py's per-file decision (its C tracer caches it per file name): :func:`in_scope`."""
+    from coverage.disposition import disposition_init
+    from coverage.tracer import CFileDisposition
+
+    disp = disposition_init(CFileDisposition, filename)
+    if in_scope(filename):
+        disp.trace = True
+        disp.source_filename = filename
+    return disp
+
+
+def start_ctracer() -> Any:
+    """coverage.py's C tracer recording line arcs of in-scope files, started on this thread.
+
+    Set up as ``coverage.collector.Collector._start_tracer`` sets it up, with no plug-ins,
+    contexts or threads. Its per-file decisions are cached in ``_TRACE_CACHE``.
+    """
+    from coverage.tracer import CTracer
+
+    tracer = CTracer()
+    tracer.data = {}
+    tracer.lock_data = tracer.unlock_data = _nothing
+    tracer.trace_arcs = True
+    tracer.should_trace = _should_trace
+    tracer.should_trace_cache = _TRACE_CACHE
+    tracer.warn = _nothing
+    tracer.concur_id_func = None
+    tracer.file_tracers = {}
+    tracer.check_include = None
+    tracer.should_start_context = None
+    tracer.switch_context = None
+    tracer.disable_plugin = _nothing
+    tracer.start()
+    return tracer
+
+
+def _nothing(*args: Any, **kwargs: Any) -> None:
+    return None
+
+
+def unpack_arc(packed: int) -> tuple[int, int]:
+    """coverage.py's packed arc (C tracer, ``CTracer_record_pair``) as (from line, to line).
+
+    Negative lines are a function's entry and exit (``-co_firstlineno``), as coverage.py
+    records them: see ``coverage.collector.Collector.flush_data``.
+    """
+    l1 = packed & 0xFFFFFFF
+    l2 = (packed >> 28) & 0xFFFFFFF
+    if packed & (1 << 56):
+        l1 = -l1
+    if packed & (1 << 57):
+        l2 = -l2
+    return l1, l2
+
+
+def arcs_to_branches(data: dict[str, set[int]], branch: Any, location: Any) -> set:
+    """HypoFuzz ``Branch`` objects for the C tracer's packed arcs ({file: {packed}}), cached."""
+    out = set()
+    for fname, packeds in data.items():
+        known = _BRANCHES.get(fname)
+        if known is None:
+            known = _BRANCHES[fname] = {}
+        for packed in packeds:
+            br = known.get(packed)
+            if br is None:
+                l1, l2 = unpack_arc(packed)
+                br = known[packed] = branch.make(
+                    location(fname, l1, None), location(fname, l2, None)
+                )
+            out.add(br)
+    return out
 
 
 def apply() -> type:
