@@ -101,6 +101,22 @@ def problems() -> list[str]:
         "hypofuzz.coverage.Branch.make": getattr(getattr(coverage, "Branch", None), "make", None),
         "hypofuzz.provider.CoverageCollector": getattr(provider, "CoverageCollector", None),
     }
+    from hypofuzz import hypofuzz as engine
+
+    needed["hypofuzz.hypofuzz.FuzzTarget._enter_fixtures"] = getattr(
+        getattr(engine, "FuzzTarget", None), "_enter_fixtures", None
+    )
+    import _pytest.python
+
+    needed["_pytest.python.Function._initrequest"] = getattr(
+        _pytest.python.Function, "_initrequest", None
+    )
+    try:
+        from coverage.tracer import CFileDisposition, CTracer
+    except ImportError:
+        CTracer = CFileDisposition = None
+    needed["coverage.tracer.CTracer"] = CTracer
+    needed["coverage.tracer.CFileDisposition"] = CFileDisposition
     out += [f"{name} is gone" for name, obj in needed.items() if obj is None]
     collector = needed["hypofuzz.coverage.CoverageCollector"]
     for attr in ("__enter__", "__exit__", "trace_pre_312", "trace_branch", "branches", "last"):
@@ -265,8 +281,34 @@ def arcs_to_branches(data: dict[str, set[int]], branch: Any, location: Any) -> s
     return out
 
 
+def fresh_request_on_enter(enter: Any) -> Any:
+    """``FuzzTarget._enter_fixtures`` that first gives the pytest item a new FixtureRequest.
+
+    HypoFuzz 25.11.1 tears a target's fixtures down when a worker switches to another
+    target, and sets them up again when it switches back, through the item's *old*
+    request: its cache still holds the torn-down function-scoped fixtures, and
+    ``getfixturevalue`` then fails ("The fixture value for "record_slack" is not
+    available ... already been torn down"), which kills the worker process. Measured
+    before this fix: one of the two workers of a 150 s ``make fuzz`` died that way.
+    pytest itself calls ``item._initrequest()`` before re-running an item
+    (``_pytest.runner.runtestprotocol``); so does this.
+    """
+
+    def _enter_fixtures(self: Any) -> None:
+        item = self.pytest_item
+        if item is not None and hasattr(item, "_initrequest"):
+            item._initrequest()
+        enter(self)
+
+    _enter_fixtures._invariants_fresh_request = True
+    return _enter_fixtures
+
+
 def apply() -> type:
     """Make HypoFuzz's provider use the scoped collector; returns the class.
+
+    Also makes a worker's re-entry into a target's fixtures safe
+    (:func:`fresh_request_on_enter`).
 
     Raises RuntimeError, naming every problem, when the installed HypoFuzz is not
     :data:`PINNED` or lacks an internal the patch relies on.
@@ -280,6 +322,10 @@ def apply() -> type:
         cls = scoped_collector_class()
         cls._invariants_scoped = True
         provider.CoverageCollector = cls
+    from hypofuzz.hypofuzz import FuzzTarget
+
+    if not getattr(FuzzTarget._enter_fixtures, "_invariants_fresh_request", False):
+        FuzzTarget._enter_fixtures = fresh_request_on_enter(FuzzTarget._enter_fixtures)
     return provider.CoverageCollector
 
 

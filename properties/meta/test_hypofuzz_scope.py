@@ -83,6 +83,43 @@ print(json.dumps(out))
 """
 
 
+# A worker switching back to a target re-enters its fixtures: once with HypoFuzz's own
+# _enter_fixtures (the negative control), once patched. Prints one JSON object.
+PROBE_REENTRY = r"""
+import json, sys, tempfile
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+import hypofuzz_scope as scope
+from hypofuzz.collection import collect_tests
+from hypofuzz.hypofuzz import FailedFatally, FuzzTarget
+
+tmp = Path(tempfile.mkdtemp())
+(tmp / "none.ini").write_text("[pytest]\n")  # no project configuration
+(tmp / "test_reentry.py").write_text(
+    "import pytest\nfrom hypothesis import given, strategies as st\n"
+    "@pytest.fixture\ndef rec():\n    yield []\n"
+    "@given(st.integers())\ndef test_a(rec, x):\n    rec.append(x)\n"
+)
+(target,) = collect_tests(["-p", "no:cacheprovider", "-q", "--rootdir", str(tmp),
+                           "-c", str(tmp / "none.ini"), str(tmp / "test_reentry.py")]).fuzz_targets
+
+def reenter():
+    try:
+        for _ in range(2):
+            target._enter_fixtures()
+            target._exit_fixtures()
+        return "ok"
+    except (FailedFatally, AssertionError) as exc:  # pytest: "fixture value ... not available"
+        target._exit_fixtures()
+        return "torn-down fixture" if "not available" in str(exc) else repr(exc)
+
+out = {"stock": reenter()}
+scope.apply()
+out["patched"] = reenter()
+print(json.dumps(out))
+"""
+
+
 def _require_hypofuzz() -> None:
     if importlib.util.find_spec("hypofuzz") is not None:
         return
@@ -104,6 +141,25 @@ def probe() -> dict:
     )
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_a_worker_can_switch_back_to_a_target_with_function_fixtures():
+    """Re-entering a target's function-scoped fixtures works once patched (stock: it kills).
+
+    HypoFuzz 25.11.1 reuses the item's torn-down FixtureRequest on re-entry; a worker
+    switching back to such a test died (tools/hypofuzz_scope.fresh_request_on_enter).
+    """
+    _require_hypofuzz()
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE_REENTRY, str(ROOT / "tools")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out == {"stock": "torn-down fixture", "patched": "ok"}, out
 
 
 def pinned_in_pyproject() -> str | None:
