@@ -27,8 +27,10 @@ no ``@given`` test.
 Coverage: HypoFuzz's coverage collector is scoped to this project's files
 (tools/hypofuzz_scope.py, a pytest plugin loaded into every HypoFuzz process,
 against the pinned HypoFuzz; a different version is one line on stderr and exit
-status 2). ``--stock-coverage`` runs HypoFuzz's own collector instead, for
-measurements (docs/profiles.md, "Fuzzing").
+status 2); the same plugin lets a worker switch back to a test with function-scoped
+fixtures (stock HypoFuzz 25.11.1 kills the worker there). ``--stock-coverage`` keeps
+HypoFuzz's own collector (the fixture fix stays), for measurements
+(docs/profiles.md, "Fuzzing").
 
 Test cases per second: every process counts its test-function executions
 (tools/example_counter.py, a pytest plugin loaded into each HypoFuzz worker); the
@@ -189,17 +191,17 @@ def fuzz(args: argparse.Namespace, pytest_args: list[str]) -> int:
             open_database(spec)  # a Redis server is pinged here: fail now, in one line
         except DatabaseUnavailableError as exc:
             _fail(str(exc))
-        common = ["-p", "example_counter", "-p", "no:cacheprovider"]
-        if not args.stock_coverage:
-            from hypofuzz_scope import problems
+        from hypofuzz_scope import problems
 
-            found = problems()
-            if found:
-                _fail("; ".join(found))
-            common += ["-p", "hypofuzz_scope"]
+        found = problems()
+        if found:
+            _fail("; ".join(found))
+        common = ["-p", "example_counter", "-p", "hypofuzz_scope", "-p", "no:cacheprovider"]
         count_dir = tempfile.mkdtemp(prefix="fuzz-count-")
         env = _counter_env(count_dir)
         env["INVARIANTS_DATABASE"] = spec
+        if args.stock_coverage:
+            env["INVARIANTS_FUZZ_STOCK_COVERAGE"] = "1"
         cmd = [
             sys.executable, str(Path(__file__).resolve()), "_hypofuzz",
             "-n", str(args.workers), "--host", "localhost", "--port", str(args.port),
@@ -290,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--stock-coverage",
         action="store_true",
-        help="HypoFuzz's own coverage collector, not the one scoped to the project (measurements)",
+        help="HypoFuzz's own coverage collector, not the scoped one (for measurements)",
     )
     parser.add_argument(
         "--count-only",

@@ -304,8 +304,9 @@ def fresh_request_on_enter(enter: Any) -> Any:
     return _enter_fixtures
 
 
-def apply() -> type:
-    """Make HypoFuzz's provider use the scoped collector; returns the class.
+def apply(scoped: bool = True) -> type:
+    """Make HypoFuzz's provider use the scoped collector (unless not ``scoped``); returns
+    the collector class the provider now uses.
 
     Also makes a worker's re-entry into a target's fixtures safe
     (:func:`fresh_request_on_enter`).
@@ -318,7 +319,7 @@ def apply() -> type:
         raise RuntimeError("the HypoFuzz coverage patch cannot be applied: " + "; ".join(found))
     from hypofuzz import provider
 
-    if not getattr(provider.CoverageCollector, "_invariants_scoped", False):
+    if scoped and not getattr(provider.CoverageCollector, "_invariants_scoped", False):
         cls = scoped_collector_class()
         cls._invariants_scoped = True
         provider.CoverageCollector = cls
@@ -330,8 +331,13 @@ def apply() -> type:
 
 
 def pytest_configure(config: Any) -> None:
-    """Apply the patch in every process that loads this plugin (hub and workers)."""
-    apply()
+    """Apply the patch in every process that loads this plugin (hub and workers).
+
+    With ``INVARIANTS_FUZZ_STOCK_COVERAGE=1`` (``tools/fuzz.py --stock-coverage``) HypoFuzz
+    keeps its own collector and only the fixture fix is applied: a measurement of the
+    collector alone.
+    """
+    apply(scoped=not os.environ.get("INVARIANTS_FUZZ_STOCK_COVERAGE"))
 
 
 def pytest_collection_modifyitems(config: Any, items: list) -> None:
