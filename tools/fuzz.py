@@ -30,7 +30,7 @@ against the pinned HypoFuzz; a different version is one line on stderr and exit
 status 2); the same plugin lets a worker switch back to a test with function-scoped
 fixtures (stock HypoFuzz 25.11.1 kills the worker there). ``--stock-coverage`` keeps
 HypoFuzz's own collector (the fixture fix stays), for measurements
-(docs/profiles.md, "Fuzzing").
+(docs/profiles.md, "Speed: the coverage collector").
 
 Test cases per second: every process counts its test-function executions
 (tools/example_counter.py, a pytest plugin loaded into each HypoFuzz worker); the

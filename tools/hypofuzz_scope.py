@@ -12,7 +12,7 @@ Why. HypoFuzz guides its mutations by the branches each input covers. Its collec
 ``sys.monitoring`` BRANCH events but rebuilds ``list(code.co_positions())`` on every
 event. The property tests here spend their time in numpy and in scipy's ``solve_ivp``
 (pure Python), so most of that tracing measures third-party code and costs most of the
-run (``benchmarks/bench_fuzz.py`` measures it: docs/profiles.md, "Fuzzing").
+run (``benchmarks/bench_fuzz.py`` measures it: docs/profiles.md, "Speed: the coverage collector").
 
 What. :class:`ScopedCoverageCollector` is a subclass that
 

@@ -147,7 +147,7 @@ def test_a_worker_can_switch_back_to_a_target_with_function_fixtures():
     """Re-entering a target's function-scoped fixtures works once patched (stock: it kills).
 
     HypoFuzz 25.11.1 reuses the item's torn-down FixtureRequest on re-entry; a worker
-    switching back to such a test died (tools/hypofuzz_scope.fresh_request_on_enter).
+    switching back to such a test died (fresh_request_on_enter in tools/hypofuzz_scope.py).
     """
     _require_hypofuzz()
     done = subprocess.run(
