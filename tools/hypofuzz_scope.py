@@ -16,12 +16,20 @@ run (``benchmarks/bench_fuzz.py`` measures it: docs/profiles.md, "Speed: the cov
 
 What. :class:`ScopedCoverageCollector` is a subclass that
 
-- on 3.11 installs a *call* tracer that hands a line tracer only to frames whose
-  file is in the scope (:func:`in_scope`, cached per file name): other frames run
-  untraced, and their lines are never seen;
-- caches each ``Location`` per (file, line) instead of building one per event;
+- on 3.11 (``engine = "ctracer"``, the default) runs coverage.py's C tracer
+  (:func:`start_ctracer`; coverage.py is a HypoFuzz dependency) with the per-file
+  decision :func:`in_scope`: frames of other files run with line events off, and the
+  line arcs of in-scope files are recorded in C, then turned into HypoFuzz ``Branch``
+  objects once per test case through a per-file cache (:func:`arcs_to_branches`);
+- with ``engine = "python"`` (kept for benchmarks/bench_fuzz.py) installs a Python
+  *call* tracer that hands a line tracer only to in-scope frames, with each
+  ``Location`` cached per (file, line);
 - on 3.12+ returns ``sys.monitoring.DISABLE`` for code outside the scope (as stock
-  HypoFuzz does for its own exclusions) and caches each code object's position table.
+  HypoFuzz does for its own exclusions) and caches each code object's position table
+  (written, not run here: this project runs 3.11).
+
+A second fix rides along: :func:`fresh_request_on_enter` (a worker switching back to
+a test with function-scoped fixtures died in stock HypoFuzz 25.11.1).
 
 The scope is this repository's ``invariants/`` and ``properties/`` folders and every
 test file the session collected (:func:`pytest_collection_modifyitems`: a test module
