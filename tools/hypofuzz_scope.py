@@ -18,7 +18,7 @@ What. :class:`ScopedCoverageCollector` is a subclass that
 
 - on 3.11 (``engine = "ctracer"``, the default) runs coverage.py's C tracer
   (:func:`start_ctracer`; coverage.py is a HypoFuzz dependency) with the per-file
-  decision :func:`in_scope`: frames of other files run with line events off, and the
+  decision :func:`in_scope`: events of other files end in C, unrecorded, and the
   line arcs of in-scope files are recorded in C, then turned into HypoFuzz ``Branch``
   objects once per test case through a per-file cache (:func:`arcs_to_branches`);
 - with ``engine = "python"`` (kept for benchmarks/bench_fuzz.py) installs a Python
