@@ -6,7 +6,8 @@
 # verdicts of docs/certified.md, checked by make test and shown by make report).
 # Other targets: make baseline (the one way to update reports/baseline.json, from the latest
 # report; ACCEPT_FAILURES=1 records failing tests as known), make bench (benchmarks, own
-# job), make stress (the stress profile, database kept in .hypothesis/), make mutation
+# job; installs the fuzz extra for bench_fuzz), make stress (the stress profile, database
+# kept in .hypothesis/), make mutation
 # (mutmut over the core math, writes reports/mutation.md), make mutation-sampled (a seeded
 # sample of mutants per package over the rest of the library and properties/ji_telgarsky_2019/claims, one
 # core, ~40 min; the per-package section of reports/mutation.md), make fuzz (HypoFuzz for
@@ -71,11 +72,13 @@ mutation-sampled: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[mutation]'
 	$(BIN)/python tools/mutation.py --sample 16 --seed 1 --budget-minutes 36 --max-children 1
 
-bench: $(STAMP)
+# bench_fuzz needs HypoFuzz (the fuzz extra).
+bench: $(FUZZ_STAMP)
 	$(BIN)/python -m benchmarks.bench_flow
 	$(BIN)/python -m benchmarks.bench_gd
 	$(BIN)/python -m benchmarks.bench_direction
 	$(BIN)/python -m benchmarks.bench_certify
+	$(BIN)/python -m benchmarks.bench_fuzz
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

@@ -47,6 +47,11 @@ if _DIR and not getattr(core.StateForActualGivenExecution, "_invariants_counted"
     atexit.register(_write)
 
 
+def counts(directory: str | Path) -> dict[int, int]:
+    """{pid: its last written count} of every process that wrote one."""
+    return {int(p.stem): int(p.read_text() or 0) for p in Path(directory).glob("*.count")}
+
+
 def total(directory: str | Path) -> int:
     """The sum of every process's last written count."""
-    return sum(int(p.read_text() or 0) for p in Path(directory).glob("*.count"))
+    return sum(counts(directory).values())

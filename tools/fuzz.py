@@ -27,10 +27,19 @@ the suite's own machinery (negative controls that must fail, strategy coverage,
 determinism) rather than a statement of the paper, and ``test_reporting.py`` has
 no ``@given`` test.
 
-Examples per second: every process counts its test-function executions
+Coverage: HypoFuzz's coverage collector is scoped to this project's files
+(tools/hypofuzz_scope.py, a pytest plugin loaded into every HypoFuzz process,
+against the pinned HypoFuzz; a different version is one line on stderr and exit
+status 2); the same plugin lets a worker switch back to a test with function-scoped
+fixtures (stock HypoFuzz 25.11.1 kills the worker there). ``--stock-coverage`` keeps
+HypoFuzz's own collector (the fixture fix stays), for measurements
+(docs/profiles.md, "Speed: the coverage collector").
+
+Test cases per second: every process counts its test-function executions
 (tools/example_counter.py, a pytest plugin loaded into each HypoFuzz worker); the
-total is printed at the end. ``--count-only`` runs any pytest command line with
-the same counter, for the comparison with ``make stress``.
+total and each worker's count over the wall time are printed at the end, before the
+replay report. ``--count-only`` runs any pytest command line with the same counter,
+for the comparison with ``make stress``.
 
 This module is a script: the suite never imports it (test_strategies.py checks).
 """
@@ -95,6 +104,21 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def rates_line(counts: dict[int, int], elapsed: float, label: str) -> str:
+    """One line: total test cases and cases/s over ``elapsed`` wall seconds, and per worker.
+
+    ``counts`` is {pid: test cases} (example_counter); processes that ran none (HypoFuzz's
+    hub and dashboard, which also load the counter) are not workers and are left out.
+    """
+    n = sum(counts.values())
+    workers = sorted((c for c in counts.values() if c > 0), reverse=True)
+    per = ", ".join(f"{c / elapsed:.1f}/s" for c in workers) or "none"
+    return (
+        f"{label} ran {n} test cases in {elapsed:.0f} s: {n / elapsed:.1f}/s in total "
+        f"(start-up included); per worker {per}"
+    )
 
 
 def _fail(message: str) -> None:
@@ -223,27 +247,30 @@ def fuzz(args: argparse.Namespace, pytest_args: list[str]) -> int:
             open_database(spec, environ=env)  # a Redis server is pinged: fail now, in one line
         except DatabaseUnavailableError as exc:
             _fail(str(exc))
+        from hypofuzz_scope import problems
+
+        found = problems()
+        if found:
+            _fail("; ".join(found))
         env["INVARIANTS_DATABASE"] = spec
+        if args.stock_coverage:
+            env["INVARIANTS_FUZZ_STOCK_COVERAGE"] = "1"
         count_dir = tempfile.mkdtemp(prefix="fuzz-count-")
         fuzz_env = _counter_env(count_dir, env)
-        common = ["-p", "example_counter", "-p", "no:cacheprovider"]
+        common = ["-p", "example_counter", "-p", "hypofuzz_scope", "-p", "no:cacheprovider"]
         cmd = [
             sys.executable, str(Path(__file__).resolve()), "_hypofuzz",
             "-n", str(args.workers), "--host", "localhost", "--port", str(args.port),
             "--", *common, "--invariants-profile", "stress", *pytest_args,
         ]  # fmt: skip
+        coverage = "stock coverage" if args.stock_coverage else "coverage scoped to the project"
         print(
-            f"make fuzz: HypoFuzz for {args.seconds:g} s on {args.workers} processes, "
-            f"database {shown}, dashboard http://localhost:{args.port}/",
+            f"make fuzz: HypoFuzz for {args.seconds:g} s on {args.workers} processes "
+            f"({coverage}), database {shown}, dashboard http://localhost:{args.port}/",
             flush=True,
         )
-        n, elapsed = run_counted(cmd, fuzz_env, args.seconds, count_dir)
-        print(
-            f"make fuzz: HypoFuzz ran {n} test cases in {elapsed:.0f} s "
-            f"({n / elapsed:.1f}/s, start-up included) on {args.workers} processes; "
-            f"database {shown}",
-            flush=True,
-        )
+        counts, elapsed = run_counted(cmd, fuzz_env, args.seconds, count_dir)
+        print(f"make fuzz: {rates_line(counts, elapsed, 'HypoFuzz')}; database {shown}", flush=True)
         if args.no_replay:
             return 0
         replay = [
@@ -260,12 +287,14 @@ def fuzz(args: argparse.Namespace, pytest_args: list[str]) -> int:
             redis_proc.wait(30)
 
 
-def run_counted(cmd: list[str], env: dict, seconds: float, count_dir: str) -> tuple[int, float]:
+def run_counted(
+    cmd: list[str], env: dict, seconds: float, count_dir: str
+) -> tuple[dict[int, int], float]:
     """Run ``cmd`` in its own process group for at most ``seconds`` (or until SIGINT), then
     stop it.
 
     Returns the test cases counted by ``example_counter`` in ``count_dir`` (removed
-    afterwards) and the wall time.
+    afterwards), {pid: count}, and the wall time.
     """
     started = time.monotonic()
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
@@ -279,19 +308,19 @@ def run_counted(cmd: list[str], env: dict, seconds: float, count_dir: str) -> tu
         stop_process_group(proc)
     elapsed = time.monotonic() - started
     sys.path.insert(0, str(TOOLS))
-    from example_counter import total
+    from example_counter import counts
 
-    n = total(count_dir)
+    found = counts(count_dir)
     shutil.rmtree(count_dir, ignore_errors=True)
-    return n, elapsed
+    return found, elapsed
 
 
 def count_only(args: argparse.Namespace, pytest_args: list[str]) -> int:
     """Run ``pytest PYTEST_ARGS`` for at most ``--seconds`` and count its test cases."""
     count_dir = tempfile.mkdtemp(prefix="stress-count-")
     cmd = [sys.executable, "-m", "pytest", "-p", "example_counter", *pytest_args]
-    n, elapsed = run_counted(cmd, _counter_env(count_dir), args.seconds, count_dir)
-    print(f"count: {n} test cases in {elapsed:.0f} s ({n / elapsed:.1f}/s, start-up included)")
+    counts, elapsed = run_counted(cmd, _counter_env(count_dir), args.seconds, count_dir)
+    print("count: " + rates_line(counts, elapsed, "pytest"))
     return 0
 
 
@@ -316,6 +345,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--report", default="reports/runs/fuzz", help="replay report folder")
     parser.add_argument("--no-replay", action="store_true", help="fuzz only, no replay report")
+    parser.add_argument(
+        "--stock-coverage",
+        action="store_true",
+        help="HypoFuzz's own coverage collector, not the scoped one (for measurements)",
+    )
     parser.add_argument(
         "--count-only",
         action="store_true",

@@ -6,7 +6,8 @@ can flag a ratio that moved beyond its noise.
 
 A result is only worth quoting for the code that produced it.  Each benchmark
 records, under ``environment.source_sha256``, the sha256 of the file of every module
-of this repository (``invariants/``, ``benchmarks/``) that was imported when it
+of this repository (``invariants/``, ``benchmarks/``; ``tools/`` and ``properties/`` for
+the fuzzing benchmark, which times property tests under a tool's patch) that was imported when it
 finished (:func:`source_hashes` over ``sys.modules``): the modules it actually ran,
 ``core/`` and ``dynamics/`` included, found without a hand-kept list.  A module that a
 later change starts to import can only come in through an edit of a module already
@@ -28,7 +29,8 @@ from .values import num
 
 SOURCE_KEY = "source_sha256"  # environment key: {repo-relative path: sha256 of the file}
 EDITED_KEY = "sources_edited_during_run"  # environment key: paths whose file changed mid-run
-HASHED_DIRS = ("invariants", "benchmarks")  # the repository's code a benchmark can run
+# The repository's code a benchmark can run (bench_fuzz runs property tests and tools/).
+HASHED_DIRS = ("invariants", "benchmarks", "tools", "properties")
 # The report itself: a benchmark imports it only to hash, it times none of it.
 NOT_HASHED = ("invariants/report/",)
 
@@ -126,6 +128,21 @@ _BENCH_DIRECTION = {
             "ratio_total",
             "lower",
             "cost of the claim checks with their certificates / without (ball arithmetic)",
+        ),
+    ),
+    "invariants.bench.fuzz/1": (
+        (
+            "fuzz.ratio_scoped_over_bare",
+            "ratio_scoped_over_bare",
+            "lower",
+            "HypoFuzz coverage collector as make fuzz runs it (scoped), CPU / no collector, "
+            "fixed corpus",
+        ),
+        (
+            "fuzz.ratio_stock_over_bare",
+            "ratio_stock_over_bare",
+            "lower",
+            "HypoFuzz's own coverage collector, CPU / no collector, fixed corpus",
         ),
     ),
 }

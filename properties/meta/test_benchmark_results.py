@@ -107,13 +107,18 @@ def test_old_empty_and_edited_records_are_stale(tmp_path):
 
 def test_this_process_hashes_the_flow_modules():
     """In a real process (this one imported the flow), the hashed set is the flow's
-    modules from ``core/`` and ``dynamics/`` by their files, and no report module.
+    modules from ``core/`` and ``dynamics/`` by their files, and no report module (and,
+    for the fuzzing benchmark, the loaded modules of ``properties/``).
     """
     hashes = benchmarks.source_hashes(sys.modules, REPO)
     for rel in ("invariants/dynamics/flow.py", "invariants/core/network.py"):
         assert hashes[rel] == benchmarks.file_sha256(REPO / rel)
     assert not [rel for rel in hashes if rel.startswith("invariants/report/")]
-    assert all(rel.split("/")[0] in ("invariants", "benchmarks") for rel in hashes)
+    assert all(
+        rel.split("/")[0] in ("invariants", "benchmarks", "tools", "properties") for rel in hashes
+    )
+    # properties/ is hashed too (bench_fuzz times property tests): this module is loaded.
+    assert "properties/meta/test_benchmark_results.py" in hashes
 
 
 def test_the_flow_benchmark_records_the_code_it_runs():
