@@ -142,9 +142,14 @@ LEMMA8_REGIMES = {
         n=(1, 30),
         scale=(0.05, 1.0),
     ),
-    # large balanced starts (D = 0): S-L8c's e_k = sqrt(2 (D + 2 R(0))) / ||W_k||_F is small
+    # large balanced starts (D = 0): S-L8c's e_k = sqrt(2 (D + 2 R(0))) / ||W_k||_F is small.
+    # At most 8: a balanced depth-2 start of scale s has margins ~ s^2 gamma, and beyond ~8
+    # log R(W(0)) fell to -60 .. -325, where A5's steps move no weight by more than its
+    # rounding (the run is frozen: exercises nothing). Measured on 40 draws at 5000 steps:
+    # scale 4..32 froze 6 runs (all at s >= 7.8) and exercised S-L8c on 19; 4..8 froze none
+    # and exercised 22 (the rest were shrunk below 1 by the A2 retry of the balanced init).
     "large": strategies.problems(
-        kinds="balanced", loss="logistic", depth=2, n=(1, 30), scale=(4.0, 32.0)
+        kinds="balanced", loss="logistic", depth=2, n=(1, 30), scale=(4.0, 8.0)
     ),
 }
 
@@ -160,9 +165,10 @@ def test_gd_statements_where_lemma8_bites(regime: str, data, record_slack):
     *growing* (starts of scale 0.05..1, which grow past S-L8b's ``||W_k(0)||^2 +
     ||W_{k+1}(0)||^2 + D + 3 R(W(0))``) and *large* (balanced starts of scale 4..32,
     ``D = 0``, where S-L8c's ``prod (1 + e_k) - 1`` is below 1; A5's step
-    ``1 / (8 R^2 (5/4))`` is still 1e-4 or more).  Measured on 40 draws of each
-    at 2000 steps: growing exercises S-L8a/b/c on 29/36/0, large on 33/4/34 (the
-    general draw: 7/11/1).
+    ``1 / (8 R^2 (5/4))`` is still 1e-3 or more).  Measured on 40 draws of each
+    at 2000 steps (large then at scale 4..32): growing exercises S-L8a/b/c on
+    29/36/0, large on 33/4/34 (the general draw: 7/11/1); why large stops at 8 is
+    beside :data:`LEMMA8_REGIMES`.
     """
     problem = data.draw(LEMMA8_REGIMES[regime], label="problem")
     tr = gd.gradient_descent(problem.z, problem.weights, problem.loss, STEPS)
