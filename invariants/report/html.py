@@ -28,7 +28,7 @@ from typing import Any
 from latex2mathml.converter import convert
 
 from ..statements import NEGATION
-from .graph import ASSUMPTION_COLOUR, STATUS_COLOURS, UNDERMINING, legend_items
+from .graph import ASSUMPTION_COLOUR, STATUS_COLOURS, UNDERMINING, legend_items, status_of
 from .summary import exercised_cell, problem_lines
 from .values import as_float, fmt_slack
 
@@ -420,7 +420,7 @@ def _graph(report: dict, directory: Path | None) -> str:
             svg = inline_svg(path.read_text())
     legend = "".join(
         f'<li><span class="swatch" style="background:{c}"></span>{esc(s)}: {esc(m)}</li>'
-        for s, c, m in legend_items(r["status"] for r in report["statements"])
+        for s, c, m in legend_items(status_of(r) for r in report["statements"])
     )
     legend += (
         f'<li><span class="swatch" style="background:{ASSUMPTION_COLOUR}"></span>'
