@@ -12,7 +12,8 @@ Layers (the arrow reads "may import"; checked by ``properties/meta/test_layering
           |                       losses, data, network (+ A2), maxmargin (+ certificate),
           |                       bounds (Lemma 2), theta (S-L3, S-L4), limits
     dynamics/                   gradient flow: flow (the field, the guards, the driver),
-                                  records (checkpoints, step log, path), quadrature
+                                  budget (the guard's allowances), records
+                                  (checkpoints, step log, path), quadrature
                                   (log-domain time and its error), reference (the
                                   tighter run behind perp_error); gradient descent (gd)
     strategies/                 Hypothesis generators of problems (imports core)

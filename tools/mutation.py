@@ -817,6 +817,13 @@ SAMPLED_PACKAGES: dict[str, dict[str, tuple[str, ...]]] = {
             "properties/library/test_flow_accuracy.py",
             "properties/ji_telgarsky_2019/test_section2_flow.py",
         ),
+        # The guard's allowances, carved out of flow.py (issue 19): the guard's tests.
+        "invariants/dynamics/budget.py": (
+            "properties/ji_telgarsky_2019/unit/test_tolerances.py",
+            "properties/library/test_flow_guards.py",
+            "properties/ji_telgarsky_2019/controls/test_section2_flow_controls.py",
+            "properties/ji_telgarsky_2019/test_section2_flow.py",
+        ),
         # flow.py's three leaves (issue 19): the files that exercised them inside flow.py.
         "invariants/dynamics/records.py": (
             "properties/library/test_gd_bookkeeping.py",
