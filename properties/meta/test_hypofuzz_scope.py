@@ -120,6 +120,13 @@ print(json.dumps(out))
 """
 
 
+def probe_env() -> dict[str, str]:
+    """The probes' environment, without ``CI``: with it set Hypothesis loads its own "ci"
+    profile (derandomize=True), and HypoFuzz does not collect a derandomized test, so the
+    probe's one target would not exist (found by .ci/run, which sets CI)."""
+    return {k: v for k, v in os.environ.items() if k != "CI"}
+
+
 def _require_hypofuzz() -> None:
     if importlib.util.find_spec("hypofuzz") is not None:
         return
@@ -135,6 +142,7 @@ def probe() -> dict:
     done = subprocess.run(
         [sys.executable, "-c", PROBE, str(ROOT / "tools")],
         cwd=ROOT,
+        env=probe_env(),
         capture_output=True,
         text=True,
         timeout=120,
@@ -153,6 +161,7 @@ def test_a_worker_can_switch_back_to_a_target_with_function_fixtures():
     done = subprocess.run(
         [sys.executable, "-c", PROBE_REENTRY, str(ROOT / "tools")],
         cwd=ROOT,
+        env=probe_env(),
         capture_output=True,
         text=True,
         timeout=120,
