@@ -30,7 +30,7 @@ from latex2mathml.converter import convert
 from ..statements import NEGATION
 from .graph import ASSUMPTION_COLOUR, STATUS_COLOURS, UNDERMINING, legend_items, status_of
 from .summary import exercised_cell, problem_lines
-from .values import as_float, fmt_slack
+from .values import as_float, fmt_slack, fmt_value
 
 INDEX_HTML = "index.html"
 HISTOGRAM_BINS = 20
@@ -151,19 +151,6 @@ def math_html(latex: str, display: str = "block") -> str:
         return f'<code title="not converted: {esc(type(exc).__name__)}">{esc(latex)}</code>'
 
 
-def _fmt(x: Any, digits: int = 3) -> str:
-    if x is None:
-        return "-"
-    if isinstance(x, bool):
-        return "yes" if x else "no"
-    if isinstance(x, int):
-        return str(x)
-    try:
-        return f"{as_float(x):.{digits}g}"
-    except (TypeError, ValueError):
-        return str(x)
-
-
 def _short(nodeid: str) -> str:
     return nodeid.split("::", 1)[-1]
 
@@ -231,7 +218,7 @@ def status_text(row: dict) -> str:
         return f"vacuous: exercised on {row['exercised']} of {row['recorded']} examples"
     if st == "reachable only":
         far = ", ".join(
-            f"{k} {_fmt(v.get('median'))}"
+            f"{k} {fmt_value(v.get('median'))}"
             for k, v in ((row.get("reach") or {}).get("values") or {}).items()
         )
         return "reachable only: held as far as followed" + (f" ({far}, medians)" if far else "")
@@ -286,7 +273,8 @@ def _measures(row: dict) -> str:
     if not measures:
         return "-"
     return "<br>".join(
-        f"{esc(k)} {_fmt(m.get('median'))} [{_fmt(m.get('min'))}, {_fmt(m.get('max'))}]"
+        f"{esc(k)} {fmt_value(m.get('median'))} "
+        f"[{fmt_value(m.get('min'))}, {fmt_value(m.get('max'))}]"
         for k, m in measures.items()
     )
 
@@ -336,7 +324,7 @@ def card(row: dict, known: set[str], used_by: list[str], causes: list[str], rati
         ("worst slack", worst),
         ("measures", _measures(row)),
         ("tolerance", esc(row.get("tolerance") or "-")),
-        ("certifiable", _fmt(row.get("certifiable"))),
+        ("certifiable", fmt_value(row.get("certifiable"))),
         ("assumptions", _links(list(row.get("assumptions") or []), known, paper)),
         ("uses", _links(list(row.get("uses") or []), known, paper)),
         ("used by", _links(used_by, known, paper)),
@@ -550,8 +538,8 @@ def _looseness(report: dict) -> str:
                 [
                     f'<a href="#{esc(e["statement"])}">{esc(e["statement"])}</a>',
                     esc(e["constant"]),
-                    _fmt(e["worst"]),
-                    _fmt(e["looseness"]),
+                    fmt_value(e["worst"]),
+                    fmt_value(e["looseness"]),
                     esc(e["examples"]),
                     esc(e["measure"]),
                 ]
@@ -571,8 +559,8 @@ def _laws(report: dict) -> str:
                 f'<a href="#{esc(law["statement"])}">{esc(law["statement"])}</a>',
                 esc(law["value"]),
                 esc(a.get("n", "not recorded")),
-                *(_fmt(a.get(k), 4) for k in ("median", "min", "max")),
-                _fmt(law["expected"]),
+                *(fmt_value(a.get(k), 4) for k in ("median", "min", "max")),
+                fmt_value(law["expected"]),
             ]
         )
         for depth, s in (law["by_depth"] or {}).items():
@@ -582,8 +570,8 @@ def _laws(report: dict) -> str:
                     "",
                     esc(law["value"]),
                     esc(s["n"]),
-                    *(_fmt(s.get(k), 4) for k in ("median", "min", "max")),
-                    _fmt(law["expected"]),
+                    *(fmt_value(s.get(k), 4) for k in ("median", "min", "max")),
+                    fmt_value(law["expected"]),
                 ]
             )
     notes = "".join(

@@ -13,7 +13,7 @@ from typing import Any
 from ..statements import EXERCISED_FLOOR
 from .statement_table import exercise_floor
 from .summary import certified_cell, exercised_cell, problem_lines, slowest_rows
-from .values import as_float, fmt_slack
+from .values import as_float, fmt_slack, fmt_value
 
 
 def _esc(text: Any) -> str:
@@ -21,17 +21,7 @@ def _esc(text: Any) -> str:
 
 
 def _fmt(x: Any, digits: int = 3) -> str:
-    if x is None:
-        return "-"
-    if isinstance(x, bool):
-        return "yes" if x else "no"
-    if isinstance(x, int):
-        return str(x)
-    try:
-        v = as_float(x)
-    except (TypeError, ValueError):
-        return _esc(x)
-    return f"{v:.{digits}g}"
+    return _esc(fmt_value(x, digits))
 
 
 def _slack(x: Any) -> str:

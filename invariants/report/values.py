@@ -68,3 +68,18 @@ def thin(series: dict[str, list], limit: int = MAX_SERIES_POINTS) -> dict[str, l
         idx = sorted({round(i * (n - 1) / (limit - 1)) for i in range(limit)})
         out[key] = [num(vals[i]) for i in idx]
     return out
+
+
+def fmt_value(x: Any, digits: int = 3) -> str:
+    """A table cell's number as text: ``-`` for None, yes/no, integers as they are, other
+    numbers to ``digits`` significant digits, anything else as ``str`` (unescaped)."""
+    if x is None:
+        return "-"
+    if isinstance(x, bool):
+        return "yes" if x else "no"
+    if isinstance(x, int):
+        return str(x)
+    try:
+        return f"{as_float(x):.{digits}g}"
+    except (TypeError, ValueError):
+        return str(x)
