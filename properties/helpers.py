@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from collections.abc import Callable, Iterable
+from pathlib import Path
 
 import numpy as np
 
@@ -19,6 +21,7 @@ from invariants.core.maxmargin import (
     perp,
 )
 from invariants.core.rounding import EPS, gamma, log_risk_rounding, rounding_count
+from invariants.report import determinism
 
 
 def check_layer_gradients_fd(grad_fn: GradFn, weights: net.Weights, z: np.ndarray, loss: Loss):
@@ -206,3 +209,29 @@ def unit_perp(rng: np.random.Generator, ubar: np.ndarray) -> np.ndarray:
         nx = float(np.linalg.norm(xi))
         if nx > 1e-3:
             return xi / nx
+
+
+#: The checkout these helpers belong to (made importable in a child's environment).
+REPO = Path(__file__).resolve().parents[1]
+
+
+def tiny_suite(tmp_path: Path, **files: str) -> Path:
+    """A suite of ``files`` whose only project code is the report plugin (no conftest.py):
+    what the report and CI-output meta-tests run in a subprocess."""
+    root = tmp_path / "suite"
+    (root / "properties").mkdir(parents=True)
+    (root / "pyproject.toml").write_text(
+        '[tool.pytest.ini_options]\ntestpaths = ["properties"]\n'
+        'addopts = "-ra --strict-markers -p invariants.report.plugin"\n'
+        'filterwarnings = ["error"]\nmarkers = ["meta: meta-tests"]\n'
+    )
+    for name, text in files.items():
+        (root / "properties" / f"{name}.py").write_text(text)
+    return root
+
+
+def tiny_env() -> dict:
+    """The child's environment: no PYTEST_* / HYPOTHESIS_*, this checkout importable."""
+    env = determinism.child_env()
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
+    return env

@@ -17,7 +17,6 @@ statement IDs appear below only as data.
 from __future__ import annotations
 
 import json
-import os
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -34,6 +33,7 @@ from invariants.report.junit import junit_properties
 from invariants.report.markdown import markdown
 from invariants.report.records import TestRecord
 from invariants.report.summary import format_slowest, slowest_rows
+from properties.helpers import tiny_env, tiny_suite
 
 pytestmark = pytest.mark.meta
 
@@ -46,30 +46,6 @@ def small_report(nodeids: list[str]) -> dict:
     """A report of passing tests that check nothing."""
     tests = [TestRecord(n, "passed", 0.0, []).to_entry() for n in nodeids]
     return build_report(tests, {"profile": "ci", "selection": SUBSET})
-
-
-def tiny_suite(tmp_path: Path, **files_: str) -> Path:
-    """A suite of ``files_`` whose only project code is the report plugin (no conftest.py).
-
-    As in ``test_reporting.py`` (a test module is never imported from another).
-    """
-    root = tmp_path / "suite"
-    (root / "properties").mkdir(parents=True)
-    (root / "pyproject.toml").write_text(
-        '[tool.pytest.ini_options]\ntestpaths = ["properties"]\n'
-        'addopts = "-ra --strict-markers -p invariants.report.plugin"\n'
-        'filterwarnings = ["error"]\nmarkers = ["meta: meta-tests"]\n'
-    )
-    for name, text in files_.items():
-        (root / "properties" / f"{name}.py").write_text(text)
-    return root
-
-
-def tiny_env() -> dict:
-    """The child's environment: no PYTEST_* / HYPOTHESIS_*, this checkout importable."""
-    env = determinism.child_env()
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
-    return env
 
 
 def _run_with_statistics(test) -> tuple[list[dict], list[dict]]:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -44,6 +43,7 @@ from invariants.report.markdown import markdown
 from invariants.report.merge import merge
 from invariants.report.records import TestRecord
 from invariants.statements import IDS
+from properties.helpers import tiny_env, tiny_suite
 
 pytestmark = pytest.mark.meta
 
@@ -794,26 +794,6 @@ def test_dies():
 def test_after():
     """S-L2b after the crash."""
 '''
-
-
-def tiny_suite(tmp_path: Path, **files: str) -> Path:
-    """A suite of ``files`` whose only project code is the report plugin (no conftest.py)."""
-    root = tmp_path / "suite"
-    (root / "properties").mkdir(parents=True)
-    (root / "pyproject.toml").write_text(
-        '[tool.pytest.ini_options]\ntestpaths = ["properties"]\n'
-        'addopts = "-ra --strict-markers -p invariants.report.plugin"\n'
-        'filterwarnings = ["error"]\nmarkers = ["meta: meta-tests"]\n'
-    )
-    for name, text in files.items():
-        (root / "properties" / f"{name}.py").write_text(text)
-    return root
-
-
-def tiny_env() -> dict:
-    env = determinism.child_env()
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
-    return env
 
 
 def collect_suite(*args: str) -> subprocess.CompletedProcess:
