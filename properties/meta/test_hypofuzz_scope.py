@@ -136,11 +136,11 @@ def _require_hypofuzz() -> None:
     pytest.skip(message + " (pip install -e '.[fuzz]')")
 
 
-@pytest.fixture(scope="module")
-def probe() -> dict:
-    _require_hypofuzz()
+def run_probe(script: str) -> dict:
+    """Run a probe script in a fresh interpreter (tools/ never enters this process, so not
+    Hypothesis's constant pool); return the JSON of its last line."""
     done = subprocess.run(
-        [sys.executable, "-c", PROBE, str(ROOT / "tools")],
+        [sys.executable, "-c", script, str(ROOT / "tools")],
         cwd=ROOT,
         env=probe_env(),
         capture_output=True,
@@ -151,6 +151,12 @@ def probe() -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+@pytest.fixture(scope="module")
+def probe() -> dict:
+    _require_hypofuzz()
+    return run_probe(PROBE)
+
+
 def test_a_worker_can_switch_back_to_a_target_with_function_fixtures():
     """Re-entering a target's function-scoped fixtures works once patched (stock: it kills).
 
@@ -158,16 +164,7 @@ def test_a_worker_can_switch_back_to_a_target_with_function_fixtures():
     switching back to such a test died (fresh_request_on_enter in tools/hypofuzz_scope.py).
     """
     _require_hypofuzz()
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE_REENTRY, str(ROOT / "tools")],
-        cwd=ROOT,
-        env=probe_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    out = json.loads(done.stdout.strip().splitlines()[-1])
+    out = run_probe(PROBE_REENTRY)
     assert out == {"stock": "torn-down fixture", "patched": "ok"}, out
 
 
