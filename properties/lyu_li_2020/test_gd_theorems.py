@@ -73,7 +73,7 @@ def test_gd_theorems_along_one_run(drawn, record_slack, record_observation):
         record_slack(slack)
     trend = slacks[0]  # check_ll_t4_2: (1), with (3)'s reach in its measures
     record_observation(
-        "LL-T4.2_reach",
+        "gd_margin_trend",
         "LL-T4.2",
         {
             "u0": tr.ref.u0,
