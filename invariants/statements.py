@@ -209,6 +209,8 @@ def catalogue_problems(catalogues: Sequence[Catalogue]) -> list[str]:
             seen[s.id] = key
             if not s.id.startswith(prefix):
                 problems.append(f"{key}: {s.id} lacks the paper's prefix {prefix!r}")
+            elif not id_pattern([prefix]).fullmatch(s.id):
+                problems.append(f"{key}: {s.id} is not of the shape id_pattern reads")
             if s.kind not in KINDS:
                 problems.append(f"{key}: {s.id} has unknown kind {s.kind!r}")
             problems += [
@@ -251,10 +253,20 @@ IDS: tuple[str, ...] = tuple(CATALOGUE)
 
 
 def id_pattern(prefixes: Iterable[str]) -> re.Pattern[str]:
-    """A statement ID of any of the papers with these ID ``prefixes``: the prefix, then
-    capitals and digits, then at most one lower-case letter (``S-L2a``)."""
+    """A statement ID of any of the papers with these ID ``prefixes``, the one pattern
+    every reader of IDs uses (docstrings, README tables, the catalogue check).
+
+    The prefix, then capitals and digits with at most one lower-case letter
+    (``S-L2a``), then any number of dotted parts of the same shape (``LL-T4.1``,
+    ``LL-S5.ID``).  A dot counts only when a capital or digit follows it, so a
+    sentence's final period is not swallowed ("see LL-T4.1." names ``LL-T4.1``).  The
+    prefix must not follow a letter, digit, ``_``, ``.`` or ``-``: no ``S-...`` is
+    found inside ``LL-S5.ID`` or ``XS-L2``.  The ID ends at a word boundary (``S-T4_reach``
+    names no ID).  Longer prefixes are tried first.
+    """
     alternatives = "|".join(re.escape(p) for p in sorted(prefixes, key=len, reverse=True))
-    return re.compile(f"(?:{alternatives})" + r"[A-Z0-9]+[a-z]?\b")
+    part = r"[A-Z0-9]+[a-z]?"
+    return re.compile(rf"(?<![\w.-])(?:{alternatives}){part}(?:\.{part})*\b")
 
 
 #: The IDs of every catalogued paper (:func:`id_pattern` of their prefixes).

@@ -296,3 +296,34 @@ def test_cycles_are_found_and_a_second_paper_is_recognised(tmp_path):
     assert both.findall("LL-T1 rests on S-L2a and LL-L3b's bound") == ["LL-T1", "S-L2a", "LL-L3b"]
     (tmp_path / "test_x.py").write_text('def test_a():\n    """LL-T1 and S-EQ1."""\n')
     assert id_like_names(tmp_path, both) == {"LL-T1": ["test_x.py"], "S-EQ1": ["test_x.py"]}
+
+
+@pytest.mark.meta
+def test_dotted_ids_are_read_whole_and_no_id_is_found_inside_another():
+    """The one ID pattern reads dotted IDs whole, leaves a sentence's final period out,
+    and finds no shorter prefix inside a longer paper's ID.  Negative control: the
+    previous pattern (no dotted parts, no look-behind) cuts a dotted ID at its dot and
+    finds a one-letter prefix inside another paper's ID."""
+    both = id_pattern(["S-", "LL-"])
+    text = "LL-T4.1 and LL-LA.5; LL-S5.ID (LL-LC.8) rests on S-L2a. See LL-T4.1."
+    assert both.findall(text) == ["LL-T4.1", "LL-LA.5", "LL-S5.ID", "LL-LC.8", "S-L2a", "LL-T4.1"]
+    for sid in ("LL-T4.1", "LL-LA.5", "LL-S5.ID", "LL-LC.8", "LL-EQ1", "LL-SW", "S-FIG1a"):
+        assert both.fullmatch(sid), sid
+    assert id_pattern(["S-"]).findall("LL-S5.ID, XS-L2, S-T4_reach") == []
+    assert id_pattern(["L-", "LL-"]).findall("LL-S5.ID") == ["LL-S5.ID"]
+    assert id_pattern(["L-"]).findall("LL-S5.ID") == []
+    old = re.compile(r"(?:LL-|S-|L-)[A-Z0-9]+[a-z]?\b")
+    assert old.findall("LL-T4.1 LL-S5.ID") != ["LL-T4.1", "LL-S5.ID"]
+    assert old.findall("L-S5 in LL-S5") != []  # the inner prefix the new pattern refuses
+
+
+@pytest.mark.meta
+def test_negative_control_an_id_the_pattern_cannot_read_is_reported():
+    """A catalogued ID that the ID pattern would not read whole (a trailing dot, a dotted
+    part in lower case) is a catalogue problem: no docstring could ever name it."""
+    data = _jt_data()
+    data["statement"][0]["id"] = "S-EQ1."
+    data["statement"][1]["id"] = "S-EQ2.x"
+    problems = catalogue_problems([parse_catalogue(data)])
+    assert any("S-EQ1. is not of the shape id_pattern reads" in p for p in problems), problems
+    assert any("S-EQ2.x is not of the shape id_pattern reads" in p for p in problems), problems
