@@ -42,8 +42,10 @@ from invariants.report.files import ReportFormatError
 from invariants.report.markdown import markdown
 from invariants.report.merge import merge
 from invariants.report.records import TestRecord
-from invariants.statements import IDS
+from invariants.statements import IDS, PAPERS
 from properties.helpers import tiny_env, tiny_suite
+
+PAPER_KEYS = tuple(PAPERS)
 
 pytestmark = pytest.mark.meta
 
@@ -835,6 +837,74 @@ def test_statement_option_selects_exactly_the_tests_that_check_it():
     assert unknown.returncode == pytest.ExitCode.USAGE_ERROR
     assert "unknown statement ID S-NOPE" in unknown.stderr and "S-EQ1, S-EQ2" in unknown.stderr
     assert not listed_tests(unknown.stdout)
+
+
+#: A second paper for a synthetic tree: ``conftest.py`` adds paper ``q_paper`` (prefix
+#: ``Q-``, one dotted ID) to the loaded catalogue before the plugin reads its options.
+SECOND_PAPER_CONFTEST = """
+import dataclasses
+from invariants import statements as st
+
+first = next(iter(st.CATALOGUE.values()))
+st.PAPERS["q_paper"] = dataclasses.replace(st.PAPERS[first.paper], key="q_paper", prefix="Q-")
+st.CATALOGUE["Q-T1.2"] = dataclasses.replace(first, id="Q-T1.2", paper="q_paper")
+st.ID_PATTERN = st.id_pattern(p.prefix for p in st.PAPERS.values())
+"""
+TWO_PAPERS = """
+def test_first():
+    \"\"\"S-L4 only.\"\"\"
+
+def test_second():
+    \"\"\"Q-T1.2 only (see Q-T1.2.)\"\"\"
+
+def test_both():
+    \"\"\"S-L4 and Q-T1.2.\"\"\"
+
+def test_none():
+    \"\"\"No statement.\"\"\"
+"""
+
+
+def test_paper_and_statement_options_select_on_a_two_paper_tree(tmp_path):
+    """``--paper KEY`` keeps the tests that name a statement of that paper (a comma list:
+    of any of them) and the report calls it a subset; with ``--statement`` (here a dotted
+    ID) the tests that satisfy both.  Negative control: an unknown paper key is a usage
+    error naming the known keys, and selects nothing."""
+    root = tiny_suite(tmp_path, conftest=SECOND_PAPER_CONFTEST, test_two=TWO_PAPERS)
+
+    def listed(*args: str) -> tuple[list[str], subprocess.CompletedProcess]:
+        cmd = [sys.executable, "-m", "pytest", "--co", "-q", "-p", "no:cacheprovider", *args]
+        done = subprocess.run(
+            cmd, cwd=root, env=tiny_env(), capture_output=True, text=True, timeout=120
+        )
+        names = [ln.split("::")[1] for ln in listed_tests(done.stdout)]
+        return names, done
+
+    second, done = listed("--paper", "q_paper")
+    assert second == ["test_second", "test_both"], done.stdout + done.stderr
+    assert "2/4 tests collected (2 deselected)" in done.stdout
+    assert "a subset of the suite was selected" in done.stdout
+    both, done = listed("--paper", f"{PAPER_KEYS[0]},", "--statement", "Q-T1.2")
+    assert both == ["test_both"], done.stdout + done.stderr  # the dotted ID, and S-L4's paper
+    unknown, done = listed("--paper", "q_paper,nope")
+    assert done.returncode == pytest.ExitCode.USAGE_ERROR and unknown == []
+    assert "unknown paper nope" in done.stderr and ", q_paper" in done.stderr
+
+
+def test_paper_option_values():
+    """The --paper values: known keys pass; an unknown or empty one is refused naming the
+    known keys; a test is kept when one statement it names is of a wanted paper."""
+    selection.check_paper_keys(["a", "b"], ["a", "b", "c"])
+    with pytest.raises(ValueError, match=r"unknown paper x; the known papers are a, b"):
+        selection.check_paper_keys(["a", "x"], ["a", "b"])
+    with pytest.raises(ValueError, match="no paper key given"):
+        selection.check_paper_keys([], ["a"])
+    paper_of = {"S-L4": "a", "Q-T1.2": "b"}
+    assert selection.checks_paper(["S-L4", "Q-T1.2"], ["b"], paper_of)
+    assert not selection.checks_paper(["S-L4", "S-X"], ["b"], paper_of)
+    assert not selection.checks_paper([], ["a"], paper_of)
+    config = _config(Path("."), ["properties"], invariants_paper=["b,a", "b"])
+    assert selection.selection_of(config)["reason"] == "--paper b,a"
 
 
 def test_xdist_and_serial_runs_give_the_same_report(tmp_path):
