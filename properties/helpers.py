@@ -1,4 +1,5 @@
-"""Helpers shared by the tests of every folder of ``properties/``: assertions on the
+"""Helpers shared by the tests of every folder of ``properties/``: running a paper's claim
+checks (:func:`collect`, :func:`run_checks`, :class:`Observation`), assertions on the
 library's own objects (a gradient against central differences, a max-margin solution
 checked from scratch) and small generators (directions perpendicular to ubar).
 """
@@ -8,8 +9,10 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from functools import partial
 from pathlib import Path
+from typing import NamedTuple, TypeVar
 
 import numpy as np
 
@@ -22,6 +25,45 @@ from invariants.core.maxmargin import (
 )
 from invariants.core.rounding import EPS, gamma, log_risk_rounding, rounding_count
 from invariants.report import determinism
+
+T = TypeVar("T")
+
+
+# --- running claim checks (every paper's claims/ use these) -----------------------------
+
+
+class Observation(NamedTuple):
+    """A measured law recorded beside the verdicts (``record_observation``'s arguments)."""
+
+    name: str
+    statement: str
+    measures: Mapping[str, float]
+    series: Mapping[str, list[float]] | None = None
+
+
+def collect(checks: Mapping[str, Callable[[], T]]) -> tuple[dict[str, T], list[str]]:
+    """Run every check (a thunk per statement); return what passed and what failed.
+
+    One failing statement must not hide another, so all run: the results of the
+    checks that passed are kept (their slacks still reach the report) and each
+    failure is one ``"<statement>: <message>"`` line.
+    """
+    results: dict[str, T] = {}
+    failures: list[str] = []
+    for statement, check in checks.items():
+        try:
+            results[statement] = check()
+        except AssertionError as exc:
+            failures.append(f"{statement}: {exc}")
+    return results, failures
+
+
+def run_checks(checks: Mapping[str, Callable], trajectory) -> list:
+    """Run every check on one trajectory; raise one error naming all statements that failed."""
+    results, failures = collect({sid: partial(check, trajectory) for sid, check in checks.items()})
+    if failures:
+        raise AssertionError("\n".join(failures))
+    return list(results.values())
 
 
 def check_layer_gradients_fd(grad_fn: GradFn, weights: net.Weights, z: np.ndarray, loss: Loss):

@@ -24,49 +24,12 @@ solution, a trained ReLU network) and returns the worst ``observed / allowed`` r
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from functools import partial
-from typing import NamedTuple, TypeVar
-
 import numpy as np
 
 from invariants.core.rounding import slack_ratio
+from properties.helpers import Observation, collect, run_checks
 
-T = TypeVar("T")
-
-
-class Observation(NamedTuple):
-    """A measured law recorded beside the verdicts (``record_observation``'s arguments)."""
-
-    name: str
-    statement: str
-    measures: Mapping[str, float]
-    series: Mapping[str, list[float]] | None = None
-
-
-def collect(checks: Mapping[str, Callable[[], T]]) -> tuple[dict[str, T], list[str]]:
-    """Run every check (a thunk per statement); return what passed and what failed.
-
-    One failing statement must not hide another, so all run: the results of the
-    checks that passed are kept (their slacks still reach the report) and each
-    failure is one ``"<statement>: <message>"`` line.
-    """
-    results: dict[str, T] = {}
-    failures: list[str] = []
-    for statement, check in checks.items():
-        try:
-            results[statement] = check()
-        except AssertionError as exc:
-            failures.append(f"{statement}: {exc}")
-    return results, failures
-
-
-def run_checks(checks: Mapping[str, Callable], trajectory) -> list:
-    """Run every check on one trajectory; raise one error naming all statements that failed."""
-    results, failures = collect({sid: partial(check, trajectory) for sid, check in checks.items()})
-    if failures:
-        raise AssertionError("\n".join(failures))
-    return list(results.values())
+__all__ = ["Observation", "alignment_slack", "collect", "deficit_bound_exercised", "run_checks"]
 
 
 def alignment_slack(
