@@ -161,9 +161,7 @@ def sandwich_gap(q: np.ndarray, loss: Loss) -> float:
     if loss.name == "exponential":
         return _logsumexp(shifted)
     if loss.name == "logistic":
-        return _logsumexp(shifted + logistic_remainder(q)) + log_expm1_ratio(
-            log_loss_sum(q, loss)
-        )
+        return _logsumexp(shifted + logistic_remainder(q)) + log_expm1_ratio(log_loss_sum(q, loss))
     raise ValueError(f"no sandwich for the loss {loss.name!r}: exponential and logistic only")
 
 

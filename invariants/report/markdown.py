@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..statements import EXERCISED_FLOOR
+from ..statements import EXERCISED_FLOOR, LOOSENESS
 from .statement_table import exercise_floor
 from .summary import certified_cell, exercised_cell, problem_lines, slowest_rows
 from .values import as_float, fmt_slack, fmt_value
@@ -342,6 +342,29 @@ def _errata(report: dict) -> list[str]:
     return out
 
 
+def _looseness_words(report: dict) -> str:
+    """``, or <words>`` for each constant measured by an observation rather than a slack
+    (its catalogue's ``words``; a report written before entries carried them: looked up in
+    the catalogue)."""
+    out: list[str] = []
+    for e in report["looseness"]:
+        if e["source"][0] == "slack":
+            continue
+        words = e.get("words")
+        if words is None:
+            words = next(
+                (
+                    d.words
+                    for d in LOOSENESS
+                    if d.statement == e["statement"] and list(d.source) == e["source"]
+                ),
+                "",
+            )
+        if words and words not in out:
+            out.append(words)
+    return "".join(f", or {w}" for w in out)
+
+
 def _looseness(report: dict) -> list[str]:
     """Section 3: the paper's constants against the worst cases found."""
     out: list[str] = [
@@ -349,7 +372,7 @@ def _looseness(report: dict) -> list[str]:
         "",
         "The paper's constants against the worst case the suite found. *Looseness* is how "
         "many times larger the constant is than needed on that worst case (1 = tight): "
-        "1 / worst slack, or for Lemma 4 the smallest K / K_emp.",
+        f"1 / worst slack{_looseness_words(report)}.",
         "",
         "| statement | paper's constant | worst case found | looseness | examples | measure |",
         "|---|---|---|---|---|---|",

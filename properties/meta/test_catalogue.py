@@ -31,7 +31,7 @@ from pathlib import Path
 import pytest
 from latex2mathml.converter import convert
 
-from invariants.report import catalogue_doc
+from invariants.report import catalogue_doc, figures, tables
 from invariants.report.build import build_report
 from invariants.report.files import write_json
 from invariants.report.records import TestRecord
@@ -40,6 +40,8 @@ from invariants.statements import (
     CATALOGUES,
     ID_PATTERN,
     IDS,
+    LAWS,
+    LOOSENESS,
     STATEMENTS,
     catalogue_problems,
     dependency_cycle,
@@ -327,3 +329,53 @@ def test_negative_control_an_id_the_pattern_cannot_read_is_reported():
     problems = catalogue_problems([parse_catalogue(data)])
     assert any("S-EQ1. is not of the shape id_pattern reads" in p for p in problems), problems
     assert any("S-EQ2.x is not of the shape id_pattern reads" in p for p in problems), problems
+
+
+@pytest.mark.meta
+def test_the_report_tables_are_declared_by_the_catalogues():
+    """Each paper's looseness rows, laws and figures come from its catalogue, name its
+    own statements, and each figure's drawer exists; the report builds its sections from
+    them alone (a paper without the tables gets none)."""
+    assert catalogue_problems(CATALOGUES) == []
+    for cat in CATALOGUES:
+        own = {s.id for s in cat.statements}
+        assert {x.statement for x in (*cat.looseness, *cat.laws)} <= own
+        for fig in cat.figures:
+            assert fig.drawer in figures.DRAWERS, (cat.paper.key, fig.name, fig.drawer)
+    rows = {sid: {"worst_slack": 0.5, "examples": 3} for sid in IDS}
+    built = tables.looseness(rows, {}, [x for c in CATALOGUES for x in c.looseness])
+    assert [e["statement"] for e in built] == [x.statement for x in LOOSENESS]
+    assert [e["observation"] for e in tables.laws({}, [])] == [
+        law.observation for law in LAWS for _ in law.expected
+    ]
+    assert tables.looseness(rows, {}, ()) == [] and tables.laws({}, [], ()) == []
+    plan = tables.figure_plan([], {}, ())
+    assert [f["name"] for f in plan] == [name for name, _, _ in tables.SHARED_FIGURES]
+
+
+@pytest.mark.meta
+def test_negative_control_malformed_report_tables_are_refused():
+    """Each defect of the optional tables is refused with its reason: a looseness with
+    both sources, a law expecting a value it does not list, an unknown plot option, a
+    statement of another paper, a figure declared twice."""
+    data = _jt_data()
+
+    def refused(change, match: str) -> None:
+        broken = copy.deepcopy(data)
+        change(broken)
+        with pytest.raises(ValueError, match=match):
+            parse_catalogue(broken)
+
+    refused(lambda d: d["looseness"][0].update(observation="x", value="y"), "either slack")
+    refused(lambda d: d["law"][0].update(expected={"nope": 1.0}), r"expected names \['nope'\]")
+    refused(lambda d: d["figure"][2]["plot"].update(colour="red"), "unknown plot option")
+    refused(lambda d: d["figure"][0].update(gating="yes"), "is not bool")
+    refused(lambda d: d["report"].update(other=1), r"unknown fields \['other'\]")
+    other = copy.deepcopy(data)
+    other["law"][0]["statement"] = "S-NOPE"
+    other["figure"].append(copy.deepcopy(other["figure"][0]))
+    problems = catalogue_problems([parse_catalogue(other)])
+    assert "ji_telgarsky_2019: law names 'S-NOPE', not a statement of ji_telgarsky_2019" in (
+        problems
+    )
+    assert "figure 'fig1a' declared twice" in problems
