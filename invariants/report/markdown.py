@@ -12,7 +12,15 @@ from typing import Any
 
 from ..statements import EXERCISED_FLOOR, LOOSENESS
 from .statement_table import exercise_floor
-from .summary import certified_cell, exercised_cell, problem_lines, slowest_rows
+from .summary import (
+    certified_cell,
+    exercised_cell,
+    paper_title,
+    problem_lines,
+    rows_by_paper,
+    slowest_rows,
+    status_counts,
+)
 from .values import as_float, fmt_slack, fmt_value
 
 
@@ -226,7 +234,8 @@ def _problems(report: dict) -> list[str]:
 
 
 def _statements(report: dict) -> list[str]:
-    """Section 1: the statement table, then each failure with its replay."""
+    """Section 1: the statement table (one per paper, with its status counts, when the
+    report holds several), then each failure with its replay."""
     out: list[str] = [
         "## 1. Statements",
         "",
@@ -247,19 +256,26 @@ def _statements(report: dict) -> list[str]:
         "the largest radius within which every exact residual was shown to lie around 0; "
         "docs/certified.md says what a certificate proves and what it does not).",
         "",
-        "| ID | statement | status | exercised | worst slack | certified | measures | tests "
-        "| controls | assumptions |",
-        "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for row in report["statements"]:
-        out.append(
-            f"| {row['id']} | {_esc(row['title'])} | {_status_text(row)} | "
-            f"{exercised_cell(row)} | {_slack(row['worst_slack'])} | "
-            f"{_certified_text(row)} | "
-            f"{_measures_cell(row.get('measures') or {})} | {_tests_cell(row['tests'])} | "
-            f"{_controls_cell(row['controls'])} | {_esc(assumptions_text(row['assumptions']))} |"
-        )
-    out.append("")
+    groups = rows_by_paper(report)
+    for key, rows in groups.items():
+        if len(groups) > 1:  # one table per paper; a one-paper report keeps its one table
+            out += [f"### {_esc(paper_title(report, key))}", "", status_counts(rows) + ".", ""]
+        out += [
+            "| ID | statement | status | exercised | worst slack | certified | measures | tests "
+            "| controls | assumptions |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for row in rows:
+            out.append(
+                f"| {row['id']} | {_esc(row['title'])} | {_status_text(row)} | "
+                f"{exercised_cell(row)} | {_slack(row['worst_slack'])} | "
+                f"{_certified_text(row)} | "
+                f"{_measures_cell(row.get('measures') or {})} | {_tests_cell(row['tests'])} | "
+                f"{_controls_cell(row['controls'])} | "
+                f"{_esc(assumptions_text(row['assumptions']))} |"
+            )
+        out.append("")
     failing = [t for t in report["tests"] if t["outcome"] in ("failed", "error")]
     if failing:
         out += ["### Failures", ""]

@@ -33,16 +33,18 @@ from invariants.report import (
     failures,
     figures,
     files,
+    html,
     progress,
     selection,
+    summary,
 )
 from invariants.report.build import build_report, strip_volatile
-from invariants.report.compare import compare
+from invariants.report.compare import compare, format_comparison
 from invariants.report.files import ReportFormatError
 from invariants.report.markdown import markdown
 from invariants.report.merge import merge
 from invariants.report.records import TestRecord
-from invariants.statements import IDS, PAPERS
+from invariants.statements import CATALOGUE, CATALOGUES, IDS, PAPERS
 from properties.helpers import tiny_env, tiny_suite
 
 PAPER_KEYS = tuple(PAPERS)
@@ -521,6 +523,39 @@ def test_command_line_errors_are_one_line_not_a_traceback(tmp_path, capsys):
     assert cli.main(["merge", str(bad), "-o", str(tmp_path / "m")]) == 2
     err = capsys.readouterr().err
     assert err.count("error: ") == 2 and "Traceback" not in err and str(bad) in err
+
+
+def test_a_two_paper_report_has_a_table_per_paper_and_compares_by_id():
+    """With statements of two catalogued papers, report.md and index.html give one table
+    (heading, status counts) per paper and the terminal a count line per paper; the
+    baseline and the comparison key by ID, so a dotted ID of the second paper is compared
+    like any other.  Negative control: its failing test is a regression named by its ID."""
+    assert len(CATALOGUES) >= 2, "the suite catalogues two papers"
+    first, second = CATALOGUES[0].paper, CATALOGUES[1].paper
+    dotted = next(s.id for s in CATALOGUES[1].statements if "." in s.id)
+    tests = [*full_entries(), entry("properties/q/test_q.py::test_q", statements=[dotted])]
+    report = make_report(tests)
+    md = markdown(report)
+    assert md.count(f"### {first.title}") == 1 and md.count(f"### {second.title}") == 1
+    table_of_second = md.split(f"### {second.title}", 1)[1].split("\n\n## ", 1)[0]
+    assert f"| {dotted} |" in table_of_second and "| S-" not in table_of_second
+    n_second = len(CATALOGUES[1].statements)
+    assert f"{n_second} statements: " in table_of_second and " held" in table_of_second
+    page = html.page(report)
+    assert page.count('<h3 class="paper">') == 2
+    terminal = summary.format_table(report)
+    assert f"\n{second.key}: {n_second} statements: " in terminal
+    result = compare(baseline.from_report(report), report)
+    assert result["regressions"] == 0
+    failing = [*tests[:-1], {**tests[-1], "outcome": "failed"}]
+    assert ("failure", dotted) in _regressions(report, make_report(failing))
+    before = baseline.from_report(make_report(full_entries()))  # a baseline of the first
+    before["statements"] = {  # paper only, as reports/baseline.json was made
+        k: v for k, v in before["statements"].items() if CATALOGUE[k].paper == first.key
+    }
+    rows = compare(before, report)["rows"]
+    assert any(r["item"] == dotted and r["rule"] == "new statement" for r in rows)
+    assert f" {dotted} " in format_comparison(compare(before, report), "base", "new")
 
 
 # --- baseline comparison -------------------------------------------------------
