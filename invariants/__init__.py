@@ -1,16 +1,18 @@
-"""The library of the suite: the objects of Ji & Telgarsky (ICLR 2019), their dynamics,
-the generators of problems and the report, in layers that import one way only.
+"""The library of the suite: the objects of the papers it checks (one catalogue each), their
+dynamics, the generators of problems and the report, in layers that import one way only.
 
 Layers (the arrow reads "may import"; checked by ``properties/meta/test_layering.py``)::
 
     statements, errors          the statement catalogues (catalogues/<paper>.toml: each
                                   statement's math, assumptions, proof dependencies,
-                                  tolerance), Slack; every deliberate exception
+                                  tolerance; the paper's report tables), the ID
+                                  pattern, Slack; every deliberate exception
           ^
-    core/                       the paper's objects, numpy/scipy only
+    core/                       the papers' objects, numpy/scipy only
           ^                       rounding (EPS, gamma_m, SVD/Wedin bounds, error-free sums),
           |                       losses, data, network (+ A2), maxmargin (+ certificate),
-          |                       bounds (Lemma 2), theta (S-L3, S-L4), limits
+          |                       bounds (Lemma 2), theta (S-L3, S-L4), limits,
+          |                       homogeneous (margins of p-homogeneous models)
     dynamics/                   gradient flow: flow (the field, the guards, the driver),
                                   budget (the guard's allowances), records
                                   (checkpoints, step log, path), quadrature

@@ -92,29 +92,176 @@ class Statement:
 
 
 @dataclass(frozen=True)
+class Looseness:
+    """A constant of the paper whose looseness the report tabulates (``[[looseness]]``).
+
+    ``source`` is ``("slack", ID)``: looseness = 1 / the worst slack of statement ID (how
+    far the worst case found stays below the bound); or ``("observation", name, key)``:
+    the smallest recorded value of ``key`` of observation ``name``, itself a ratio paper
+    constant / empirical.  ``words`` says, for an observation, what that ratio is (the
+    report's introduction to the table quotes it).
+    """
+
+    statement: str
+    constant: str
+    source: tuple[str, ...]
+    words: str
+    paper: str
+
+
+@dataclass(frozen=True)
+class Law:
+    """A measured law (``[[law]]``): observation ``observation`` of ``statement``; its
+    value keys in order, each with the value the paper predicts or ``None`` (reported
+    without an expectation); ``note`` says what is measured."""
+
+    observation: str
+    statement: str
+    expected: tuple[tuple[str, float | None], ...]
+    note: str
+    paper: str
+
+
+@dataclass(frozen=True)
+class FigureSpec:
+    """A figure the report draws (``[[figure]]``) when a test recorded observation
+    ``observation`` with every series of ``series``.  ``drawer`` names how
+    (``invariants.report.figures.DRAWERS``; ``curves``, the default: ``series[1]`` against
+    ``series[0]``, one curve per example, with the ``plot`` options ``xlabel``, ``ylabel``,
+    ``heading`` and ``reference_slope``); ``gating``: a whole-suite run without it fails."""
+
+    name: str
+    title: str
+    observation: str
+    series: tuple[str, ...]
+    gating: bool
+    drawer: str
+    plot: Mapping[str, Any]
+    paper: str
+
+
+@dataclass(frozen=True)
 class Catalogue:
-    """One paper's catalogue, parsed: statements in the paper's order."""
+    """One paper's catalogue, parsed: statements in the paper's order, and the report's
+    tables of that paper (looseness of its constants, measured laws, figures), and the
+    test files ``check-determinism`` runs by default (``[report] determinism``, relative
+    to ``properties/<key>/``)."""
 
     paper: Paper
     assumptions: tuple[Assumption, ...]
     statements: tuple[Statement, ...]
     symbols: tuple[Symbol, ...] = ()
+    looseness: tuple[Looseness, ...] = ()
+    laws: tuple[Law, ...] = ()
+    figures: tuple[FigureSpec, ...] = ()
+    determinism: tuple[str, ...] = ()
 
 
-def _fields(entry: Mapping[str, Any], names: Iterable[str], where: str) -> dict[str, Any]:
-    """``entry``'s values of ``names``; a missing or extra field raises ValueError."""
-    names = tuple(names)
+def _fields(
+    entry: Mapping[str, Any], names: Iterable[str], where: str, optional: Iterable[str] = ()
+) -> dict[str, Any]:
+    """``entry``'s values of ``names`` (and of the ``optional`` names it has); a missing
+    or extra field raises ValueError."""
+    names, optional = tuple(names), tuple(optional)
     missing = [n for n in names if n not in entry]
-    extra = sorted(set(entry) - set(names))
+    extra = sorted(set(entry) - set(names) - set(optional))
     if missing or extra:
         raise ValueError(f"{where}: missing fields {missing}, unknown fields {extra}")
-    return {n: entry[n] for n in names}
+    return {n: entry[n] for n in (*names, *optional) if n in entry}
+
+
+def _typed(value: Any, kind: type | tuple[type, ...], where: str) -> Any:
+    """``value`` when it is of ``kind`` (a bool is no number), else ValueError."""
+    ok = isinstance(value, kind) and not (isinstance(value, bool) and kind is not bool)
+    if not ok:
+        raise ValueError(f"{where}: {value!r} is not {getattr(kind, '__name__', kind)}")
+    return value
+
+
+def _strings(value: Any, where: str) -> tuple[str, ...]:
+    """A list of strings as a tuple, else ValueError."""
+    _typed(value, list, where)
+    return tuple(_typed(v, str, where) for v in value)
+
+
+def _looseness(entry: Mapping[str, Any], key: str, where: str) -> Looseness:
+    """A ``[[looseness]]`` table: ``statement``, ``constant``, and either ``slack = ID`` or
+    ``observation`` with ``value`` (and ``words``)."""
+    f = _fields(entry, ("statement", "constant"), where, ("slack", "observation", "value", "words"))
+    if ("slack" in f) == ("observation" in f) or ("observation" in f) != ("value" in f):
+        raise ValueError(f"{where} {f['statement']}: give either slack, or observation and value")
+    if "slack" in f:
+        source: tuple[str, ...] = ("slack", _typed(f["slack"], str, where))
+    else:
+        source = (
+            "observation",
+            _typed(f["observation"], str, where),
+            _typed(f["value"], str, where),
+        )
+    return Looseness(
+        _typed(f["statement"], str, where),
+        _typed(f["constant"], str, where),
+        source,
+        _typed(f.get("words", ""), str, where),
+        key,
+    )
+
+
+def _law(entry: Mapping[str, Any], key: str, where: str) -> Law:
+    """A ``[[law]]`` table: ``observation``, ``statement``, ``values`` (the value keys in
+    order), ``expected`` (value key -> the paper's value; a key left out has none) and
+    ``note``."""
+    f = _fields(entry, ("observation", "statement", "values", "note"), where, ("expected",))
+    values = _strings(f["values"], f"{where} values")
+    expected = _typed(f.get("expected", {}), dict, f"{where} expected")
+    stray = sorted(set(expected) - set(values))
+    if stray:
+        raise ValueError(f"{where} {f['observation']}: expected names {stray}, not in values")
+    return Law(
+        _typed(f["observation"], str, where),
+        _typed(f["statement"], str, where),
+        tuple(
+            (v, None if v not in expected else float(_typed(expected[v], (int, float), where)))
+            for v in values
+        ),
+        _typed(f["note"], str, where),
+        key,
+    )
+
+
+#: The options of a ``curves`` figure's ``plot`` table.
+PLOT_OPTIONS = {"xlabel": str, "ylabel": str, "heading": str, "reference_slope": (int, float)}
+
+
+def _figure(entry: Mapping[str, Any], key: str, where: str) -> FigureSpec:
+    """A ``[[figure]]`` table: ``name``, ``title``, ``observation``, ``series``,
+    ``gating``; optional ``drawer`` (default ``curves``) and ``plot``."""
+    f = _fields(
+        entry, ("name", "title", "observation", "series", "gating"), where, ("drawer", "plot")
+    )
+    plot = dict(_typed(f.get("plot", {}), dict, f"{where} plot"))
+    for name, value in plot.items():
+        if name not in PLOT_OPTIONS:
+            raise ValueError(f"{where} {f['name']}: unknown plot option {name!r}")
+        _typed(value, PLOT_OPTIONS[name], f"{where} plot.{name}")
+    return FigureSpec(
+        _typed(f["name"], str, where),
+        _typed(f["title"], str, where),
+        _typed(f["observation"], str, where),
+        _strings(f["series"], f"{where} series"),
+        _typed(f["gating"], bool, where),
+        _typed(f.get("drawer", "curves"), str, where),
+        plot,
+        key,
+    )
 
 
 def parse_catalogue(data: Mapping[str, Any], where: str = "catalogue") -> Catalogue:
     """A catalogue from its TOML tables (``tomllib.loads``'s result); ``where`` names it
     in errors.  Checks the shape only (fields and types); :func:`catalogue_problems`
-    checks the content."""
+    checks the content.  Besides ``[paper]``, ``[[assumption]]``, ``[[symbol]]`` and
+    ``[[statement]]``, the optional report tables ``[[looseness]]``, ``[[law]]``,
+    ``[[figure]]`` and ``[report]`` (:class:`Catalogue`)."""
     paper = Paper(**_fields(data["paper"], ("key", "title", "authors", "venue", "prefix"), where))
     key = paper.key
     assumptions = tuple(
@@ -138,7 +285,17 @@ def parse_catalogue(data: Mapping[str, Any], where: str = "catalogue") -> Catalo
         if not isinstance(values["certifiable"], bool):
             raise ValueError(f"{where}: {values['id']}.certifiable is not true or false")
         statements.append(Statement(**values, paper=key))
-    return Catalogue(paper, assumptions, tuple(statements), symbols)
+    report = _fields(data.get("report", {}), (), f"{where}: [report]", ("determinism",))
+    return Catalogue(
+        paper,
+        assumptions,
+        tuple(statements),
+        symbols,
+        tuple(_looseness(e, key, f"{where}: looseness") for e in data.get("looseness", [])),
+        tuple(_law(e, key, f"{where}: law") for e in data.get("law", [])),
+        tuple(_figure(e, key, f"{where}: figure") for e in data.get("figure", [])),
+        _strings(report.get("determinism", []), f"{where}: [report] determinism"),
+    )
 
 
 def load_catalogues() -> tuple[Catalogue, ...]:
@@ -209,6 +366,8 @@ def catalogue_problems(catalogues: Sequence[Catalogue]) -> list[str]:
             seen[s.id] = key
             if not s.id.startswith(prefix):
                 problems.append(f"{key}: {s.id} lacks the paper's prefix {prefix!r}")
+            elif not id_pattern([prefix]).fullmatch(s.id):
+                problems.append(f"{key}: {s.id} is not of the shape id_pattern reads")
             if s.kind not in KINDS:
                 problems.append(f"{key}: {s.id} has unknown kind {s.kind!r}")
             problems += [
@@ -224,9 +383,36 @@ def catalogue_problems(catalogues: Sequence[Catalogue]) -> list[str]:
             if s.id in s.uses:
                 problems.append(f"{key}: {s.id} uses itself")
             graph[f"{key}:{s.id}"] = tuple(f"{key}:{u}" for u in s.uses)
+    problems += _table_problems(catalogues)
     cycle = dependency_cycle(graph)
     if cycle:
         problems.append("dependency cycle: " + " -> ".join(c.split(":", 1)[1] for c in cycle))
+    return problems
+
+
+def _table_problems(catalogues: Sequence[Catalogue]) -> list[str]:
+    """The report tables' content: each names a statement of its own paper (a looseness
+    from a slack: that statement's); law observations and figure names once across
+    papers."""
+    problems: list[str] = []
+    laws: list[str] = []
+    figures: list[str] = []
+    for cat in catalogues:
+        key, own = cat.paper.key, {s.id for s in cat.statements}
+        named = [("looseness", x.statement) for x in cat.looseness]
+        named += [("looseness slack", x.source[1]) for x in cat.looseness if x.source[0] == "slack"]
+        named += [("law", x.statement) for x in cat.laws]
+        problems += [
+            f"{key}: {what} names {sid!r}, not a statement of {key}"
+            for what, sid in named
+            if sid not in own
+        ]
+        laws += [x.observation for x in cat.laws]
+        figures += [x.name for x in cat.figures]
+    for what, names in (("law", laws), ("figure", figures)):
+        problems += [
+            f"{what} {n!r} declared twice" for n in sorted(set(names)) if names.count(n) > 1
+        ]
     return problems
 
 
@@ -241,6 +427,11 @@ ASSUMPTIONS: dict[str, dict[str, Assumption]] = {
 }
 #: Paper key -> its notation, in catalogue order.
 SYMBOLS: dict[str, tuple[Symbol, ...]] = {c.paper.key: c.symbols for c in CATALOGUES}
+#: The report's tables, every paper's in catalogue order: the constants whose looseness
+#: it tabulates, the measured laws, the figures.
+LOOSENESS: tuple[Looseness, ...] = tuple(x for c in CATALOGUES for x in c.looseness)
+LAWS: tuple[Law, ...] = tuple(x for c in CATALOGUES for x in c.laws)
+FIGURES: tuple[FigureSpec, ...] = tuple(x for c in CATALOGUES for x in c.figures)
 
 # (ID, short title, the assumptions it depends on as the report prints them)
 STATEMENTS: tuple[tuple[str, str, str], ...] = tuple(
@@ -251,14 +442,20 @@ IDS: tuple[str, ...] = tuple(CATALOGUE)
 
 
 def id_pattern(prefixes: Iterable[str]) -> re.Pattern[str]:
-    """A statement ID of any of the papers with these ID ``prefixes``, not inside a longer
-    word: the prefix, then capitals and digits, then at most one dotted part of capitals
-    and digits (``LL-T4.1``, ``LL-S5.ID``; a sentence's final period is not taken), then at
-    most one lower-case letter (``S-L2a``)."""
+    """A statement ID of any of the papers with these ID ``prefixes``, the one pattern
+    every reader of IDs uses (docstrings, README tables, the catalogue check).
+
+    The prefix, then capitals and digits with at most one lower-case letter
+    (``S-L2a``), then any number of dotted parts of the same shape (``LL-T4.1``,
+    ``LL-S5.ID``).  A dot counts only when a capital or digit follows it, so a
+    sentence's final period is not swallowed ("see LL-T4.1." names ``LL-T4.1``).  The
+    prefix must not follow a letter, digit, ``_``, ``.`` or ``-``: no ``S-...`` is
+    found inside ``LL-S5.ID`` or ``XS-L2``.  The ID ends at a word boundary (``S-T4_reach``
+    names no ID).  Longer prefixes are tried first.
+    """
     alternatives = "|".join(re.escape(p) for p in sorted(prefixes, key=len, reverse=True))
-    return re.compile(
-        r"(?<![A-Za-z0-9])" + f"(?:{alternatives})" + r"[A-Z0-9]+(?:\.[A-Z0-9]+)?[a-z]?\b"
-    )
+    part = r"[A-Z0-9]+[a-z]?"
+    return re.compile(rf"(?<![\w.-])(?:{alternatives}){part}(?:\.{part})*\b")
 
 
 #: The IDs of every catalogued paper (:func:`id_pattern` of their prefixes).

@@ -1,8 +1,8 @@
 """The report of a run of the property suite: records, report, files, figures, baseline.
 
-It imports nothing of ``invariants`` but :mod:`invariants.statements` (the list of
-the paper's statements and the ``Slack`` record): the report knows the statements,
-never the math.  One concern per module, no import cycle:
+It imports nothing of ``invariants`` but :mod:`invariants.statements` (every
+catalogued paper's statements and report tables, and the ``Slack`` record): the report
+knows the statements, never the math.  One concern per module, no import cycle:
 
 - :mod:`.plugin`: the pytest plugin (report options, the ``record_*`` fixtures,
   the run hooks), loaded by ``conftest.py``; :mod:`.progress`: progress lines of
@@ -11,9 +11,9 @@ never the math.  One concern per module, no import cycle:
   failure's text; :mod:`.collection`: what one pytest process saw of the run;
   :mod:`.selection`: whole suite, subset or shard;
 - :mod:`.build`: the report from the test entries; :mod:`.statement_table`: the
-  statement rows; :mod:`.tables`: the paper-specific tables (looseness, laws,
-  figures); :mod:`.benchmarks`: the benchmark results quoted (and whether stale); :mod:`.values`:
-  numbers;
+  statement rows; :mod:`.tables`: the looseness, laws and figures sections
+  from the catalogues' tables; :mod:`.benchmarks`: the benchmark results quoted (and
+  whether stale); :mod:`.values`: numbers;
 - :mod:`.files`: schema check, load, atomic write, the report folder;
   :mod:`.merge`: merging reports; :mod:`.markdown`: ``report.md``;
   :mod:`.summary`: the terminal table; :mod:`.figures` and :mod:`.fig2`: the figures;

@@ -1,8 +1,8 @@
 """The report of a run (schema ``invariants.report/2``), built from its test entries.
 
 :func:`build_report` turns a list of test entries (from one run, or from
-several merged runs) into the report: the statement table in the paper's
-order, errata, looseness of the paper's constants, measured laws, every
+several merged runs) into the report: the statement table in each paper's
+order, errata, looseness of the papers' constants, measured laws, every
 observation, the figures that can be drawn, and the run's *problems* (what
 makes the run fail beyond a failing test).  The report is deterministic: keys
 are sorted, lists are in a fixed order, and everything that varies from run to

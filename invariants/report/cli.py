@@ -14,7 +14,8 @@
 - ``compare BASELINE REPORT [--markdown FILE]``: print the comparison table;
   exit 1 on a regression.  Either argument may be a baseline or a ``report.json``.
 - ``check-determinism [PATHS...] [--profile P] [--workers N]``: run pytest on
-  PATHS under xdist and serially and compare the two ``report.json`` files
+  PATHS (default: ``test_losses.py`` and each catalogue's ``[report] determinism``
+  files) under xdist and serially and compare the two ``report.json`` files
   without their timing fields.
 - ``statements [--out FILE]``: write ``docs/statements.md`` (or FILE) from the
   statement catalogues (:mod:`invariants.report.catalogue_doc`).
@@ -28,6 +29,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..statements import CATALOGUES
 from . import baseline, catalogue_doc
 from .compare import compare, format_comparison
 from .determinism import check_determinism
@@ -86,11 +88,16 @@ def _cmd_compare(ns: argparse.Namespace) -> int:
     return 1 if result["regressions"] else 0
 
 
-def _cmd_determinism(ns: argparse.Namespace) -> int:
-    paths = ns.paths or [
-        "properties/library/test_losses.py",
-        "properties/ji_telgarsky_2019/test_section3_gd.py",
+def default_determinism_paths() -> list[str]:
+    """What ``check-determinism`` runs without PATHS: ``test_losses.py`` and each
+    catalogue's ``[report] determinism`` files (in ``properties/<key>/``)."""
+    return ["properties/library/test_losses.py"] + [
+        f"properties/{c.paper.key}/{f}" for c in CATALOGUES for f in c.determinism
     ]
+
+
+def _cmd_determinism(ns: argparse.Namespace) -> int:
+    paths = ns.paths or default_determinism_paths()
     diffs, rcs = check_determinism(paths, ns.profile, ns.workers)
     print(f"pytest exit codes: {rcs}")
     if diffs:

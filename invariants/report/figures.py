@@ -10,6 +10,7 @@ files.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import matplotlib
@@ -20,6 +21,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from ..statements import FIGURES
 from .fig2 import fig2_figure
 from .values import as_float, fmt_slack
 
@@ -168,16 +170,15 @@ def fig1b(report: dict) -> tuple[Figure, str]:
     return fig, caption
 
 
-def _decay(
-    report: dict,
-    name: str,
-    xkey: str,
-    ykey: str,
-    xlabel: str,
-    ylabel: str,
-    ref_slope: float,
-    title: str,
-) -> tuple[Figure, str]:
+def curves(report: dict, entry: dict) -> tuple[Figure, str]:
+    """The generic drawer of a declared figure: ``series[1]`` against ``series[0]`` of
+    every example of its observation (at most :data:`MAX_CURVES`), coloured by ``depth``
+    when recorded, with the figure's ``plot`` options: axis labels, heading and a dashed
+    reference line of slope ``reference_slope`` through the median end point."""
+    plot = entry.get("plot") or {}
+    name = entry["source"]
+    xkey, ykey = entry["series"][:2]
+    ref_slope = plot.get("reference_slope")
     entries = _entries(report, name, (xkey, ykey))
     shown = entries[:MAX_CURVES]
     depths = sorted(
@@ -204,7 +205,7 @@ def _decay(
         labelled.add(d)
         ax.plot(x[ok], y[ok], lw=1.2, alpha=0.8, color=color.get(d, "tab:blue"), label=label)
         ends.append((x[ok][-1], y[ok][-1]))
-    if ends:
+    if ends and ref_slope:
         ex, ey = np.median(np.array(ends), axis=0)
         lo = min(float(np.nanmin(_arr(o["series"][xkey]))) for _, o in shown)
         xs = np.array([max(lo, ex - 12.0 / abs(ref_slope)), ex])
@@ -216,53 +217,26 @@ def _decay(
             lw=1.2,
             label=f"reference slope {ref_slope:g}",
         )
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
+    ax.set_xlabel(plot.get("xlabel", xkey))
+    ax.set_ylabel(plot.get("ylabel", ykey))
+    ax.set_title(plot.get("heading", entry["title"]))
     ax.grid(alpha=0.3)
     handles, labels = ax.get_legend_handles_labels()
     order = sorted(range(len(labels)), key=lambda i: (labels[i].startswith("ref"), labels[i]))
-    ax.legend([handles[i] for i in order], [labels[i] for i in order], fontsize=8)
+    if labels:
+        ax.legend([handles[i] for i in order], [labels[i] for i in order], fontsize=8)
     slopes = [as_float(o["values"]["slope"]) for _, o in entries if "slope" in o["values"]]
     slope_txt = (
         f" Median fitted slope {np.median(slopes):.3f} over {len(slopes)} examples."
         if slopes
         else ""
     )
+    reference = f"; dashed: slope {ref_slope:g} through the median end point" if ref_slope else ""
     caption = (
         f"{len(shown)} of {len(entries)} recorded trajectories (observation {name}), one curve "
-        f"per example, coloured by depth; dashed: slope {ref_slope:g} through the median end "
-        f"point.{slope_txt}"
+        f"per example, coloured by depth{reference}.{slope_txt}"
     )
     return fig, caption
-
-
-def angle_decay(report: dict) -> tuple[Figure, str]:
-    """sin(angle to ubar) against ||w_prod||, log-log, with the slope -1 reference."""
-    return _decay(
-        report,
-        "angle_decay",
-        "log10_wprod",
-        "log10_sin",
-        "log10 ||w_prod||",
-        "log10 sin(angle(w_prod, ubar))",
-        -1.0,
-        "Angle to ubar decays like 1/||w_prod|| (S-T2)",
-    )
-
-
-def alignment_gap_decay(report: dict) -> tuple[Figure, str]:
-    """1 - ||W_k||_2 / ||W_k||_F against ||W_k||_F, log-log, with the slope -2 reference."""
-    return _decay(
-        report,
-        "alignment_gap_decay",
-        "log10_frobenius",
-        "log10_gap",
-        "log10 ||W_k||_F",
-        "log10 (1 - ||W_k||_2 / ||W_k||_F)",
-        -2.0,
-        "Alignment gap decays like ||W_k||_F^-2 (S-FIG1b)",
-    )
 
 
 def slack_histograms(report: dict) -> tuple[Figure, str]:
@@ -324,14 +298,28 @@ def fig2(report: dict) -> tuple[Figure, str]:
     return fig2_figure(entries), caption
 
 
-DRAWERS = {
-    "fig1a": fig1a,
-    "fig2": fig2,
-    "fig1b": fig1b,
-    "angle_decay": angle_decay,
-    "alignment_gap_decay": alignment_gap_decay,
-    "slack_histograms": slack_histograms,
+#: How a figure is drawn, by its ``drawer`` (a declared figure's default: ``curves``).
+#: Each takes the report and the figure's entry.
+DRAWERS: dict[str, Callable[[dict, dict], tuple[Figure, str]]] = {
+    "fig1a": lambda report, entry: fig1a(report),
+    "fig1b": lambda report, entry: fig1b(report),
+    "fig2": lambda report, entry: fig2(report),
+    "curves": curves,
+    "slack_histograms": lambda report, entry: slack_histograms(report),
 }
+
+
+def declared(entry: dict) -> dict:
+    """A figure entry with its ``drawer``, ``series`` and ``plot``: its own, else (a report
+    written before entries carried them) its catalogue declaration's, else the drawer
+    named like the figure."""
+    spec = next((f for f in FIGURES if f.name == entry["name"]), None)
+    defaults = {
+        "drawer": spec.drawer if spec is not None else entry["name"],
+        "series": list(spec.series) if spec is not None else [],
+        "plot": dict(spec.plot) if spec is not None else {},
+    }
+    return {**defaults, **entry}
 
 
 def render(report: dict, directory: str | Path) -> None:
@@ -345,7 +333,8 @@ def render(report: dict, directory: str | Path) -> None:
         if entry["status"] != "rendered":
             continue
         try:
-            fig, caption = DRAWERS[entry["name"]](report)
+            view = declared(entry)
+            fig, caption = DRAWERS[view["drawer"]](report, view)
             entry["files"] = [f"figures/{f}" for f in _save(fig, outdir, entry["name"])]
             entry["caption"] = caption
         except Exception as exc:

@@ -29,7 +29,7 @@ from latex2mathml.converter import convert
 
 from ..statements import NEGATION
 from .graph import ASSUMPTION_COLOUR, STATUS_COLOURS, UNDERMINING, legend_items, status_of
-from .summary import exercised_cell, problem_lines
+from .summary import exercised_cell, paper_title, problem_lines, rows_by_paper, status_counts
 from .values import as_float, fmt_slack, fmt_value
 
 INDEX_HTML = "index.html"
@@ -604,9 +604,19 @@ def page(report: dict, directory: str | Path | None = None) -> str:
     used_by = _used_by(rows)
     causes = (report.get("graph") or {}).get("undermined") or {}
     ratios = slack_ratios(report)
+    groups = rows_by_paper(report)
     cards = "".join(
-        card(r, known, used_by[r["id"]], causes.get(r["id"], []), ratios.get(r["id"], []))
-        for r in rows
+        (
+            f'<h3 class="paper">{esc(paper_title(report, key))}</h3>'
+            f"<p>{esc(status_counts(group))}.</p>"
+            if len(groups) > 1  # a heading per paper; a one-paper report has none
+            else ""
+        )
+        + "".join(
+            card(r, known, used_by[r["id"]], causes.get(r["id"], []), ratios.get(r["id"], []))
+            for r in group
+        )
+        for key, group in groups.items()
     )
     body = {
         "run": _head(report),

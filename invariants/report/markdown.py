@@ -10,9 +10,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..statements import EXERCISED_FLOOR
+from ..statements import EXERCISED_FLOOR, LOOSENESS
 from .statement_table import exercise_floor
-from .summary import certified_cell, exercised_cell, problem_lines, slowest_rows
+from .summary import (
+    certified_cell,
+    exercised_cell,
+    paper_title,
+    problem_lines,
+    rows_by_paper,
+    slowest_rows,
+    status_counts,
+)
 from .values import as_float, fmt_slack, fmt_value
 
 
@@ -226,7 +234,8 @@ def _problems(report: dict) -> list[str]:
 
 
 def _statements(report: dict) -> list[str]:
-    """Section 1: the statement table, then each failure with its replay."""
+    """Section 1: the statement table (one per paper, with its status counts, when the
+    report holds several), then each failure with its replay."""
     out: list[str] = [
         "## 1. Statements",
         "",
@@ -247,19 +256,26 @@ def _statements(report: dict) -> list[str]:
         "the largest radius within which every exact residual was shown to lie around 0; "
         "docs/certified.md says what a certificate proves and what it does not).",
         "",
-        "| ID | statement | status | exercised | worst slack | certified | measures | tests "
-        "| controls | assumptions |",
-        "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for row in report["statements"]:
-        out.append(
-            f"| {row['id']} | {_esc(row['title'])} | {_status_text(row)} | "
-            f"{exercised_cell(row)} | {_slack(row['worst_slack'])} | "
-            f"{_certified_text(row)} | "
-            f"{_measures_cell(row.get('measures') or {})} | {_tests_cell(row['tests'])} | "
-            f"{_controls_cell(row['controls'])} | {_esc(assumptions_text(row['assumptions']))} |"
-        )
-    out.append("")
+    groups = rows_by_paper(report)
+    for key, rows in groups.items():
+        if len(groups) > 1:  # one table per paper; a one-paper report keeps its one table
+            out += [f"### {_esc(paper_title(report, key))}", "", status_counts(rows) + ".", ""]
+        out += [
+            "| ID | statement | status | exercised | worst slack | certified | measures | tests "
+            "| controls | assumptions |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for row in rows:
+            out.append(
+                f"| {row['id']} | {_esc(row['title'])} | {_status_text(row)} | "
+                f"{exercised_cell(row)} | {_slack(row['worst_slack'])} | "
+                f"{_certified_text(row)} | "
+                f"{_measures_cell(row.get('measures') or {})} | {_tests_cell(row['tests'])} | "
+                f"{_controls_cell(row['controls'])} | "
+                f"{_esc(assumptions_text(row['assumptions']))} |"
+            )
+        out.append("")
     failing = [t for t in report["tests"] if t["outcome"] in ("failed", "error")]
     if failing:
         out += ["### Failures", ""]
@@ -342,6 +358,29 @@ def _errata(report: dict) -> list[str]:
     return out
 
 
+def _looseness_words(report: dict) -> str:
+    """``, or <words>`` for each constant measured by an observation rather than a slack
+    (its catalogue's ``words``; a report written before entries carried them: looked up in
+    the catalogue)."""
+    out: list[str] = []
+    for e in report["looseness"]:
+        if e["source"][0] == "slack":
+            continue
+        words = e.get("words")
+        if words is None:
+            words = next(
+                (
+                    d.words
+                    for d in LOOSENESS
+                    if d.statement == e["statement"] and list(d.source) == e["source"]
+                ),
+                "",
+            )
+        if words and words not in out:
+            out.append(words)
+    return "".join(f", or {w}" for w in out)
+
+
 def _looseness(report: dict) -> list[str]:
     """Section 3: the paper's constants against the worst cases found."""
     out: list[str] = [
@@ -349,7 +388,7 @@ def _looseness(report: dict) -> list[str]:
         "",
         "The paper's constants against the worst case the suite found. *Looseness* is how "
         "many times larger the constant is than needed on that worst case (1 = tight): "
-        "1 / worst slack, or for Lemma 4 the smallest K / K_emp.",
+        f"1 / worst slack{_looseness_words(report)}.",
         "",
         "| statement | paper's constant | worst case found | looseness | examples | measure |",
         "|---|---|---|---|---|---|",

@@ -10,11 +10,13 @@ Hypothesis's ``--hypothesis-profile``) and the database's description from
 - Options: ``--invariants-report DIR`` (the report folder; ``report.partial.json``
   is kept up to date while the run goes on), ``--invariants-baseline FILE`` (compare
   at the end; a regression fails the run), ``--invariants-shard I/N``, and
-  ``--statement ID`` (only the tests that check ID; repeatable, comma-separated).
+  ``--statement ID`` (only the tests that check ID; repeatable, comma-separated) and
+  ``--paper KEY`` (only the tests that check a statement of that paper; the same).
 - Collection attaches to each test the statement IDs its docstring names
   (:func:`invariants.statements.named_in`) and its ``meta`` mark, shipped in
-  ``user_properties`` with its reports; ``--statement`` and ``--invariants-shard``
-  then deselect (``pytest_deselected``), and the report says it is a subset run.
+  ``user_properties`` with its reports; ``--statement``, ``--paper`` and
+  ``--invariants-shard`` then deselect (``pytest_deselected``), and the report says it
+  is a subset run.
 - Fixtures ``record_slack``, ``record_observation``, ``record_erratum``: their
   records travel in ``user_properties`` too, which pytest-xdist ships from the
   workers to the controller, so a parallel run loses nothing.
@@ -44,7 +46,7 @@ import pytest
 from hypothesis import event
 from hypothesis.control import currently_in_test_context
 
-from ..statements import IDS, named_in
+from ..statements import CATALOGUE, PAPERS, named_in
 from . import baseline, hypothesis_stats, progress
 from .benchmarks import benchmark_metrics
 from .build import build_report, timings_of
@@ -54,8 +56,10 @@ from .files import PARTIAL_JSON, ReportFormatError, clear_folder, write_folder, 
 from .junit import junit_properties
 from .records import SlackRecorder
 from .selection import (
+    check_paper_keys,
     check_statement_ids,
     checks_any,
+    checks_paper,
     parse_shard,
     selection_of,
     shard_files,
@@ -95,6 +99,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="Run only the tests that check statement ID (their docstring names it, controls "
         "included); repeatable or comma-separated. The report is then a subset run.",
     )
+    group.addoption(
+        "--paper",
+        action="append",
+        dest="invariants_paper",
+        metavar="KEY",
+        default=None,
+        help="Run only the tests that check a statement of the paper KEY (its catalogue's "
+        "key, e.g. ji_telgarsky_2019; controls included); repeatable or comma-separated. "
+        "The report is then a subset run.",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -107,7 +121,13 @@ def pytest_configure(config: pytest.Config) -> None:
     wanted = config.getoption("invariants_statement")
     if wanted is not None:
         try:
-            check_statement_ids(split_statement_option(wanted), IDS)
+            check_statement_ids(split_statement_option(wanted), list(CATALOGUE))
+        except ValueError as exc:
+            raise pytest.UsageError(str(exc)) from None
+    papers = config.getoption("invariants_paper")
+    if papers is not None:
+        try:
+            check_paper_keys(split_statement_option(papers), PAPERS)
         except ValueError as exc:
             raise pytest.UsageError(str(exc)) from None
     if not config.pluginmanager.has_plugin(PLUGIN_NAME):
@@ -144,8 +164,8 @@ def statements_of(item: pytest.Item) -> list[str]:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Attach the statement IDs each test's docstring names (shipped with its reports).
 
-    Then keep only the shard's files (``--invariants-shard``) and the tests that check
-    a ``--statement`` ID.
+    Then keep only the shard's files (``--invariants-shard``), the tests that check
+    a ``--statement`` ID and those that check a statement of a ``--paper``.
     """
     for item in items:
         doc = getattr(getattr(item, "function", None), "__doc__", None)
@@ -160,6 +180,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     wanted = split_statement_option(config.getoption("invariants_statement"))
     if wanted:
         _keep(config, items, [checks_any(statements_of(i), wanted) for i in items])
+    papers = split_statement_option(config.getoption("invariants_paper"))
+    if papers:
+        paper_of = {sid: s.paper for sid, s in CATALOGUE.items()}
+        _keep(config, items, [checks_paper(statements_of(i), papers, paper_of) for i in items])
 
 
 def _keep(config: pytest.Config, items: list[pytest.Item], keep: list[bool]) -> None:

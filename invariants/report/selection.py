@@ -4,13 +4,15 @@
 (a subset's report lists unchecked statements and missing figures without
 failing on them).  ``--invariants-shard I/N`` takes every N-th test file
 (:func:`shard_files`); ``--statement ID`` keeps the tests that name one of the
-given statement IDs (:func:`split_statement_option`, :func:`checks_any`).
+given statement IDs (:func:`split_statement_option`, :func:`checks_any`); ``--paper KEY``
+keeps the tests that name a statement of one of the given papers (:func:`check_paper_keys`,
+:func:`checks_paper`).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +23,7 @@ def selection_of(config: Any) -> dict:
     The whole suite is selected when every configured ``testpaths`` directory
     is covered by an argument given without ``::``, and nothing narrows the
     selection: no ``-k``, ``-m``, ``--deselect``, ``--ignore``/``--ignore-glob``,
-    ``--lf``, ``--sw``, ``--invariants-shard`` or ``--statement``.
+    ``--lf``, ``--sw``, ``--invariants-shard``, ``--statement`` or ``--paper``.
     """
     opt = config.option
     reasons = []
@@ -50,6 +52,9 @@ def selection_of(config: Any) -> dict:
     statements = split_statement_option(getattr(opt, "invariants_statement", None))
     if statements:
         reasons.append("--statement " + ",".join(statements))
+    papers = split_statement_option(getattr(opt, "invariants_paper", None))
+    if papers:
+        reasons.append("--paper " + ",".join(papers))
     root = Path(config.rootpath)
     invocation = Path(config.invocation_params.dir)
     testpaths = [root / t for t in (config.getini("testpaths") or [])] or [root]
@@ -98,7 +103,8 @@ def shard_files(files: Iterable[str], index: int, count: int) -> set[str]:
 
 
 def split_statement_option(values: Iterable[str] | None) -> list[str]:
-    """The IDs of ``--statement`` (repeatable, each comma-separated), in order, without repeats."""
+    """The values of ``--statement`` or ``--paper`` (repeatable, each comma-separated), in
+    order, without repeats."""
     out: list[str] = []
     for value in values or ():
         for sid in str(value).split(","):
@@ -119,3 +125,19 @@ def check_statement_ids(ids: list[str], known: Collection[str]) -> None:
 def checks_any(statements: Iterable[str], wanted: Collection[str]) -> bool:
     """Whether a test that names ``statements`` checks one of ``wanted``."""
     return any(sid in wanted for sid in statements)
+
+
+def check_paper_keys(keys: list[str], known: Collection[str]) -> None:
+    """Raise ``ValueError`` unless ``keys`` is non-empty and every key is a known paper's."""
+    unknown = [k for k in keys if k not in known]
+    if not keys or unknown:
+        what = f"unknown paper {', '.join(unknown)}" if unknown else "no paper key given"
+        raise ValueError(f"--paper: {what}; the known papers are {', '.join(known)}")
+
+
+def checks_paper(
+    statements: Iterable[str], papers: Collection[str], paper_of: Mapping[str, str]
+) -> bool:
+    """Whether a test that names ``statements`` checks a statement of one of ``papers``
+    (``paper_of``: statement ID -> its paper's key; an ID it lacks belongs to none)."""
+    return any(paper_of.get(sid) in papers for sid in statements)

@@ -1,4 +1,4 @@
-"""The statement table: one row per statement of the paper, in the paper's order.
+"""The statement table: one row per statement of each paper, in the papers' order.
 
 Each row gathers, over the test entries, the tests that check the statement, their
 outcomes, the examples and the worst slack, the negative controls (``meta`` tests:

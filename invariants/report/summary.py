@@ -20,6 +20,10 @@ def format_table(report: dict) -> str:
             f"{row['id']:9} {row['status']:14} {len(row['tests']):5d} {row['examples']:8d} "
             f"{exercised_cell(row):>12} {ws:>11} {certified_cell(row):>18} {controls:>8}"
         )
+    groups = rows_by_paper(report)
+    if len(groups) > 1:
+        lines.append("")
+        lines += [f"{key or '(no paper)'}: {status_counts(rows)}" for key, rows in groups.items()]
     gating = [p for p in report["problems"] if p["gating"]]
     info = [p for p in report["problems"] if not p["gating"]]
     if gating:
@@ -33,6 +37,29 @@ def format_table(report: dict) -> str:
         lines.append("")
         lines.extend(f"note: {ln}" for ln in problem_lines(info))
     return "\n".join(lines)
+
+
+def rows_by_paper(report: dict) -> dict[str, list[dict]]:
+    """The statement rows per paper key, papers in the order their first row comes (a
+    report written before rows named their paper: one group under ``""``)."""
+    out: dict[str, list[dict]] = {}
+    for row in report["statements"]:
+        out.setdefault(row.get("paper", ""), []).append(row)
+    return out
+
+
+def status_counts(rows: list[dict]) -> str:
+    """``N statements: k held, m vacuous, ...``: the rows' statuses, most frequent first."""
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row["status"]] = counts.get(row["status"], 0) + 1
+    parts = ", ".join(f"{n} {st}" for st, n in sorted(counts.items(), key=lambda kv: -kv[1]))
+    return f"{len(rows)} statement{'s' * (len(rows) != 1)}: {parts or 'none'}"
+
+
+def paper_title(report: dict, key: str) -> str:
+    """A paper's title as the report names it (its key when the report lacks it)."""
+    return str((report.get("papers") or {}).get(key, {}).get("title") or key or "statements")
 
 
 def exercised_cell(row: dict) -> str:

@@ -31,7 +31,7 @@ from pathlib import Path
 import pytest
 from latex2mathml.converter import convert
 
-from invariants.report import catalogue_doc
+from invariants.report import catalogue_doc, figures, tables
 from invariants.report.build import build_report
 from invariants.report.files import write_json
 from invariants.report.records import TestRecord
@@ -40,6 +40,8 @@ from invariants.statements import (
     CATALOGUES,
     ID_PATTERN,
     IDS,
+    LAWS,
+    LOOSENESS,
     STATEMENTS,
     catalogue_problems,
     dependency_cycle,
@@ -296,3 +298,84 @@ def test_cycles_are_found_and_a_second_paper_is_recognised(tmp_path):
     assert both.findall("LL-T1 rests on S-L2a and LL-L3b's bound") == ["LL-T1", "S-L2a", "LL-L3b"]
     (tmp_path / "test_x.py").write_text('def test_a():\n    """LL-T1 and S-EQ1."""\n')
     assert id_like_names(tmp_path, both) == {"LL-T1": ["test_x.py"], "S-EQ1": ["test_x.py"]}
+
+
+@pytest.mark.meta
+def test_dotted_ids_are_read_whole_and_no_id_is_found_inside_another():
+    """The one ID pattern reads dotted IDs whole, leaves a sentence's final period out,
+    and finds no shorter prefix inside a longer paper's ID.  Negative control: the
+    previous pattern (no dotted parts, no look-behind) cuts a dotted ID at its dot and
+    finds a one-letter prefix inside another paper's ID."""
+    both = id_pattern(["S-", "LL-"])
+    text = "LL-T4.1 and LL-LA.5; LL-S5.ID (LL-LC.8) rests on S-L2a. See LL-T4.1."
+    assert both.findall(text) == ["LL-T4.1", "LL-LA.5", "LL-S5.ID", "LL-LC.8", "S-L2a", "LL-T4.1"]
+    for sid in ("LL-T4.1", "LL-LA.5", "LL-S5.ID", "LL-LC.8", "LL-EQ1", "LL-SW", "S-FIG1a"):
+        assert both.fullmatch(sid), sid
+    assert id_pattern(["S-"]).findall("LL-S5.ID, XS-L2, S-T4_reach") == []
+    assert id_pattern(["L-", "LL-"]).findall("LL-S5.ID") == ["LL-S5.ID"]
+    assert id_pattern(["L-"]).findall("LL-S5.ID") == []
+    old = re.compile(r"(?:LL-|S-|L-)[A-Z0-9]+[a-z]?\b")
+    assert old.findall("LL-T4.1 LL-S5.ID") != ["LL-T4.1", "LL-S5.ID"]
+    assert old.findall("L-S5 in LL-S5") != []  # the inner prefix the new pattern refuses
+
+
+@pytest.mark.meta
+def test_negative_control_an_id_the_pattern_cannot_read_is_reported():
+    """A catalogued ID that the ID pattern would not read whole (a trailing dot, a dotted
+    part in lower case) is a catalogue problem: no docstring could ever name it."""
+    data = _jt_data()
+    data["statement"][0]["id"] = "S-EQ1."
+    data["statement"][1]["id"] = "S-EQ2.x"
+    problems = catalogue_problems([parse_catalogue(data)])
+    assert any("S-EQ1. is not of the shape id_pattern reads" in p for p in problems), problems
+    assert any("S-EQ2.x is not of the shape id_pattern reads" in p for p in problems), problems
+
+
+@pytest.mark.meta
+def test_the_report_tables_are_declared_by_the_catalogues():
+    """Each paper's looseness rows, laws and figures come from its catalogue, name its
+    own statements, and each figure's drawer exists; the report builds its sections from
+    them alone (a paper without the tables gets none)."""
+    assert catalogue_problems(CATALOGUES) == []
+    for cat in CATALOGUES:
+        own = {s.id for s in cat.statements}
+        assert {x.statement for x in (*cat.looseness, *cat.laws)} <= own
+        for fig in cat.figures:
+            assert fig.drawer in figures.DRAWERS, (cat.paper.key, fig.name, fig.drawer)
+    rows = {sid: {"worst_slack": 0.5, "examples": 3} for sid in IDS}
+    built = tables.looseness(rows, {}, [x for c in CATALOGUES for x in c.looseness])
+    assert [e["statement"] for e in built] == [x.statement for x in LOOSENESS]
+    assert [e["observation"] for e in tables.laws({}, [])] == [
+        law.observation for law in LAWS for _ in law.expected
+    ]
+    assert tables.looseness(rows, {}, ()) == [] and tables.laws({}, [], ()) == []
+    plan = tables.figure_plan([], {}, ())
+    assert [f["name"] for f in plan] == [name for name, _, _ in tables.SHARED_FIGURES]
+
+
+@pytest.mark.meta
+def test_negative_control_malformed_report_tables_are_refused():
+    """Each defect of the optional tables is refused with its reason: a looseness with
+    both sources, a law expecting a value it does not list, an unknown plot option, a
+    statement of another paper, a figure declared twice."""
+    data = _jt_data()
+
+    def refused(change, match: str) -> None:
+        broken = copy.deepcopy(data)
+        change(broken)
+        with pytest.raises(ValueError, match=match):
+            parse_catalogue(broken)
+
+    refused(lambda d: d["looseness"][0].update(observation="x", value="y"), "either slack")
+    refused(lambda d: d["law"][0].update(expected={"nope": 1.0}), r"expected names \['nope'\]")
+    refused(lambda d: d["figure"][2]["plot"].update(colour="red"), "unknown plot option")
+    refused(lambda d: d["figure"][0].update(gating="yes"), "is not bool")
+    refused(lambda d: d["report"].update(other=1), r"unknown fields \['other'\]")
+    other = copy.deepcopy(data)
+    other["law"][0]["statement"] = "S-NOPE"
+    other["figure"].append(copy.deepcopy(other["figure"][0]))
+    problems = catalogue_problems([parse_catalogue(other)])
+    assert "ji_telgarsky_2019: law names 'S-NOPE', not a statement of ji_telgarsky_2019" in (
+        problems
+    )
+    assert "figure 'fig1a' declared twice" in problems

@@ -2,7 +2,9 @@
 
 - **Folders.**  At the top: ``helpers.py``, ``library/`` (one unit-property file per
   library module, ``test_<module>[_<aspect>].py``), ``meta/`` (the suite's own
-  machinery) and one folder per paper.
+  machinery) and one folder per paper: every catalogue (``invariants/catalogues/<key>.toml``)
+  has ``properties/<key>/`` with ``claims/``, ``controls/`` and a ``README.md``, and every
+  other folder here is a catalogued paper's (:data:`PAPERS` is read from the catalogues).
 - **One stem per section.**  A paper folder holds ``claims/<stem>.py``,
   ``test_<stem>.py`` and ``controls/test_<stem>_controls.py`` for the same stems,
   besides its bug catalogue (``controls/bug_catalogue.py``, ``planted.py``,
@@ -11,11 +13,12 @@
   imported under their own names (no ``import ... as``).
 - **The statement table.**  A test checks the statement IDs its docstring names
   (the report attributes them the same way, :func:`invariants.statements.named_in`).
-  The table in the paper's README lists, per ID, the files whose tests name it; it
-  is compared with a scan of the source, so it cannot go stale.
+  The table in each paper's README lists, per ID of that paper, the files whose tests
+  name it; it is compared with a scan of the source, so it cannot go stale.
 
 Negative controls: synthetic trees with a missing pairing, an unmarked control,
-an aliased claim import and a stale table are each reported.
+an aliased claim import, a stale table, a paper without its folder, README or table,
+and a folder of no catalogued paper are each reported.
 """
 
 from __future__ import annotations
@@ -27,11 +30,19 @@ from pathlib import Path
 import pytest
 
 from invariants.report import catalogue_doc
-from invariants.statements import ID_PATTERN, IDS
+from invariants.statements import CATALOGUES, ID_PATTERN
 
 PROPERTIES = Path(__file__).resolve().parents[1]
-PAPERS = ("ji_telgarsky_2019",)
-TOP_LEVEL = {"README.md", "__init__.py", "helpers.py", "library", "meta", "__pycache__", *PAPERS}
+#: The catalogued papers' keys: each has its folder ``properties/<key>/``.
+PAPERS: tuple[str, ...] = tuple(c.paper.key for c in CATALOGUES)
+#: Paper key -> its statement IDs, in catalogue order.
+PAPER_IDS: dict[str, tuple[str, ...]] = {
+    c.paper.key: tuple(s.id for s in c.statements) for c in CATALOGUES
+}
+#: What ``properties/`` holds besides the paper folders.
+SHARED = {"README.md", "__init__.py", "helpers.py", "library", "meta", "__pycache__"}
+#: What every paper folder must hold (folders, then files).
+PAPER_FOLDERS, PAPER_FILES = ("claims", "controls"), ("README.md",)
 PAPER_EXTRAS = {"README.md", "__init__.py", "problems.py", "claims", "controls", "unit"}
 CONTROL_EXTRAS = {"__init__.py", "bug_catalogue.py", "planted.py", "test_bug_catalogue.py"}
 #: Claim modules that serve several sections rather than one (no test_<stem>.py of their
@@ -42,11 +53,58 @@ LIBRARY = PROPERTIES.parent / "invariants"
 TABLE_ROW = re.compile(r"^\|\s*(" + ID_PATTERN.pattern + r")\s*\|(.*)\|\s*$")
 
 
-def statement_files(root: Path) -> dict[str, list[str]]:
-    """ID -> the test files under ``root`` (relative paths) whose test docstrings name it
+def statement_files(root: Path, ids: tuple[str, ...] | None = None) -> dict[str, list[str]]:
+    """ID (of ``ids``, default every catalogued one) -> the test files under ``root``
+    (relative paths) whose test docstrings name it
     (:func:`invariants.report.catalogue_doc.statement_files`, the scan docs/statements.md
     shows too)."""
-    return catalogue_doc.statement_files(root)
+    if ids is None:
+        return catalogue_doc.statement_files(root)
+    return catalogue_doc.statement_files(root, ids)
+
+
+def folder_problems(properties: Path, papers: tuple[str, ...]) -> list[str]:
+    """What is wrong with the paper folders of ``properties`` (empty: nothing): a paper
+    without its folder, ``claims/``, ``controls/`` or ``README.md``; a folder or file
+    that is neither shared nor a catalogued paper's."""
+    problems = []
+    for key in papers:
+        folder = properties / key
+        if not folder.is_dir():
+            problems.append(f"paper {key}: no folder properties/{key}/")
+            continue
+        problems += [
+            f"paper {key}: no {name}/" for name in PAPER_FOLDERS if not (folder / name).is_dir()
+        ]
+        problems += [
+            f"paper {key}: no {name}" for name in PAPER_FILES if not (folder / name).is_file()
+        ]
+    problems += [
+        f"properties/{p.name}: neither shared (library, meta, helpers.py) nor a catalogued paper"
+        for p in sorted(properties.iterdir())
+        if p.name not in SHARED and p.name not in papers
+    ]
+    return problems
+
+
+def table_problems(properties: Path, paper: str, ids: tuple[str, ...]) -> list[str]:
+    """What is wrong with ``paper``'s README statement table against the tests under
+    ``properties`` (empty: nothing): a statement of the paper no test names, or a table
+    that differs from the scan (the message carries the table to paste in)."""
+    readme = properties / paper / "README.md"
+    if not readme.is_file():
+        return [f"paper {paper}: no README.md, so no statement table"]
+    actual = statement_files(properties, ids)
+    problems = [f"{paper}: no test docstring names {sid}" for sid, f in actual.items() if not f]
+    listed = readme_table(readme)
+    if not listed:
+        problems.append(f"properties/{paper}/README.md has no statement table")
+    if listed != actual:
+        problems.append(
+            f"properties/{paper}/README.md's statement table is stale; replace it with:\n\n"
+            + render_table(actual)
+        )
+    return problems
 
 
 def readme_table(readme: Path) -> dict[str, list[str]]:
@@ -60,9 +118,10 @@ def readme_table(readme: Path) -> dict[str, list[str]]:
 
 
 def render_table(files: dict[str, list[str]]) -> str:
-    """The README's table for ``files`` (paste it in when a test moves)."""
+    """The README's table for ``files`` (ID -> files, in order; paste it in when a test
+    moves)."""
     rows = ["| ID | test files that check it |", "|---|---|"]
-    rows += [f"| {sid} | {', '.join(f'`{f}`' for f in files[sid])} |" for sid in IDS]
+    rows += [f"| {sid} | {', '.join(f'`{f}`' for f in paths)} |" for sid, paths in files.items()]
     return "\n".join(rows)
 
 
@@ -129,8 +188,9 @@ def library_strays(library: Path, package: Path) -> list[str]:
 
 @pytest.mark.meta
 def test_top_level_holds_the_shared_folders_and_the_papers():
-    """properties/ holds helpers.py, library/, meta/ and the paper folders only."""
-    assert {p.name for p in PROPERTIES.iterdir()} - TOP_LEVEL == set()
+    """properties/ holds helpers.py, library/, meta/ and the folder of each catalogued
+    paper (with claims/, controls/ and README.md) only."""
+    assert PAPERS and folder_problems(PROPERTIES, PAPERS) == []
 
 
 @pytest.mark.meta
@@ -156,14 +216,8 @@ def test_library_tests_are_named_after_library_modules():
 @pytest.mark.parametrize("paper", PAPERS)
 def test_readme_statement_table_matches_the_tests(paper: str):
     """Every statement's row in the paper's README names exactly the files that check it."""
-    actual = statement_files(PROPERTIES)
-    unchecked = [sid for sid, files in actual.items() if not files]
-    assert not unchecked, f"statements no test docstring names: {unchecked}"
-    listed = readme_table(PROPERTIES / paper / "README.md")
-    assert listed == actual, (
-        f"properties/{paper}/README.md's statement table is stale; replace it with:\n\n"
-        + render_table(actual)
-    )
+    problems = table_problems(PROPERTIES, paper, PAPER_IDS[paper])
+    assert not problems, "\n".join(problems)
 
 
 @pytest.mark.meta
@@ -215,3 +269,43 @@ def test_negative_control_a_stale_table_is_reported(tmp_path):
     assert actual["S-L4"] == ["sub/test_b.py", "test_a.py"]
     assert actual["S-T1"] == ["sub/test_b.py"]
     assert readme_table(tmp_path / "README.md") != actual
+
+
+@pytest.mark.meta
+def test_negative_control_paper_folders_are_checked_against_the_catalogues(tmp_path):
+    """A catalogued paper without its folder, without controls/ or README.md, a folder of
+    no catalogued paper, and a README without a table or with another paper's row are
+    each reported; a complete tree is not."""
+    for name in ("library", "meta"):
+        (tmp_path / name).mkdir()
+    (tmp_path / "helpers.py").write_text("")
+    for folder in ("p/claims", "p/controls", "q/claims", "stray"):
+        (tmp_path / folder).mkdir(parents=True)
+    (tmp_path / "q" / "README.md").write_text("# q\n")
+    problems = folder_problems(tmp_path, ("p", "q", "r"))
+    assert problems == [
+        "paper p: no README.md",
+        "paper q: no controls/",
+        "paper r: no folder properties/r/",
+        "properties/stray: neither shared (library, meta, helpers.py) nor a catalogued paper",
+    ]
+    (tmp_path / "p" / "test_a.py").write_text('def test_x():\n    """S-L4 holds."""\n')
+    assert (
+        table_problems(tmp_path, "p", ("S-L4",))[0]
+        == "paper p: no README.md, so no statement table"
+    )
+    readme = tmp_path / "p" / "README.md"
+    readme.write_text("# p\n")
+    assert any("has no statement table" in p for p in table_problems(tmp_path, "p", ("S-L4",)))
+    good = "| ID | files |\n|---|---|\n| S-L4 | `p/test_a.py` |\n"
+    readme.write_text(good)
+    assert table_problems(tmp_path, "p", ("S-L4",)) == []
+    readme.write_text(good + "| S-T1 | `p/test_a.py` |\n")  # a row of another paper's ID
+    assert any("is stale" in p for p in table_problems(tmp_path, "p", ("S-L4",)))
+    assert table_problems(tmp_path, "p", ("S-L4", "S-T1"))[0] == "p: no test docstring names S-T1"
+    (tmp_path / "q" / "controls").mkdir()
+    (tmp_path / "r" / "claims").mkdir(parents=True)
+    (tmp_path / "r" / "controls").mkdir()
+    (tmp_path / "r" / "README.md").write_text("")
+    (tmp_path / "stray").rmdir()
+    assert folder_problems(tmp_path, ("p", "q", "r")) == []

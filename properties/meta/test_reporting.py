@@ -33,17 +33,21 @@ from invariants.report import (
     failures,
     figures,
     files,
+    html,
     progress,
     selection,
+    summary,
 )
 from invariants.report.build import build_report, strip_volatile
-from invariants.report.compare import compare
+from invariants.report.compare import compare, format_comparison
 from invariants.report.files import ReportFormatError
 from invariants.report.markdown import markdown
 from invariants.report.merge import merge
 from invariants.report.records import TestRecord
-from invariants.statements import IDS
+from invariants.statements import CATALOGUE, CATALOGUES, IDS, PAPERS
 from properties.helpers import tiny_env, tiny_suite
+
+PAPER_KEYS = tuple(PAPERS)
 
 pytestmark = pytest.mark.meta
 
@@ -521,6 +525,39 @@ def test_command_line_errors_are_one_line_not_a_traceback(tmp_path, capsys):
     assert err.count("error: ") == 2 and "Traceback" not in err and str(bad) in err
 
 
+def test_a_two_paper_report_has_a_table_per_paper_and_compares_by_id():
+    """With statements of two catalogued papers, report.md and index.html give one table
+    (heading, status counts) per paper and the terminal a count line per paper; the
+    baseline and the comparison key by ID, so a dotted ID of the second paper is compared
+    like any other.  Negative control: its failing test is a regression named by its ID."""
+    assert len(CATALOGUES) >= 2, "the suite catalogues two papers"
+    first, second = CATALOGUES[0].paper, CATALOGUES[1].paper
+    dotted = next(s.id for s in CATALOGUES[1].statements if "." in s.id)
+    tests = [*full_entries(), entry("properties/q/test_q.py::test_q", statements=[dotted])]
+    report = make_report(tests)
+    md = markdown(report)
+    assert md.count(f"### {first.title}") == 1 and md.count(f"### {second.title}") == 1
+    table_of_second = md.split(f"### {second.title}", 1)[1].split("\n\n## ", 1)[0]
+    assert f"| {dotted} |" in table_of_second and "| S-" not in table_of_second
+    n_second = len(CATALOGUES[1].statements)
+    assert f"{n_second} statements: " in table_of_second and " held" in table_of_second
+    page = html.page(report)
+    assert page.count('<h3 class="paper">') == 2
+    terminal = summary.format_table(report)
+    assert f"\n{second.key}: {n_second} statements: " in terminal
+    result = compare(baseline.from_report(report), report)
+    assert result["regressions"] == 0
+    failing = [*tests[:-1], {**tests[-1], "outcome": "failed"}]
+    assert ("failure", dotted) in _regressions(report, make_report(failing))
+    before = baseline.from_report(make_report(full_entries()))  # a baseline of the first
+    before["statements"] = {  # paper only, as reports/baseline.json was made
+        k: v for k, v in before["statements"].items() if CATALOGUE[k].paper == first.key
+    }
+    rows = compare(before, report)["rows"]
+    assert any(r["item"] == dotted and r["rule"] == "new statement" for r in rows)
+    assert f" {dotted} " in format_comparison(compare(before, report), "base", "new")
+
+
 # --- baseline comparison -------------------------------------------------------
 
 
@@ -835,6 +872,74 @@ def test_statement_option_selects_exactly_the_tests_that_check_it():
     assert unknown.returncode == pytest.ExitCode.USAGE_ERROR
     assert "unknown statement ID S-NOPE" in unknown.stderr and "S-EQ1, S-EQ2" in unknown.stderr
     assert not listed_tests(unknown.stdout)
+
+
+#: A second paper for a synthetic tree: ``conftest.py`` adds paper ``q_paper`` (prefix
+#: ``Q-``, one dotted ID) to the loaded catalogue before the plugin reads its options.
+SECOND_PAPER_CONFTEST = """
+import dataclasses
+from invariants import statements as st
+
+first = next(iter(st.CATALOGUE.values()))
+st.PAPERS["q_paper"] = dataclasses.replace(st.PAPERS[first.paper], key="q_paper", prefix="Q-")
+st.CATALOGUE["Q-T1.2"] = dataclasses.replace(first, id="Q-T1.2", paper="q_paper")
+st.ID_PATTERN = st.id_pattern(p.prefix for p in st.PAPERS.values())
+"""
+TWO_PAPERS = """
+def test_first():
+    \"\"\"S-L4 only.\"\"\"
+
+def test_second():
+    \"\"\"Q-T1.2 only (see Q-T1.2.)\"\"\"
+
+def test_both():
+    \"\"\"S-L4 and Q-T1.2.\"\"\"
+
+def test_none():
+    \"\"\"No statement.\"\"\"
+"""
+
+
+def test_paper_and_statement_options_select_on_a_two_paper_tree(tmp_path):
+    """``--paper KEY`` keeps the tests that name a statement of that paper (a comma list:
+    of any of them) and the report calls it a subset; with ``--statement`` (here a dotted
+    ID) the tests that satisfy both.  Negative control: an unknown paper key is a usage
+    error naming the known keys, and selects nothing."""
+    root = tiny_suite(tmp_path, conftest=SECOND_PAPER_CONFTEST, test_two=TWO_PAPERS)
+
+    def listed(*args: str) -> tuple[list[str], subprocess.CompletedProcess]:
+        cmd = [sys.executable, "-m", "pytest", "--co", "-q", "-p", "no:cacheprovider", *args]
+        done = subprocess.run(
+            cmd, cwd=root, env=tiny_env(), capture_output=True, text=True, timeout=120
+        )
+        names = [ln.split("::")[1] for ln in listed_tests(done.stdout)]
+        return names, done
+
+    second, done = listed("--paper", "q_paper")
+    assert second == ["test_second", "test_both"], done.stdout + done.stderr
+    assert "2/4 tests collected (2 deselected)" in done.stdout
+    assert "a subset of the suite was selected" in done.stdout
+    both, done = listed("--paper", f"{PAPER_KEYS[0]},", "--statement", "Q-T1.2")
+    assert both == ["test_both"], done.stdout + done.stderr  # the dotted ID, and S-L4's paper
+    unknown, done = listed("--paper", "q_paper,nope")
+    assert done.returncode == pytest.ExitCode.USAGE_ERROR and unknown == []
+    assert "unknown paper nope" in done.stderr and ", q_paper" in done.stderr
+
+
+def test_paper_option_values():
+    """The --paper values: known keys pass; an unknown or empty one is refused naming the
+    known keys; a test is kept when one statement it names is of a wanted paper."""
+    selection.check_paper_keys(["a", "b"], ["a", "b", "c"])
+    with pytest.raises(ValueError, match=r"unknown paper x; the known papers are a, b"):
+        selection.check_paper_keys(["a", "x"], ["a", "b"])
+    with pytest.raises(ValueError, match="no paper key given"):
+        selection.check_paper_keys([], ["a"])
+    paper_of = {"S-L4": "a", "Q-T1.2": "b"}
+    assert selection.checks_paper(["S-L4", "Q-T1.2"], ["b"], paper_of)
+    assert not selection.checks_paper(["S-L4", "S-X"], ["b"], paper_of)
+    assert not selection.checks_paper([], ["a"], paper_of)
+    config = _config(Path("."), ["properties"], invariants_paper=["b,a", "b"])
+    assert selection.selection_of(config)["reason"] == "--paper b,a"
 
 
 def test_xdist_and_serial_runs_give_the_same_report(tmp_path):
