@@ -140,6 +140,25 @@ class FigureSpec:
     paper: str
 
 
+#: The states of a ``[[question]]``: not decided; replaced by a derived form the check
+#: uses; decided here (by derivation or in certified arithmetic).
+QUESTION_STATUSES = ("open", "derived", "resolved")
+
+
+@dataclass(frozen=True)
+class Question:
+    """Something a paper's surviving text leaves undetermined (``[[question]]``): a lost
+    constant or formula, or an ambiguous reading, of ``statement``; its ``status``
+    (:data:`QUESTION_STATUSES`) and ``resolution``, how the check handles it or how it
+    was decided."""
+
+    statement: str
+    text: str
+    status: str
+    resolution: str
+    paper: str
+
+
 @dataclass(frozen=True)
 class Catalogue:
     """One paper's catalogue, parsed: statements in the paper's order, and the report's
@@ -155,6 +174,7 @@ class Catalogue:
     laws: tuple[Law, ...] = ()
     figures: tuple[FigureSpec, ...] = ()
     determinism: tuple[str, ...] = ()
+    questions: tuple[Question, ...] = ()
 
 
 def _fields(
@@ -256,12 +276,23 @@ def _figure(entry: Mapping[str, Any], key: str, where: str) -> FigureSpec:
     )
 
 
+def _question(entry: Mapping[str, Any], key: str, where: str) -> Question:
+    """A ``[[question]]`` table: ``statement``, ``text``, ``status``, ``resolution``."""
+    f = _fields(entry, ("statement", "text", "status", "resolution"), where)
+    if f["status"] not in QUESTION_STATUSES:
+        raise ValueError(f"{where}: status {f['status']!r} is not one of {QUESTION_STATUSES}")
+    return Question(
+        *(_typed(f[n], str, where) for n in ("statement", "text", "status", "resolution")), key
+    )
+
+
 def parse_catalogue(data: Mapping[str, Any], where: str = "catalogue") -> Catalogue:
     """A catalogue from its TOML tables (``tomllib.loads``'s result); ``where`` names it
     in errors.  Checks the shape only (fields and types); :func:`catalogue_problems`
     checks the content.  Besides ``[paper]``, ``[[assumption]]``, ``[[symbol]]`` and
     ``[[statement]]``, the optional report tables ``[[looseness]]``, ``[[law]]``,
-    ``[[figure]]`` and ``[report]`` (:class:`Catalogue`)."""
+    ``[[figure]]`` and ``[report]`` (:class:`Catalogue`), and ``[[question]]``
+    (:class:`Question`)."""
     paper = Paper(**_fields(data["paper"], ("key", "title", "authors", "venue", "prefix"), where))
     key = paper.key
     assumptions = tuple(
@@ -295,6 +326,7 @@ def parse_catalogue(data: Mapping[str, Any], where: str = "catalogue") -> Catalo
         tuple(_law(e, key, f"{where}: law") for e in data.get("law", [])),
         tuple(_figure(e, key, f"{where}: figure") for e in data.get("figure", [])),
         _strings(report.get("determinism", []), f"{where}: [report] determinism"),
+        tuple(_question(e, key, f"{where}: question") for e in data.get("question", [])),
     )
 
 
@@ -402,6 +434,7 @@ def _table_problems(catalogues: Sequence[Catalogue]) -> list[str]:
         named = [("looseness", x.statement) for x in cat.looseness]
         named += [("looseness slack", x.source[1]) for x in cat.looseness if x.source[0] == "slack"]
         named += [("law", x.statement) for x in cat.laws]
+        named += [("question", x.statement) for x in cat.questions]
         problems += [
             f"{key}: {what} names {sid!r}, not a statement of {key}"
             for what, sid in named
@@ -432,6 +465,8 @@ SYMBOLS: dict[str, tuple[Symbol, ...]] = {c.paper.key: c.symbols for c in CATALO
 LOOSENESS: tuple[Looseness, ...] = tuple(x for c in CATALOGUES for x in c.looseness)
 LAWS: tuple[Law, ...] = tuple(x for c in CATALOGUES for x in c.laws)
 FIGURES: tuple[FigureSpec, ...] = tuple(x for c in CATALOGUES for x in c.figures)
+#: What the papers' texts leave undetermined, every paper's in catalogue order.
+QUESTIONS: tuple[Question, ...] = tuple(x for c in CATALOGUES for x in c.questions)
 
 # (ID, short title, the assumptions it depends on as the report prints them)
 STATEMENTS: tuple[tuple[str, str, str], ...] = tuple(

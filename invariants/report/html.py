@@ -461,6 +461,21 @@ def _assumptions(report: dict) -> str:
     return "".join(out) or "<p>No assumption in the report.</p>"
 
 
+def _questions(report: dict) -> str:
+    rows = [
+        [
+            f'<a href="#{esc(q["statement"])}">{esc(q["statement"])}</a>',
+            esc(q["status"]),
+            esc(q["text"]),
+            esc(q["resolution"]),
+        ]
+        for qs in (report.get("questions") or {}).values()
+        for q in qs
+    ]
+    header = ["statement", "status", "question", "how the suite handles it"]
+    return _table(header, rows) if rows else "<p>No open question recorded.</p>"
+
+
 def _notation(report: dict) -> str:
     rows = [
         [math_html(s.get("name", ""), "inline"), math_html(s.get("math", "")), esc(s.get("words"))]
@@ -591,6 +606,7 @@ SECTIONS = (
     ("notation", "Notation"),
     ("figures", "Figures"),
     ("errata", "Errata"),
+    ("questions", "Open questions"),
     ("looseness", "Looseness of the paper's constants"),
     ("laws", "Measured laws"),
 )
@@ -626,6 +642,7 @@ def page(report: dict, directory: str | Path | None = None) -> str:
         "notation": _notation(report),
         "figures": _figures(report, d),
         "errata": _errata(report),
+        "questions": _questions(report),
         "looseness": _looseness(report),
         "laws": _laws(report),
     }

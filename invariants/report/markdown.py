@@ -358,6 +358,25 @@ def _errata(report: dict) -> list[str]:
     return out
 
 
+def _questions(report: dict) -> list[str]:
+    """What the papers' texts leave undetermined (``[[question]]``), after the errata:
+    open, replaced by a derived form, or resolved here; nothing when no paper has any."""
+    rows = [q for qs in (report.get("questions") or {}).values() for q in qs]
+    if not rows:
+        return []
+    out = [
+        "### Questions the papers' texts leave open",
+        "",
+        "| statement | status | question | how the suite handles it |",
+        "|---|---|---|---|",
+    ]
+    out += [
+        f"| {q['statement']} | {q['status']} | {_esc(q['text'])} | {_esc(q['resolution'])} |"
+        for q in rows
+    ]
+    return [*out, ""]
+
+
 def _looseness_words(report: dict) -> str:
     """``, or <words>`` for each constant measured by an observation rather than a slack
     (its catalogue's ``words``; a report written before entries carried them: looked up in
@@ -570,6 +589,7 @@ SECTIONS = (
     _statements,
     _graph,
     _errata,
+    _questions,
     _looseness,
     _laws,
     _observations,

@@ -13,7 +13,15 @@ from __future__ import annotations
 import math
 from dataclasses import asdict
 
-from ..statements import ASSUMPTIONS, CATALOGUE, EXERCISED_FLOOR, PAPERS, STATEMENTS, SYMBOLS
+from ..statements import (
+    ASSUMPTIONS,
+    CATALOGUE,
+    EXERCISED_FLOOR,
+    PAPERS,
+    QUESTIONS,
+    STATEMENTS,
+    SYMBOLS,
+)
 from .records import FAILING, merge_certified, new_certified
 from .tables import REACH_SUFFIX
 from .values import as_float, num, stats
@@ -38,15 +46,16 @@ def catalogue_fields(sid: str) -> dict:
 
 
 def catalogue_sections() -> dict[str, dict]:
-    """The report's ``papers``, ``assumptions`` and ``notation``: per paper key, its
-    record, its assumptions by ID and its symbols, so that the report alone can draw the
-    dependency graph and render every statement."""
+    """The report's ``papers``, ``assumptions``, ``notation`` and ``questions``: per paper
+    key, its record, its assumptions by ID, its symbols and what its text leaves open, so
+    that the report alone can draw the dependency graph and render every statement."""
     return {
         "papers": {k: asdict(p) for k, p in PAPERS.items()},
         "assumptions": {
             k: {aid: asdict(a) for aid, a in by_id.items()} for k, by_id in ASSUMPTIONS.items()
         },
         "notation": {k: [asdict(s) for s in syms] for k, syms in SYMBOLS.items()},
+        "questions": {k: [asdict(q) for q in QUESTIONS if q.paper == k] for k in PAPERS},
     }
 
 
