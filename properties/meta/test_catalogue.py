@@ -287,6 +287,24 @@ def test_negative_control_a_missing_field_or_a_bad_formula_is_refused():
 
 
 @pytest.mark.meta
+def test_negative_control_a_bad_question_is_refused():
+    """A ``[[question]]`` with an unknown status is refused when parsed; one naming a
+    statement of no paper of its own is reported (QUESTION_STATUSES)."""
+    data = _jt_data()
+    good = {"statement": "S-T2", "text": "t", "status": "open", "resolution": "r"}
+    data["question"] = [dict(good, status="unsure")]
+    with pytest.raises(ValueError, match="status 'unsure' is not one of"):
+        parse_catalogue(data)
+    data["question"] = [dict(good, statement="LL-T4.1")]
+    assert catalogue_problems([parse_catalogue(data)]) == [
+        "ji_telgarsky_2019: question names 'LL-T4.1', not a statement of ji_telgarsky_2019"
+    ]
+    data["question"] = [good]
+    cat = parse_catalogue(data)
+    assert catalogue_problems([cat]) == [] and cat.questions[0].status == "open"
+
+
+@pytest.mark.meta
 def test_cycles_are_found_and_a_second_paper_is_recognised(tmp_path):
     """:func:`dependency_cycle` on small graphs; IDs of a second prefix are found in text,
     and a test naming one is seen by the coverage scan."""
