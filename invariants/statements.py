@@ -140,6 +140,20 @@ class FigureSpec:
     paper: str
 
 
+@dataclass(frozen=True)
+class Bridge:
+    """Where papers meet (``[[bridge]]``): observation ``observation``, recorded on one
+    trajectory or data set, puts ``statements`` of several papers side by side (IDs of any
+    catalogue); ``values`` are the keys the report tabulates, ``note`` says what they show."""
+
+    observation: str
+    title: str
+    statements: tuple[str, ...]
+    values: tuple[str, ...]
+    note: str
+    paper: str
+
+
 #: The states of a ``[[question]]``: not decided; replaced by a derived form the check
 #: uses; decided here (by derivation or in certified arithmetic).
 QUESTION_STATUSES = ("open", "derived", "resolved")
@@ -175,6 +189,7 @@ class Catalogue:
     figures: tuple[FigureSpec, ...] = ()
     determinism: tuple[str, ...] = ()
     questions: tuple[Question, ...] = ()
+    bridges: tuple[Bridge, ...] = ()
 
 
 def _fields(
@@ -286,13 +301,27 @@ def _question(entry: Mapping[str, Any], key: str, where: str) -> Question:
     )
 
 
+def _bridge(entry: Mapping[str, Any], key: str, where: str) -> Bridge:
+    """A ``[[bridge]]`` table: ``observation``, ``title``, ``statements``, ``values``,
+    ``note``."""
+    f = _fields(entry, ("observation", "title", "statements", "values", "note"), where)
+    return Bridge(
+        _typed(f["observation"], str, where),
+        _typed(f["title"], str, where),
+        _strings(f["statements"], f"{where} statements"),
+        _strings(f["values"], f"{where} values"),
+        _typed(f["note"], str, where),
+        key,
+    )
+
+
 def parse_catalogue(data: Mapping[str, Any], where: str = "catalogue") -> Catalogue:
     """A catalogue from its TOML tables (``tomllib.loads``'s result); ``where`` names it
     in errors.  Checks the shape only (fields and types); :func:`catalogue_problems`
     checks the content.  Besides ``[paper]``, ``[[assumption]]``, ``[[symbol]]`` and
     ``[[statement]]``, the optional report tables ``[[looseness]]``, ``[[law]]``,
     ``[[figure]]`` and ``[report]`` (:class:`Catalogue`), and ``[[question]]``
-    (:class:`Question`)."""
+    (:class:`Question`) and ``[[bridge]]`` (:class:`Bridge`)."""
     paper = Paper(**_fields(data["paper"], ("key", "title", "authors", "venue", "prefix"), where))
     key = paper.key
     assumptions = tuple(
@@ -327,6 +356,7 @@ def parse_catalogue(data: Mapping[str, Any], where: str = "catalogue") -> Catalo
         tuple(_figure(e, key, f"{where}: figure") for e in data.get("figure", [])),
         _strings(report.get("determinism", []), f"{where}: [report] determinism"),
         tuple(_question(e, key, f"{where}: question") for e in data.get("question", [])),
+        tuple(_bridge(e, key, f"{where}: bridge") for e in data.get("bridge", [])),
     )
 
 
@@ -441,6 +471,13 @@ def _table_problems(catalogues: Sequence[Catalogue]) -> list[str]:
             if sid not in own
         ]
         laws += [x.observation for x in cat.laws]
+        known = {s.id for c in catalogues for s in c.statements}
+        problems += [
+            f"{key}: bridge {b.observation!r} names {sid!r}, a statement of no catalogue"
+            for b in cat.bridges
+            for sid in b.statements
+            if sid not in known
+        ]
         figures += [x.name for x in cat.figures]
     for what, names in (("law", laws), ("figure", figures)):
         problems += [
@@ -465,6 +502,8 @@ SYMBOLS: dict[str, tuple[Symbol, ...]] = {c.paper.key: c.symbols for c in CATALO
 LOOSENESS: tuple[Looseness, ...] = tuple(x for c in CATALOGUES for x in c.looseness)
 LAWS: tuple[Law, ...] = tuple(x for c in CATALOGUES for x in c.laws)
 FIGURES: tuple[FigureSpec, ...] = tuple(x for c in CATALOGUES for x in c.figures)
+#: Where the papers meet, every paper's in catalogue order.
+BRIDGES: tuple[Bridge, ...] = tuple(x for c in CATALOGUES for x in c.bridges)
 #: What the papers' texts leave undetermined, every paper's in catalogue order.
 QUESTIONS: tuple[Question, ...] = tuple(x for c in CATALOGUES for x in c.questions)
 

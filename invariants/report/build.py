@@ -24,7 +24,7 @@ from .statement_table import (
     mark_reach,
     statement_rows,
 )
-from .tables import figure_plan, laws, looseness
+from .tables import bridges, figure_plan, laws, looseness
 from .values import as_float, stats
 
 SCHEMA = "invariants.report/2"
@@ -93,6 +93,7 @@ def build_report(
         "observations": observations,
         "looseness": looseness(rows, observations),
         "laws": laws(observations, tests),
+        "bridges": bridges(observations, tests),
         "figures": figures,
         "benchmarks": benchmarks,
         "problems": problems,

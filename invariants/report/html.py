@@ -476,6 +476,29 @@ def _questions(report: dict) -> str:
     return _table(header, rows) if rows else "<p>No open question recorded.</p>"
 
 
+def _bridges(report: dict) -> str:
+    out = []
+    for b in report.get("bridges") or []:
+        rows = [
+            [
+                esc(v["value"]),
+                *(
+                    [esc(str(v["all"]["n"]))]
+                    + [esc(fmt_value(v["all"][k], 4)) for k in ("median", "min", "max")]
+                    if v["all"]
+                    else ["not recorded", "-", "-", "-"]
+                ),
+            ]
+            for v in b["values"]
+        ]
+        links = ", ".join(f'<a href="#{esc(s)}">{esc(s)}</a>' for s in b["statements"])
+        out.append(
+            f"<h3>{esc(b['title'])}</h3><p>Statements: {links}. {esc(b['note'])}</p>"
+            + _table(["value", "examples", "median", "min", "max"], rows)
+        )
+    return "".join(out) or "<p>No bridge between papers declared.</p>"
+
+
 def _notation(report: dict) -> str:
     rows = [
         [math_html(s.get("name", ""), "inline"), math_html(s.get("math", "")), esc(s.get("words"))]
@@ -609,6 +632,7 @@ SECTIONS = (
     ("questions", "Open questions"),
     ("looseness", "Looseness of the paper's constants"),
     ("laws", "Measured laws"),
+    ("bridges", "Where the papers meet"),
 )
 
 
@@ -645,6 +669,7 @@ def page(report: dict, directory: str | Path | None = None) -> str:
         "questions": _questions(report),
         "looseness": _looseness(report),
         "laws": _laws(report),
+        "bridges": _bridges(report),
     }
     nav = "".join(f'<a href="#section-{k}">{esc(t)}</a>' for k, t in SECTIONS)
     sections = "".join(

@@ -446,7 +446,31 @@ def _laws(report: dict) -> list[str]:
     out.append("")
     notes = {law["observation"]: law["note"] for law in report["laws"] if law["note"]}
     out += [f"- {name}: {note}" for name, note in notes.items()]
+    out += _bridges(report)
     out += ["", *_catalogue_sections(report)]
+    return out
+
+
+def _bridges(report: dict) -> list[str]:
+    """Where the papers meet: each declared bridge's statements side by side, with its
+    observation's values; nothing when no catalogue declares one."""
+    out: list[str] = []
+    for b in report.get("bridges") or []:
+        out += [
+            "",
+            f"### Where the papers meet: {_esc(b['title'])}",
+            "",
+            f"Statements: {', '.join(b['statements'])}. {_esc(b['note'])}",
+            "",
+            "| value | examples | median | min | max |",
+            "|---|---|---|---|---|",
+        ]
+        for v in b["values"]:
+            a = v["all"]
+            cells = [_fmt(a[k], 4) for k in ("median", "min", "max")] if a else ["-"] * 3
+            out.append(
+                f"| {v['value']} | {a['n'] if a else 'not recorded'} | " + " | ".join(cells) + " |"
+            )
     return out
 
 

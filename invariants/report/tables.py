@@ -16,7 +16,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from ..statements import FIGURES, LAWS, LOOSENESS, FigureSpec, Law, Looseness
+from ..statements import BRIDGES, FIGURES, LAWS, LOOSENESS, Bridge, FigureSpec, Law, Looseness
 from .values import as_float, num, stats
 
 REACH_SUFFIX = "_reach"
@@ -92,6 +92,27 @@ def laws(observations: dict, tests: list[dict], declared: Sequence[Law] = LAWS) 
                     else None,
                 }
             )
+    return out
+
+
+def bridges(
+    observations: dict, tests: list[dict], declared: Sequence[Bridge] = BRIDGES
+) -> list[dict]:
+    """Where the papers meet (``declared``): each bridge with the statistics of its
+    observation's ``values``, computed as for a law (:func:`laws`)."""
+    out = []
+    for b in declared:
+        law = Law(b.observation, b.statements[0], tuple((v, None) for v in b.values), "", b.paper)
+        rows = laws(observations, tests, (law,))
+        out.append(
+            {
+                "observation": b.observation,
+                "title": b.title,
+                "statements": list(b.statements),
+                "note": b.note,
+                "values": [{"value": r["value"], "all": r["all"]} for r in rows],
+            }
+        )
     return out
 
 

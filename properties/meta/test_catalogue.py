@@ -305,6 +305,20 @@ def test_negative_control_a_bad_question_is_refused():
 
 
 @pytest.mark.meta
+def test_negative_control_a_bridge_to_nowhere_is_reported():
+    """A ``[[bridge]]`` naming a statement no catalogue holds is reported; one naming
+    statements of two papers is accepted (Bridge)."""
+    data = _jt_data()
+    bridge = {"observation": "o", "title": "t", "values": ["v"], "note": "n"}
+    data["bridge"] = [dict(bridge, statements=["S-T2", "XX-T9"])]
+    assert catalogue_problems([parse_catalogue(data)]) == [
+        "ji_telgarsky_2019: bridge 'o' names 'XX-T9', a statement of no catalogue"
+    ]
+    data["bridge"] = [dict(bridge, statements=["S-T2", "LL-DL2"])]
+    assert catalogue_problems([*CATALOGUES[1:], parse_catalogue(data)]) == []
+
+
+@pytest.mark.meta
 def test_cycles_are_found_and_a_second_paper_is_recognised(tmp_path):
     """:func:`dependency_cycle` on small graphs; IDs of a second prefix are found in text,
     and a test naming one is seen by the coverage scan."""
