@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .losses import Loss
+from .losses import Loss, softplus
 
 #: Below ``log Lsum = -20``, ``log(expm1(Lsum)/Lsum) = Lsum/2 + Lsum^2/24 + ...`` is taken
 #: as ``Lsum/2``: the dropped terms are below ``e^{-40}/24 < 2e-19`` absolute.
@@ -169,7 +169,7 @@ def logistic_remainder(q: np.ndarray) -> np.ndarray:
     """``r(q) = log log(1 + e^{-q}) + q``: ``-e^{-q}/2`` beyond 30, else direct (LL-LA.5)."""
     q = np.asarray(q, dtype=np.float64)
     near = np.minimum(q, 30.0)
-    direct = np.log(np.log1p(np.exp(-near))) + near
+    direct = np.log(softplus(-near)) + near  # softplus: no overflow at q < -709
     return np.where(q > 30.0, -0.5 * np.exp(-np.maximum(q, 30.0)), direct)
 
 
