@@ -218,3 +218,45 @@ def radial_tangential(theta: np.ndarray, velocity: np.ndarray) -> tuple[float, n
     theta_hat = theta / np.linalg.norm(theta)
     radial = float(theta_hat @ velocity)
     return radial, velocity - radial * theta_hat
+
+
+# --- layers and rounding magnitudes (the identities stem) ----------------------------------
+
+
+def layer_slices(shapes: Sequence[tuple[int, ...]]) -> list[slice]:
+    """The slice of the flat ``theta`` (and of each Jacobian row) holding layer ``k``
+    (LL-EQ6(a), LL-EQ5): layers in order, each flattened row-major."""
+    out, start = [], 0
+    for shape in shapes:
+        size = int(np.prod(shape))
+        out.append(slice(start, start + size))
+        start += size
+    return out
+
+
+def margin_magnitudes(weights: Sequence[np.ndarray], x: np.ndarray) -> np.ndarray:
+    """``B_i = prod_k ||W_k||_F ||x_i||``, a bound on the margin of the *absolute* network
+    ``|W_L| D_{L-1} ... D_1 |W_1| |x_i|`` (LL-EQ1's rounding scale).
+
+    Every ``D_k`` is a 0/1 diagonal matrix (an activation pattern; the identity for the
+    linear network), so ``|| D_k ||_2 <= 1`` and ``|| |W| ||_2 <= || |W| ||_F = ||W||_F``.
+    The absolute network is the polynomial of the margin with every coefficient replaced
+    by its absolute value, so it bounds the rounding of every product chain of ``q_i`` and
+    ``grad q_i`` (Higham's componentwise bound), and by Euler's identity for it
+    ``sum_j |theta_j| |grad q_i|_j <= p B_i``.
+    """
+    prod = float(np.prod([np.linalg.norm(W) for W in weights]))
+    return prod * np.linalg.norm(np.asarray(x, dtype=np.float64), axis=1)
+
+
+def layer_gradient_magnitudes(weights: Sequence[np.ndarray], x: np.ndarray) -> np.ndarray:
+    """``A_ik = sqrt(d_k d_{k-1}) prod_{l != k} ||W_l||_F ||x_i||`` (shape ``n x L``), a bound
+    on ``sum_{j in layer k} |grad q_i|_j`` of the absolute network (LL-EQ1(a)'s rounding
+    scale): the block is ``|s_k| (|P_k| |x_i|)^T`` and ``||a||_1 <= sqrt(dim) ||a||_2``."""
+    norms = np.array([np.linalg.norm(W) for W in weights])
+    xn = np.linalg.norm(np.asarray(x, dtype=np.float64), axis=1)
+    cols = []
+    for k, W in enumerate(weights):
+        others = float(np.prod(np.delete(norms, k)))
+        cols.append(np.sqrt(W.shape[0] * W.shape[1]) * others * xn)
+    return np.stack(cols, axis=1)
