@@ -93,7 +93,7 @@ def test_honest_states_pass(loss):
 @pytest.mark.parametrize("loss", [EXPONENTIAL, LOGISTIC], ids=lambda l: l.name)
 def test_biases_break_euler_and_eq6(loss):
     """LL-EQ1, LL-EQ6: hidden biases (A2 violated) break Euler's identity and eq. 6
-    (the LL-NEG A2 case)."""
+    (the A2-violation family of the counterexample stem)."""
     state = biased_state(loss)
     with pytest.raises(AssertionError, match="LL-EQ1"):
         ids.check_ll_eq1(state, 1.7)
