@@ -12,6 +12,8 @@ GD step (LL-EQ6(b)) is taken with a drawn step.  Every tolerance is derived in
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from hypothesis import assume, given, note, settings
@@ -48,8 +50,12 @@ def check_state(state: ids.State, c: float, frac: float) -> tuple[list, list[str
     return list(results.values()), failures
 
 
-def record_all(slacks: list, record_slack, statements=ids.STATEMENTS) -> dict:
+def record_all(slacks: list, record_slack, statements=ids.STATEMENTS, certificates=None) -> dict:
+    """Record each statement's worst slack over the states, with its certificate if any."""
     combined = {sid: ids.combine(sid, slacks) for sid in statements}
+    for sid, cert in (certificates or {}).items():
+        if sid in combined:
+            combined[sid] = dataclasses.replace(combined[sid], certificate=cert)
     for sid, slack in combined.items():
         if any(s.statement == sid for s in slacks):
             record_slack(slack)
@@ -80,7 +86,8 @@ def test_identities_along_flow(loss: str, data, record_slack, record_observation
         slacks += s
         failures += [f"s = {cp.s:.3g}: {msg}" for msg in f]
     assert not failures, "\n".join(failures)
-    combined = record_all(slacks, record_slack)
+    certificates = ids.certify_path([cp.weights for cp in tr.checkpoints], problem.z, problem.loss)
+    combined = record_all(slacks, record_slack, certificates=certificates)
     tight = [s.measures["tightness"] for s in slacks if "tightness" in s.measures]
     if len(tight) >= 2:
         last = tr.checkpoints[-1]

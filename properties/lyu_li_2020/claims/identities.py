@@ -25,6 +25,7 @@ Rounding (every tolerance below is a sum of such terms, derived beside its check
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -670,3 +671,97 @@ def checks_at(state: State, c: float) -> dict[str, Callable[[], Slack]]:
         "LL-L5.1": lambda: check_ll_l51(state),
         "LL-EQ5": lambda: check_ll_eq5(state),
     }
+
+
+# --- certificates (ball arithmetic, python-flint) ------------------------------------------
+
+#: The statements certified at sampled checkpoints of a deep linear flow.
+CERTIFIED = ("LL-SW", "LL-LA.5", "LL-EQ7", "LL-L5.1")
+
+
+def certify_linear_state(weights: Sequence[np.ndarray], z: np.ndarray, loss: Loss) -> dict:
+    """Ball-arithmetic verdicts at the float layers of a deep linear network (LL-SW,
+    LL-LA.5, LL-EQ7, LL-L5.1): exact margins ``q_i`` in balls from the layers, then
+
+    * LL-SW / LL-LA.5: ``Q <= q_j`` for every j (so ``Q <= q_min``) and
+      ``q_{j*} - Q <= log n`` (``+ Lsum`` logistic) at the float argmin ``j*`` (so
+      ``q_min - Q`` is at most that);
+    * LL-EQ7: ``nu - (-loss'(Q)) Q >= 0``, and for the exponential loss
+      ``nu - Lsum q_{j*} >= 0`` (as ``q_{j*} >= q_min``, this proves the first step);
+    * LL-L5.1: ``(-loss'(Q)) Q > 0`` (past t0) and ``nu - (-loss'(Q)) Q >= 0``, whose
+      product with ``||grad Lsum||^2 / (a nu) >= 0`` is the exact gap: the gap's sign.
+
+    Returns a :class:`~invariants.certify.balls.Certificate` per statement (LL-L5.1 only
+    past t0, where it is asserted)."""
+    from invariants.certify import balls
+
+    out = balls.refine(
+        lambda: _certify_linear_state(weights, z, loss),
+        lambda verdicts: any(c.decided is None for c in verdicts.values()),
+    )
+    return out
+
+
+def _certify_linear_state(weights: Sequence[np.ndarray], z: np.ndarray, loss: Loss) -> dict:
+    """:func:`certify_linear_state` at the enclosing working precision (at least
+    :data:`~invariants.certify.balls.PREC`): ``refine`` recomputes an undecided verdict at
+    4 PREC bits (a margin ``e^{-(q_2 - q_1)}`` below 128 bits' radius)."""
+    from flint import arb
+
+    from invariants.certify import balls, network
+
+    with balls.working_precision():
+        w = network.end_to_end(network.ball_weights(weights))
+        q = network.margins(w, balls.ball_matrix(z))
+        n = len(q)
+        ell = [network.loss_value(loss, x) for x in q]
+        Lsum = sum(ell, arb(0))
+        Q = -Lsum.log() if loss.name == "exponential" else -Lsum.expm1().log()
+        j = int(np.argmin(hom.linear_network_margins(weights, z).q))
+        lower = balls.combine([balls.nonnegative(x - Q, f"q_{i} - Q") for i, x in enumerate(q)])
+        top = arb(n).log() + (Lsum if loss.name == "logistic" else arb(0))
+        upper = balls.nonnegative(top - (q[j] - Q), "log n - (q_min - Q)")
+        sw = "LL-SW" if loss.name == "exponential" else "LL-LA.5"
+        out = {sw: balls.combine([lower, upper])}
+        nu = sum((-network.loss_d1(loss, x) * x for x in q), arb(0))
+        floor = -network.loss_d1(loss, Q) * Q
+        eq7 = [balls.nonnegative(nu - floor, "nu - (-l'(Q)) Q")]
+        if loss.name == "exponential":
+            eq7.append(balls.nonnegative(nu - Lsum * q[j], "nu - Lsum q_min"))
+        out["LL-EQ7"] = balls.combine(eq7)
+        if float(floor.mid()) > 0:
+            out["LL-L5.1"] = balls.combine(
+                [balls.nonnegative(floor, "(-l'(Q)) Q", strict=True), eq7[0]]
+            )
+    return out
+
+
+def require_consistent(statement: str, certificate) -> None:
+    """A FALSE certificate where the float check held is a failure of the suite (the float
+    check is then contradicted by a proof; LL-SW, LL-LA.5, LL-EQ7, LL-L5.1)."""
+    assert certificate.decided is not False, (
+        f"{statement}: the float check held but ball arithmetic proves it false at "
+        f"{certificate.witness} (exact margin in [{certificate.lower:.6e}, "
+        f"{certificate.upper:.6e}])"
+    )
+
+
+def certify_path(states: Sequence[Sequence[np.ndarray]], z: np.ndarray, loss: Loss) -> dict:
+    """The verdicts of :func:`certify_linear_state` at sampled layers of one run (the first,
+    the last and :data:`~invariants.certify.steps.SAMPLED_BETWEEN` between), combined per
+    statement, each required consistent with the float checks (LL-SW, LL-LA.5, LL-EQ7,
+    LL-L5.1)."""
+    from invariants.certify import balls, steps
+
+    per: dict[str, list] = {}
+    for i in steps.sample_steps(len(states)):
+        for sid, cert in certify_linear_state(states[i], z, loss).items():
+            per.setdefault(sid, []).append(
+                dataclasses.replace(
+                    cert, witness=f"state {i}: {cert.witness}" if cert.witness else ""
+                )
+            )
+    out = {sid: balls.combine(certs) for sid, certs in per.items()}
+    for sid, cert in out.items():
+        require_consistent(sid, cert)
+    return out
