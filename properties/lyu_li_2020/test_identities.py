@@ -24,7 +24,7 @@ from invariants.core import homogeneous as hom
 from invariants.core.losses import get_loss
 from invariants.dynamics import flow
 from properties.helpers import collect
-from properties.lyu_li_2020.claims import identities as ids
+from properties.lyu_li_2020.claims import identities
 
 #: The flow runs until ``max_k ||W_k||_F >= 20``: far enough that most checkpoints are past
 #: t0 (``Lsum < loss(0)``, needed by LL-L5.1, LL-EQ5, LL-LA.5 and for LL-EQ7's floor to be
@@ -36,23 +36,25 @@ MAX_FROBENIUS = 20.0
 HALF_THE_EXAMPLES = max(1, settings.default.max_examples // 2)
 
 
-def gd_step(state: ids.State, frac: float) -> float:
+def gd_step(state: identities.State, frac: float) -> float:
     """The scaled GD step ``h = eta Lsum`` that moves ``theta`` by ``frac rho`` (LL-EQ6(b))."""
     G = float(np.linalg.norm(hom.scaled_gradient(state.model, state.loss)))
     return frac * state.model.rho / G if G > 0 else frac  # a dead network does not move
 
 
-def check_state(state: ids.State, c: float, frac: float) -> tuple[list, list[str]]:
+def check_state(state: identities.State, c: float, frac: float) -> tuple[list, list[str]]:
     """Every statement of the stem at one state, plus one GD step; (slacks, failures)."""
-    thunks = ids.checks_at(state, c)
-    thunks["LL-EQ6 (GD step)"] = lambda: ids.check_ll_eq6_gd(state, gd_step(state, frac))
+    thunks = identities.checks_at(state, c)
+    thunks["LL-EQ6 (GD step)"] = lambda: identities.check_ll_eq6_gd(state, gd_step(state, frac))
     results, failures = collect(thunks)
     return list(results.values()), failures
 
 
-def record_all(slacks: list, record_slack, statements=ids.STATEMENTS, certificates=None) -> dict:
+def record_all(
+    slacks: list, record_slack, statements=identities.STATEMENTS, certificates=None
+) -> dict:
     """Record each statement's worst slack over the states, with its certificate if any."""
-    combined = {sid: ids.combine(sid, slacks) for sid in statements}
+    combined = {sid: identities.combine(sid, slacks) for sid in statements}
     for sid, cert in (certificates or {}).items():
         if sid in combined:
             combined[sid] = dataclasses.replace(combined[sid], certificate=cert)
@@ -81,12 +83,14 @@ def test_identities_along_flow(loss: str, data, record_slack, record_observation
     )
     slacks, failures = [], []
     for cp in tr.checkpoints:
-        state = ids.linear_state(cp.weights, problem.z, problem.loss)
+        state = identities.linear_state(cp.weights, problem.z, problem.loss)
         s, f = check_state(state, c, frac)
         slacks += s
         failures += [f"s = {cp.s:.3g}: {msg}" for msg in f]
     assert not failures, "\n".join(failures)
-    certificates = ids.certify_path([cp.weights for cp in tr.checkpoints], problem.z, problem.loss)
+    certificates = identities.certify_path(
+        [cp.weights for cp in tr.checkpoints], problem.z, problem.loss
+    )
     combined = record_all(slacks, record_slack, certificates=certificates)
     tight = [s.measures["tightness"] for s in slacks if "tightness" in s.measures]
     if len(tight) >= 2:
@@ -139,7 +143,7 @@ def relu_points(draw, separable: bool):
         weights = [scale * W for W in weights]
     c = draw(st.floats(0.1, 10.0), label="c (LL-EQ1 scaling)")
     frac = draw(st.floats(1e-3, 1.0), label="GD step / rho")
-    return ids.relu_state(weights, x, y, loss), c, frac
+    return identities.relu_state(weights, x, y, loss), c, frac
 
 
 @given(point=relu_points(separable=True))
@@ -163,7 +167,7 @@ def test_identities_at_arbitrary_points(point, data, record_slack):
     network with the same layers read as linear."""
     state, c, frac = point
     if data.draw(st.booleans(), label="linear"):
-        state = ids.linear_state(state.weights, state.x, state.loss)
+        state = identities.linear_state(state.weights, state.x, state.loss)
     note(f"p={state.model.order} n={state.n} D={state.size} loss={state.loss.name}")
     slacks, failures = check_state(state, c, frac)
     assert not failures, "\n".join(failures)

@@ -18,7 +18,7 @@ import pytest
 
 from invariants.core import homogeneous as hom
 from invariants.core.losses import EXPONENTIAL, LOGISTIC, Loss
-from properties.lyu_li_2020.claims import identities as ids
+from properties.lyu_li_2020.claims import identities
 
 pytestmark = pytest.mark.meta
 
@@ -31,7 +31,7 @@ def relu_data(n: int = 24, d: int = 3, widths=(6, 5), seed: int = 5):
     return x, weights
 
 
-def separable_relu_state(loss: Loss, q_min: float = 8.0) -> ids.State:
+def separable_relu_state(loss: Loss, q_min: float = 8.0) -> identities.State:
     """A ReLU network on labels it separates, scaled so that ``q_min`` is given (past t0)."""
     x, weights = relu_data()
     phi = hom.relu_network_margins(weights, x, np.ones(len(x))).q
@@ -39,7 +39,7 @@ def separable_relu_state(loss: Loss, q_min: float = 8.0) -> ids.State:
     x, phi = x[keep], phi[keep]
     y = np.sign(phi)
     scale = (q_min / float(np.min(y * phi))) ** (1 / len(weights))
-    return ids.relu_state([scale * W for W in weights], x, y, loss)
+    return identities.relu_state([scale * W for W in weights], x, y, loss)
 
 
 def biased_relu_margins(
@@ -65,7 +65,7 @@ def biased_relu_margins(
     return hom.MarginModel(theta, q, J, len(weights))
 
 
-def biased_state(loss: Loss) -> ids.State:
+def biased_state(loss: Loss) -> identities.State:
     """The separable state's layers with random hidden biases added (the labels kept)."""
     honest = separable_relu_state(loss)
     rng = np.random.default_rng(11)
@@ -76,7 +76,7 @@ def biased_state(loss: Loss) -> ids.State:
     def build(ws):
         return biased_relu_margins(ws, biases, honest.x, y)
 
-    return ids.State(honest.weights, honest.x, build(honest.weights), loss, build)
+    return identities.State(honest.weights, honest.x, build(honest.weights), loss, build)
 
 
 @pytest.mark.parametrize("loss", [EXPONENTIAL, LOGISTIC], ids=lambda l: l.name)
@@ -84,10 +84,10 @@ def test_honest_states_pass(loss):
     """The controls below mean something only if the honest states pass every check of
     the stem, each exercised (no statement named: this test plants nothing)."""
     state = separable_relu_state(loss)
-    for sid, thunk in ids.checks_at(state, 1.7).items():
+    for sid, thunk in identities.checks_at(state, 1.7).items():
         slack = thunk()
         assert slack.statement == sid and slack.exercised, (sid, slack)
-    assert ids.check_ll_eq6_gd(state, 0.05).exercised
+    assert identities.check_ll_eq6_gd(state, 0.05).exercised
 
 
 @pytest.mark.parametrize("loss", [EXPONENTIAL, LOGISTIC], ids=lambda l: l.name)
@@ -96,9 +96,9 @@ def test_biases_break_euler_and_eq6(loss):
     (the A2-violation family of the counterexample stem)."""
     state = biased_state(loss)
     with pytest.raises(AssertionError, match="LL-EQ1"):
-        ids.check_ll_eq1(state, 1.7)
+        identities.check_ll_eq1(state, 1.7)
     with pytest.raises(AssertionError, match="LL-EQ6"):
-        ids.check_ll_eq6(state)
+        identities.check_ll_eq6(state)
 
 
 def test_wrong_order_breaks_eq1_eq6_s5id_and_gd_step():
@@ -107,13 +107,13 @@ def test_wrong_order_breaks_eq1_eq6_s5id_and_gd_step():
     model = dataclasses.replace(honest.model, order=honest.model.order + 1)
     state = dataclasses.replace(honest, model=model)
     with pytest.raises(AssertionError, match="LL-EQ1"):
-        ids.check_ll_eq1(state, 1.7)
+        identities.check_ll_eq1(state, 1.7)
     with pytest.raises(AssertionError, match="LL-EQ6"):
-        ids.check_ll_eq6(state)
+        identities.check_ll_eq6(state)
     with pytest.raises(AssertionError, match=r"LL-EQ6\(b\)"):
-        ids.check_ll_eq6_gd(state, 0.05)
+        identities.check_ll_eq6_gd(state, 0.05)
     with pytest.raises(AssertionError, match=r"LL-S5\.ID"):
-        ids.check_ll_s5_id(state)
+        identities.check_ll_s5_id(state)
 
 
 def test_scaling_of_a_non_homogeneous_model_breaks_eq1a():
@@ -130,13 +130,16 @@ def test_scaling_of_a_non_homogeneous_model_breaks_eq1a():
 
     state = dataclasses.replace(honest, build=build)
     with pytest.raises(AssertionError, match=r"LL-EQ1\(a\)"):
-        ids.check_ll_eq1(state, 1.7)
+        identities.check_ll_eq1(state, 1.7)
 
 
 def test_mean_risk_smoothed_margin_breaks_the_sandwich():
     """LL-SW, LL-LA.5: the trap ``loss^{-1}(R)`` with the mean ``R = Lsum / n`` shifts ``Q`` by
     about ``log n`` (gtil by ``log(n)/rho^p``) and the sandwich fails."""
-    cases = ((EXPONENTIAL, ids.check_ll_sw, "LL-SW"), (LOGISTIC, ids.check_ll_la5, "LL-LA.5"))
+    cases = (
+        (EXPONENTIAL, identities.check_ll_sw, "LL-SW"),
+        (LOGISTIC, identities.check_ll_la5, "LL-LA.5"),
+    )
     for loss, check, sid in cases:
         state = separable_relu_state(loss)
         q = state.model.q
@@ -159,11 +162,11 @@ def test_nu_of_the_mean_breaks_eq7_l51_eq5(monkeypatch, loss):
 
     monkeypatch.setattr(hom, "nu_over_loss", planted)
     with pytest.raises(AssertionError, match="LL-EQ7"):
-        ids.check_ll_eq7(state.model.q, loss)
+        identities.check_ll_eq7(state.model.q, loss)
     with pytest.raises(AssertionError, match=r"LL-L5\.1"):
-        ids.check_ll_l51(state)
+        identities.check_ll_l51(state)
     with pytest.raises(AssertionError, match="LL-EQ5"):
-        ids.check_ll_eq5(state)
+        identities.check_ll_eq5(state)
 
 
 @pytest.mark.parametrize("loss", [EXPONENTIAL, LOGISTIC], ids=lambda l: l.name)
@@ -179,11 +182,11 @@ def test_floor_at_the_largest_margin_breaks_eq7_and_the_l51_inequality(monkeypat
 
     monkeypatch.setattr(hom, "eq7_floor_over_loss", planted)
     with pytest.raises(AssertionError, match="LL-EQ7: nu/Lsum"):
-        ids.check_ll_eq7(state.model.q, loss)
+        identities.check_ll_eq7(state.model.q, loss)
     with pytest.raises(AssertionError, match=r"LL-L5\.1: d log gtil/dt - p T/V"):
-        ids.check_ll_l51(state)
+        identities.check_ll_l51(state)
     with pytest.raises(AssertionError, match="LL-EQ5: d log gtil_mh/dt falls"):
-        ids.check_ll_eq5(state)
+        identities.check_ll_eq5(state)
 
 
 def test_split_without_projection_breaks_s5id(monkeypatch):
@@ -195,7 +198,7 @@ def test_split_without_projection_breaks_s5id(monkeypatch):
 
     monkeypatch.setattr(hom, "radial_tangential", planted)
     with pytest.raises(AssertionError, match=r"LL-S5\.ID"):
-        ids.check_ll_s5_id(state)
+        identities.check_ll_s5_id(state)
 
 
 def test_mislabelled_layers_break_eq6a_and_eq5(monkeypatch):
@@ -209,9 +212,9 @@ def test_mislabelled_layers_break_eq6a_and_eq5(monkeypatch):
 
     monkeypatch.setattr(hom, "layer_slices", planted)
     with pytest.raises(AssertionError, match=r"LL-EQ6\(a\)"):
-        ids.check_ll_eq6(state)
+        identities.check_ll_eq6(state)
     with pytest.raises(AssertionError, match="LL-EQ5"):
-        ids.check_ll_eq5(state)
+        identities.check_ll_eq5(state)
 
 
 def test_before_t0_is_not_exercised():
@@ -220,11 +223,11 @@ def test_before_t0_is_not_exercised():
     exercised; no statement named: nothing is planted)."""
     x, weights = relu_data()
     y = np.where(np.arange(len(x)) % 2 == 0, 1.0, -1.0)
-    state = ids.relu_state(weights, x, y, LOGISTIC)
+    state = identities.relu_state(weights, x, y, LOGISTIC)
     assert hom.smoothed_min_margin(state.model.q, LOGISTIC) < 0
-    assert not ids.check_ll_l51(state).exercised
-    assert not ids.check_ll_eq5(state).exercised
-    assert not ids.check_ll_eq7(state.model.q, LOGISTIC).exercised
-    assert not ids.check_ll_la5(
+    assert not identities.check_ll_l51(state).exercised
+    assert not identities.check_ll_eq5(state).exercised
+    assert not identities.check_ll_eq7(state.model.q, LOGISTIC).exercised
+    assert not identities.check_ll_la5(
         state.model.q, hom.smoothed_min_margin(state.model.q, LOGISTIC), LOGISTIC
     ).exercised
