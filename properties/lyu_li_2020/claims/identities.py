@@ -704,30 +704,67 @@ def certify_linear_state(weights: Sequence[np.ndarray], z: np.ndarray, loss: Los
 
 def _certify_linear_state(weights: Sequence[np.ndarray], z: np.ndarray, loss: Loss) -> dict:
     """:func:`certify_linear_state` at the enclosing working precision (at least
-    :data:`~invariants.certify.balls.PREC`): ``refine`` recomputes an undecided verdict at
-    4 PREC bits (a margin ``e^{-(q_2 - q_1)}`` below 128 bits' radius)."""
+    :data:`~invariants.certify.balls.PREC`; ``refine`` recomputes an undecided verdict at
+    4 PREC bits).
+
+    Identical rows of ``z`` have identical margins: each distinct row's margin is enclosed
+    once and counted with its multiplicity, so a tie between copies is exact.  For the
+    exponential loss everything is written relative to the float argmin's margin ``q*``
+    without cancellation: ``d_u = q_u - q*``, ``S = sum_u c_u e^{-d_u} - 1`` (``Lsum =
+    e^{-q*} (1 + S)``), so ``q* - Q = log1p(S)``; the sandwich is ``d_u + log1p(S) >= 0``
+    and ``n - 1 - S = sum_{u != *} c_u (-expm1(-d_u)) >= 0``; eq. 7's first step is
+    ``(nu - Lsum q*) e^{q*} = sum_{u != *} c_u e^{-d_u} d_u >= 0`` and its floor
+    ``(nu - Lsum Q) e^{q*} / (1 + S) = sum_u c_u e^{-d_u} d_u / (1 + S) + log1p(S) >= 0``;
+    past t0 means ``Q = q* - log1p(S) > 0``.  (An all-equal margin vector, e.g. a zero first
+    layer, then decides the equality cases exactly instead of leaving a ball around 0.)
+    """
     from flint import arb
 
     from invariants.certify import balls, network
 
+    rows, counts = np.unique(np.asarray(z, dtype=np.float64), axis=0, return_counts=True)
     with balls.working_precision():
         w = network.end_to_end(network.ball_weights(weights))
-        q = network.margins(w, balls.ball_matrix(z))
-        n = len(q)
-        ell = [network.loss_value(loss, x) for x in q]
+        q = network.margins(w, balls.ball_matrix(rows))
+        n = int(counts.sum())
+        star = int(np.argmin(hom.linear_network_margins(weights, rows).q))
+        others = [u for u in range(len(q)) if u != star]
+        out: dict = {}
+        if loss.name == "exponential":
+            d = {u: q[u] - q[star] for u in others}
+            e = {u: (-d[u]).exp() for u in others}
+            S = arb(int(counts[star]) - 1) + sum((int(counts[u]) * e[u] for u in others), arb(0))
+            gap = S.log1p()
+            lower = [balls.nonnegative(gap, "q* - Q")]
+            lower += [balls.nonnegative(d[u] + gap, f"q_{u} - Q") for u in others]
+            spare = sum((int(counts[u]) * -((-d[u]).expm1()) for u in others), arb(0))
+            upper = balls.nonnegative(spare, "log n - (q_min - Q)")
+            out["LL-SW"] = balls.combine([*lower, upper])
+            first = sum((int(counts[u]) * e[u] * d[u] for u in others), arb(0))
+            floor_margin = first / (1 + S) + gap
+            eq7 = [
+                balls.nonnegative(floor_margin, "nu - (-l'(Q)) Q"),
+                balls.nonnegative(first, "nu - Lsum q_min"),
+            ]
+            out["LL-EQ7"] = balls.combine(eq7)
+            Q = q[star] - gap
+            if float(Q.mid()) > 0:
+                out["LL-L5.1"] = balls.combine(
+                    [balls.nonnegative(Q, "(-l'(Q)) Q", strict=True), eq7[0]]
+                )
+            return out
+        ell = [int(c) * network.loss_value(loss, x) for c, x in zip(counts, q, strict=True)]
         Lsum = sum(ell, arb(0))
-        Q = -Lsum.log() if loss.name == "exponential" else -Lsum.expm1().log()
-        j = int(np.argmin(hom.linear_network_margins(weights, z).q))
+        Q = -Lsum.expm1().log()
         lower = balls.combine([balls.nonnegative(x - Q, f"q_{i} - Q") for i, x in enumerate(q)])
-        top = arb(n).log() + (Lsum if loss.name == "logistic" else arb(0))
-        upper = balls.nonnegative(top - (q[j] - Q), "log n - (q_min - Q)")
-        sw = "LL-SW" if loss.name == "exponential" else "LL-LA.5"
-        out = {sw: balls.combine([lower, upper])}
-        nu = sum((-network.loss_d1(loss, x) * x for x in q), arb(0))
+        upper = balls.nonnegative(arb(n).log() + Lsum - (q[star] - Q), "log n + Lsum - (q_min - Q)")
+        out["LL-LA.5"] = balls.combine([lower, upper])
+        nu = sum(
+            (int(c) * -network.loss_d1(loss, x) * x for c, x in zip(counts, q, strict=True)),
+            arb(0),
+        )
         floor = -network.loss_d1(loss, Q) * Q
         eq7 = [balls.nonnegative(nu - floor, "nu - (-l'(Q)) Q")]
-        if loss.name == "exponential":
-            eq7.append(balls.nonnegative(nu - Lsum * q[j], "nu - Lsum q_min"))
         out["LL-EQ7"] = balls.combine(eq7)
         if float(floor.mid()) > 0:
             out["LL-L5.1"] = balls.combine(

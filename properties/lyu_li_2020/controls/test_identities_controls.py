@@ -231,3 +231,26 @@ def test_before_t0_is_not_exercised():
     assert not identities.check_ll_la5(
         state.model.q, hom.smoothed_min_margin(state.model.q, LOGISTIC), LOGISTIC
     ).exercised
+
+
+def test_certificate_of_a_planted_loss_is_false(monkeypatch):
+    """LL-EQ7, LL-L5.1: ball arithmetic with the loss counted ten times (``Lsum`` ten times
+    too large, so ``Q`` about ``log 10`` too small and the floor ``(-loss'(Q)) Q`` about ten
+    times ``nu``) proves eq. 7 false at a deep linear state past t0, and the certified path
+    check fails (a FALSE certificate is a failure of the suite)."""
+    from invariants.certify import network
+
+    rng = np.random.default_rng(3)
+    u = np.array([1.0, 0.5, -0.2])
+    z = rng.normal(size=(12, 3))
+    z *= np.sign(z @ u)[:, None]
+    weights = [4.0 * np.outer(np.ones(2), u), 4.0 * np.ones((1, 2))]
+    honest = network.loss_value
+    assert identities.certify_path([weights], z, LOGISTIC)["LL-EQ7"].certified
+
+    def planted(loss, m):
+        return 10 * honest(loss, m)
+
+    monkeypatch.setattr(network, "loss_value", planted)
+    with pytest.raises(AssertionError, match="LL-EQ7: the float check held but ball"):
+        identities.certify_path([weights], z, LOGISTIC)
