@@ -25,9 +25,8 @@ Rounding (every tolerance below is a sum of such terms, derived beside its check
 
 from __future__ import annotations
 
-import math
-
 import dataclasses
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
