@@ -96,12 +96,12 @@ def test_identities_along_flow(loss: str, data, record_slack, record_observation
     if len(tight) >= 2:
         last = tr.checkpoints[-1]
         record_observation(
-            "eq7 tightness nu / ((-l'(Q)) Q)",
+            "eq7_tightness",
             "LL-EQ7",
             {
                 "first": tight[0],
                 "last": tight[-1],
-                "log10 rho last": float(
+                "log10_rho_last": float(
                     np.log10(np.linalg.norm(np.concatenate([W.ravel() for W in last.weights])))
                 ),
             },
