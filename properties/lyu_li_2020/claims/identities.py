@@ -734,7 +734,11 @@ def _certify_linear_state(weights: Sequence[np.ndarray], z: np.ndarray, loss: Lo
         w = network.end_to_end(network.ball_weights(weights))
         q = network.margins(w, balls.ball_matrix(rows))
         n = int(counts.sum())
-        star = int(np.argmin(hom.linear_network_margins(weights, rows).q))
+        # The argmin of the enclosed margins' midpoints (not of the float margins, whose
+        # rounding can misorder two margins that differ by less than it): every ``d_u``
+        # then has a non-negative midpoint, so the rewrite below never proves a false
+        # "gap > log n" from a misordered near-tie.
+        star = int(np.argmin([float(x.mid()) for x in q]))
         others = [u for u in range(len(q)) if u != star]
         out: dict = {}
         if loss.name == "exponential":
