@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from invariants import strategies
 from invariants.core.maxmargin import max_margin
 from properties.helpers import collect
-from properties.lyu_li_2020.claims import flow_theorems as ft
+from properties.lyu_li_2020.claims import flow_theorems
 
 # One case per loss, each with half the profile's examples, so the halves run side by side
 # under xdist (as the first paper's flow properties do).
@@ -42,28 +42,28 @@ def test_flow_theorems_along_one_flow(loss: str, data, record_slack, record_obse
     on one gradient flow, with the laws loss_rate, norm_rate, kkt_window, dl3_ratio and the
     observation alignment_and_margin."""
     problem = data.draw(problems(loss), label="problem")
-    tr = ft.long_flow(problem.z, problem.weights, problem.loss)
-    run = ft.flow_run(tr, max_margin(problem.drawn.data).gamma)
+    tr = flow_theorems.long_flow(problem.z, problem.weights, problem.loss)
+    run = flow_theorems.flow_run(tr, max_margin(problem.drawn.data).gamma)
     note(
         f"n={problem.drawn.n} d={problem.drawn.d} widths={problem.widths} loss={loss} "
         f"init={problem.init.name} stop={tr.stop_reason} steps={tr.work.steps} t0={run.j0}"
     )
     checks = {
-        "LL-T4.1": lambda: (ft.check_ll_t4_1(run), []),
-        "LL-T4.3": lambda: ft.check_ll_t4_3(run),
-        "LL-LC.9": lambda: (ft.check_ll_lc_9(run), []),
-        "LL-LC.11": lambda: (ft.check_ll_lc_11(run), []),
-        "LL-TA.9": lambda: ft.check_ll_ta_9(run),
-        "LL-DL3": lambda: ft.check_ll_dl3(run),
+        "LL-T4.1": lambda: (flow_theorems.check_ll_t4_1(run), []),
+        "LL-T4.3": lambda: flow_theorems.check_ll_t4_3(run),
+        "LL-LC.9": lambda: (flow_theorems.check_ll_lc_9(run), []),
+        "LL-LC.11": lambda: (flow_theorems.check_ll_lc_11(run), []),
+        "LL-TA.9": lambda: flow_theorems.check_ll_ta_9(run),
+        "LL-DL3": lambda: flow_theorems.check_ll_dl3(run),
     }
     if loss == "exponential":
-        checks["LL-LB.6"] = lambda: (ft.check_ll_lb_6(run), [])
+        checks["LL-LB.6"] = lambda: (flow_theorems.check_ll_lb_6(run), [])
     done, failures = collect(checks)
     for slack, observations in done.values():
         record_slack(slack)
         for observation in observations:
             record_observation(*observation)
-    meeting = ft.alignment_and_margin(run)
+    meeting = flow_theorems.alignment_and_margin(run)
     if meeting is not None:
         record_observation(*meeting)
     assert not failures, "\n".join(failures)

@@ -20,7 +20,7 @@ from invariants.core.data import make_dataset
 from invariants.core.losses import EXPONENTIAL
 from invariants.core.maxmargin import max_margin
 from invariants.dynamics import flow
-from properties.lyu_li_2020.claims import flow_theorems as ft
+from properties.lyu_li_2020.claims import flow_theorems
 
 pytestmark = pytest.mark.meta
 
@@ -48,18 +48,20 @@ def fixed_problem(seed: int, n: int, d: int, widths: list[int]):
 @pytest.fixture(scope="module")
 def depth3() -> tuple[flow.Trajectory, float]:
     data, W = fixed_problem(2, 12, 3, [3, 3])
-    return ft.long_flow(data.z, W, EXPONENTIAL), max_margin(data).gamma
+    return flow_theorems.long_flow(data.z, W, EXPONENTIAL), max_margin(data).gamma
 
 
 @pytest.fixture(scope="module")
-def run3(depth3) -> ft.FlowRun:
-    return ft.flow_run(*depth3)
+def run3(depth3) -> flow_theorems.FlowRun:
+    return flow_theorems.flow_run(*depth3)
 
 
 @pytest.fixture(scope="module")
-def run4() -> ft.FlowRun:
+def run4() -> flow_theorems.FlowRun:
     data, W = fixed_problem(4, 3, 2, [2, 2, 2])
-    return ft.flow_run(ft.long_flow(data.z, W, EXPONENTIAL), max_margin(data).gamma)
+    return flow_theorems.flow_run(
+        flow_theorems.long_flow(data.z, W, EXPONENTIAL), max_margin(data).gamma
+    )
 
 
 def test_honest_runs_pass_every_check(run3, run4):
@@ -67,13 +69,13 @@ def test_honest_runs_pass_every_check(run3, run4):
     LL-T4.3, LL-LC.9, LL-LC.11, LL-TA.9, LL-DL3, each exercised."""
     for run in (run3, run4):
         slacks = [
-            ft.check_ll_t4_1(run),
-            ft.check_ll_lb_6(run),
-            ft.check_ll_t4_3(run)[0],
-            ft.check_ll_lc_9(run),
-            ft.check_ll_lc_11(run),
-            ft.check_ll_ta_9(run)[0],
-            ft.check_ll_dl3(run)[0],
+            flow_theorems.check_ll_t4_1(run),
+            flow_theorems.check_ll_lb_6(run),
+            flow_theorems.check_ll_t4_3(run)[0],
+            flow_theorems.check_ll_lc_9(run),
+            flow_theorems.check_ll_lc_11(run),
+            flow_theorems.check_ll_ta_9(run)[0],
+            flow_theorems.check_ll_dl3(run)[0],
         ]
         assert all(s.exercised for s in slacks), [s.statement for s in slacks if not s.exercised]
 
@@ -84,7 +86,7 @@ def test_t4_1_fails_on_gradient_ascent(depth3):
     tr, gamma_svm = depth3
     ascent = dataclasses.replace(tr, checkpoints=tr.checkpoints[::-1])
     with pytest.raises(AssertionError, match=r"LL-T4\.1: log gtil fell"):
-        ft.check_ll_t4_1(ft.flow_run(ascent, gamma_svm))
+        flow_theorems.check_ll_t4_1(flow_theorems.flow_run(ascent, gamma_svm))
 
 
 def test_lb_6_fails_with_the_mean_clock(run3):
@@ -92,7 +94,7 @@ def test_lb_6_fails_with_the_mean_clock(run3):
     paper's clock, not converted to the summed loss) must break the lemma's bound."""
     mean = dataclasses.replace(run3, log_t=run3.log_t + math.log(run3.n))
     with pytest.raises(AssertionError, match=r"LL-LB\.6"):
-        ft.check_ll_lb_6(mean)
+        flow_theorems.check_ll_lb_6(mean)
 
 
 def test_t4_3_fails_with_b0_for_b1(run3):
@@ -100,34 +102,34 @@ def test_t4_3_fails_with_b0_for_b1(run3):
     margin) in place of ``B1`` (its largest margin gradient, p times larger) must fail."""
     b0 = run3.order ** (-run3.order / 2) * run3.xmax
     with pytest.raises(AssertionError, match=r"LL-T4\.3"):
-        ft.check_ll_t4_3(run3, b1=b0)
+        flow_theorems.check_ll_t4_3(run3, b1=b0)
 
 
 @pytest.fixture
 def beta_minus_two(monkeypatch):
     """Plant ``beta^{-2}`` where ``beta^{-2} - 1`` belongs (the ``- 1`` forgotten)."""
-    honest = ft.deficits
-    monkeypatch.setattr(ft, "deficits", lambda run, idx: honest(run, idx) + 1.0)
+    honest = flow_theorems.deficits
+    monkeypatch.setattr(flow_theorems, "deficits", lambda run, idx: honest(run, idx) + 1.0)
 
 
 def test_lc_9_fails_without_the_minus_one(run3, beta_minus_two):
     """LL-LC.9: integrating ``beta^{-2}`` instead of ``beta^{-2} - 1`` must fail."""
     with pytest.raises(AssertionError, match=r"LL-LC\.9"):
-        ft.check_ll_lc_9(run3)
+        flow_theorems.check_ll_lc_9(run3)
 
 
 def test_lc_9_fails_with_half_the_right_side(run3):
     """LL-LC.9: the right side halved (``1/(2p)`` for ``1/p``) must fail: the bound is
     nearly attained where the weights sit on one support vector."""
     with pytest.raises(AssertionError, match=r"LL-LC\.9"):
-        ft.check_ll_lc_9(run3, factor=0.5)
+        flow_theorems.check_ll_lc_9(run3, factor=0.5)
 
 
 def test_ta_9_fails_without_the_minus_one(run3, beta_minus_two):
     """LL-TA.9: ``beta`` recovered from ``beta^{-2}`` instead of ``beta^{-2} - 1`` makes the
     smallest eps of some window exceed its bound."""
     with pytest.raises(AssertionError, match=r"LL-TA\.9"):
-        ft.check_ll_ta_9(run3)
+        flow_theorems.check_ll_ta_9(run3)
 
 
 def test_lc_11_fails_with_a_b1_too_small(run4):
@@ -136,7 +138,7 @@ def test_lc_11_fails_with_a_b1_too_small(run4):
     p = run4.order
     assert p == 4
     with pytest.raises(AssertionError, match=r"LL-LC\.11"):
-        ft.check_ll_lc_11(run4, b1=p ** (1 - p) * run4.xmax)
+        flow_theorems.check_ll_lc_11(run4, b1=p ** (1 - p) * run4.xmax)
     assert mr.linear_b1(p, run4.xmax) == pytest.approx(16 * p ** (1 - p) * run4.xmax)
 
 
@@ -145,11 +147,11 @@ def test_dl3_fails_with_the_mean_clock(run3):
     at ``n``, not 1, and the trend must fail."""
     mean = dataclasses.replace(run3, log_t=run3.log_t + math.log(run3.n))
     with pytest.raises(AssertionError, match="LL-DL3"):
-        ft.check_ll_dl3(mean)
+        flow_theorems.check_ll_dl3(mean)
 
 
 def test_dl3_fails_with_a_wrong_margin(run3):
     """LL-DL3: the limit with the max margin doubled (``p gamma^{2/p}`` off by ``2^{2/p}``)
     must fail."""
     with pytest.raises(AssertionError, match="LL-DL3"):
-        ft.check_ll_dl3(run3, gamma_svm=2 * run3.gamma_svm)
+        flow_theorems.check_ll_dl3(run3, gamma_svm=2 * run3.gamma_svm)
