@@ -13,7 +13,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -207,18 +207,23 @@ def check_ll_err_6(r2s: Sequence = SAMPLE_R2, *, sphere: bool = True) -> Slack:
 # --- LL-ERR items 1-3 ------------------------------------------------------------------------
 
 
-def check_ll_err_1(model: MarginModel, loss: Loss) -> Slack:
+def check_ll_err_1(
+    model: MarginModel,
+    loss: Loss,
+    gap_fn: Callable[[np.ndarray, Loss], float] = sandwich_gap,
+) -> Slack:
     """LL-ERR items 1-2: the printed ``|gtil - gtil|`` is identically 0 (vacuous), while
     the intended ``gbar - gtil`` is positive and at most ``log n / rho^p`` (exponential
     loss; LL-SW), so it is the quantity that tends to 0.
 
     Allowance: ``sandwich_gap`` is an LSE of n terms, within ``gamma(2n + 4)`` relative of
     the exact gap; the bound ``log n`` is exact to one rounding.  Exercised when ``n >= 2``
-    (else the gap is 0 and the two forms agree).
+    (else the gap is 0 and the two forms agree).  ``gap_fn`` replaces the sandwich
+    (planted bugs of the controls).
     """
     gtil = smoothed_margin(model.q, model.rho, model.order, loss)
     printed = abs(gtil - gtil)
-    gap = sandwich_gap(model.q, loss)
+    gap = gap_fn(model.q, loss)
     n = model.q.size
     bound = np.log(n) * (1.0 + gamma(2 * n + 4))
     assert printed == 0.0, f"LL-ERR 1: |gtil - gtil| = {printed} is not 0"
@@ -244,7 +249,8 @@ def err3_sides(model: MarginModel, loss: Loss) -> tuple[float, float, float]:
     lhs = p * nu_over_loss(model.q, loss) / rho**2
     g = scaled_gradient(model, loss)
     derived = float(g @ g) / (-log_l) / p
-    printed = float(np.log(-log_l)) / p / float(np.exp(log_l))
+    # the printed level log log(1/Lsum) is undefined (taken as -inf) before the threshold
+    printed = float(np.log(-log_l)) / p / float(np.exp(log_l)) if log_l < 0.0 else -np.inf
     return lhs, printed, derived
 
 
