@@ -59,11 +59,12 @@ def test_err1_fails_when_the_gap_is_taken_from_the_largest_margin():
         ce.check_ll_err_1(model, EXPONENTIAL, gap_fn=from_max)
 
 
-def test_err3_fails_on_a_misclassified_state():
-    """LL-ERR (item 3): the rate form needs t0 (it is LL-L5.1); at a state with a
-    misclassified point and ``Lsum > 1`` (violated A4) the derived form fails."""
-    z = np.array([[0.5, 0.2], [-0.9, 0.1]])
-    model = linear_network_margins([np.array([[1.0, 0.0]]), np.array([[1.0]])], z)
+def test_err3_fails_before_the_threshold():
+    """LL-ERR (item 3): the rate form needs t0 (it is LL-L5.1); three points classified
+    with margin 1 have ``Lsum = 3/e > 1`` (A4 violated): ``log(1/Lsum) < 0`` flips the
+    derived bound's sign while ``d log rho/dt > 0``, and the check fails."""
+    z = np.array([[0.5, 0.2], [0.5, -0.3], [0.5, 0.0]])
+    model = linear_network_margins([np.array([[np.sqrt(2.0), 0.0]]), np.array([[np.sqrt(2.0)]])], z)
     with pytest.raises(AssertionError, match="LL-ERR 3"):
         ce.check_ll_err_3(model, EXPONENTIAL)
 
