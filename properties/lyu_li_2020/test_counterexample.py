@@ -42,7 +42,7 @@ def hat_problems(draw) -> ce.HatProblem:
 @given(problem=hat_problems())
 def test_theorem_i1_margin_grows_and_direction_winds(problem, record_slack, record_observation):
     """LL-TI.1: from ``psi = 0`` the margin rises, ``r -> 1``, ``gbar -> 1`` and the
-    direction winds around the equator; the model is p-homogeneous (Euler, LL-EQ1)."""
+    direction winds around the equator; the model is p-homogeneous (Euler identity)."""
     model = mh.hat_margin_model(problem.theta0(), problem.n, problem.p, problem.k)
     res, allowed = ce.euler_residual(model)
     assert res <= allowed, f"LL-TI.1: h is not {problem.p}-homogeneous: {res} > {allowed}"
@@ -79,7 +79,7 @@ def test_err6_invariance_of_psi0_needs_exponent_3(record_erratum, record_slack):
 
 
 def test_err1_printed_gap_is_vacuous(record_erratum, record_slack):
-    """LL-ERR (items 1-2), LL-T4.1: ``|gtil - gtil|`` is 0 at every state; the gap that
+    """LL-ERR (items 1-2): ``|gtil - gtil|`` is 0 at every state; the gap that
     tends to 0 is ``gbar - gtil`` (here ``log n / rho^p`` on the hat, n = 3, p = 2)."""
     problem = ce.HatProblem(0.5, 3, 2, 3, 3.0, 30.0)
     model = mh.hat_margin_model(problem.theta0(), problem.n, problem.p, problem.k)
@@ -99,7 +99,7 @@ def test_err1_printed_gap_is_vacuous(record_erratum, record_slack):
     excess=st.floats(0.05, 0.95),
 )
 def test_err3_rate_against_level(drawn, depth, excess, record_slack):
-    """LL-ERR (item 3), LL-L5.1: at a state with ``e^{-1} < Lsum < 1`` the rate form
+    """LL-ERR (item 3): at a state with ``e^{-1} < Lsum < 1`` the rate form
     ``d log rho/dt <= (1/p) d/dt log log(1/Lsum)`` holds, the printed level form fails."""
     z, u = drawn.data.z, drawn.witness
     base = [u[None, :]] + [np.ones((1, 1))] * (depth - 1)
@@ -151,7 +151,7 @@ def test_not_a4_gtil_nonpositive_before_threshold(record_slack, record_observati
 
 
 def test_not_a2_bias_breaks_euler_and_eq6(record_slack, record_observation):
-    """LL-NEG (not A2): an output bias breaks the Euler identity (LL-EQ1) and eq. 6."""
+    """LL-NEG (not A2): an output bias breaks the Euler identity and eq. 6."""
 
     @st.composite
     def biased(draw):
@@ -187,7 +187,7 @@ def large_steps(draw):
 
 
 def test_not_s5_large_step_lets_loss_rise(record_slack, record_observation):
-    """LL-NEG (not S5), LL-T4.2: a constant step far above H, from past t0 on a depth-2
+    """LL-NEG (not S5): a constant step far above H, from past t0 on a depth-2
     linear network (exponential loss): the first step where ``Lsum`` rises or ``gtil`` falls."""
     z, W0, eta = find(
         large_steps(), lambda zwe: ce.s5_first_rise(*zwe, 30) is not None, settings=WITNESS_SEARCH
@@ -209,7 +209,7 @@ def small_step_runs(draw):
 
 
 def test_gbar_can_fall_after_t0_while_gtil_rises(record_slack, record_observation):
-    """LL-NEG, LL-T4.1: past t0 the normalised margin itself can fall on a step on which
+    """LL-NEG: past t0 the normalised margin itself can fall on a step on which
     the smoothed margin rises (depth 1, exponential loss, step 0.1 on the sum)."""
     z, W0 = find(
         small_step_runs(),

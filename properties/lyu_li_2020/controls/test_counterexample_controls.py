@@ -60,7 +60,8 @@ def test_err1_fails_when_the_gap_is_taken_from_the_largest_margin():
 
 
 def test_err3_fails_before_the_threshold():
-    """LL-ERR (item 3): the rate form needs t0 (it is LL-L5.1); three points classified
+    """LL-ERR (item 3): the rate form needs t0 (it is the smoothed margin's monotonicity);
+    three points classified
     with margin 1 have ``Lsum = 3/e > 1`` (A4 violated): ``log(1/Lsum) < 0`` flips the
     derived bound's sign while ``d log rho/dt > 0``, and the check fails."""
     z = np.array([[0.5, 0.2], [0.5, -0.3], [0.5, 0.0]])
