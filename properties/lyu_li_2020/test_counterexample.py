@@ -219,3 +219,27 @@ def test_gbar_can_fall_after_t0_while_gtil_rises(record_slack, record_observatio
     t = ce.gbar_falls_while_gtil_rises(z, W0, 0.1, 200)
     record_observation("gbar falls after t0", "LL-NEG", {"n": z.shape[0], "step": t})
     record_slack(Slack("LL-NEG", None, f"gbar falls at step {t}", exercised=True))
+
+
+def test_err3_printed_level_is_an_erratum(record_erratum, record_slack):
+    """LL-ERR (item 3): the witness of the erratum, on the hat (n = 3, p = 2, r = 0.5 on
+    ``psi = 0``) scaled so that ``Lsum = e^{-1/2}``: the rate ``d log rho/dt`` exceeds the
+    printed level (negative), and the derived rate bound holds."""
+    problem = ce.HatProblem(0.5, 3, 2, 3, 3.0, 30.0)
+    rho = np.sqrt((np.log(3.0) + 0.5) / (1.0 - mh.hat(0.5, problem.a0, 3)))
+    model = mh.hat_margin_model(rho * mh.sphere_point(problem.a0, problem.a0), 3, 2, 3)
+    slack = ce.check_ll_err_3(model, EXPONENTIAL)
+    record_slack(slack)
+    lhs, printed, derived = ce.err3_sides(model, EXPONENTIAL)
+    assert lhs > printed
+    record_erratum(
+        "LL-ERR",
+        printed="Sec. 5 proof sketch: d log rho/dt <= (1/L) log log(1/Lsum)",
+        derived="d log rho/dt <= (1/L) d/dt log log(1/Lsum) (the smoothed margin's monotonicity)",
+        witness={
+            "Lsum": float(np.exp(-0.5)),
+            "d log rho/dt / Lsum": lhs,
+            "printed level / Lsum": printed,
+            "derived rate / Lsum": derived,
+        },
+    )
