@@ -390,3 +390,13 @@ def gbar_falls_while_gtil_rises(
         if series[t + 1, 2] < series[t, 2] - tol_b and series[t + 1, 1] > series[t, 1] + tol_g:
             return t
     return None
+
+
+def check_ll_neg(assumption: str, violated: bool, restored: bool) -> Slack:
+    """LL-NEG: the violation of ``assumption`` breaks its claim (``violated``: the
+    predicate said yes on the violating problem) and restoring it mends it (``restored``:
+    the same predicate on the problem with the assumption restored must say no), so the
+    break is the assumption's doing and not a predicate that always says yes."""
+    assert violated, f"LL-NEG: violating {assumption} did not break its claim"
+    assert not restored, f"LL-NEG: with {assumption} restored the predicate still says yes"
+    return Slack("LL-NEG", None, f"not {assumption}: broken, mended when restored", exercised=True)
