@@ -252,10 +252,9 @@ IDS: tuple[str, ...] = tuple(CATALOGUE)
 
 def id_pattern(prefixes: Iterable[str]) -> re.Pattern[str]:
     """A statement ID of any of the papers with these ID ``prefixes``: the prefix, then
-    capitals and digits, then at most one dotted part of capitals and digits (``LL-TI.1``,
-    ``LL-S5.ID``), then at most one lower-case letter (``S-L2a``)."""
+    capitals and digits, then at most one lower-case letter (``S-L2a``)."""
     alternatives = "|".join(re.escape(p) for p in sorted(prefixes, key=len, reverse=True))
-    return re.compile(f"(?:{alternatives})" + r"[A-Z0-9]+(?:\.[A-Z0-9]+)?[a-z]?\b")
+    return re.compile(f"(?:{alternatives})" + r"[A-Z0-9]+[a-z]?\b")
 
 
 #: The IDs of every catalogued paper (:func:`id_pattern` of their prefixes).
