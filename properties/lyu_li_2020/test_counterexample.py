@@ -127,29 +127,26 @@ def _aligned_start(z: np.ndarray, u: np.ndarray, c: float) -> list[np.ndarray]:
 
 @st.composite
 def a4_violations(draw):
+    """Separable data and a depth-2 start ``W1 = c v^T``, ``W2 = c`` along a drawn ``v``."""
     drawn = draw(strategies.datasets(n=(2, 5), d=(2, 3), min_margin=0.05))
     z, u = drawn.data.z, drawn.witness
-    flip = draw(st.integers(0, z.shape[0] - 1))
-    W0 = _aligned_start(z, u, draw(st.floats(0.5, 2.0)))
-    bad = z.copy()
-    bad[flip] = -bad[flip]  # a misclassified point
-    return bad, W0, z
+    v = np.array([draw(st.floats(-1.0, 1.0)) for _ in range(z.shape[1])])
+    return z, _aligned_start(z, v, draw(st.floats(0.5, 2.0))), u
 
 
 def test_not_a4_gtil_nonpositive_before_threshold(record_slack, record_observation):
-    """LL-NEG (not A4): with a misclassified point ``gtil <= 0``; GD (small constant step)
-    is followed to the threshold and how ``gtil`` and ``gbar`` moved before it recorded."""
-    z, W0, z_ok = find(
+    """LL-NEG (not A4): from a start that misclassifies a point of separable data
+    ``gtil <= 0``; GD (constant step 0.5 on the sum) is followed to the threshold and how
+    ``gtil`` and ``gbar`` moved before it recorded."""
+    z, W0, u = find(
         a4_violations(),
-        lambda zwz: counterexample.a4_gtil_nonpositive(
-            linear_network_margins(zwz[1], zwz[0]), EXPONENTIAL
-        ),
+        lambda zwu: bool(np.min(linear_network_margins(zwu[1], zwu[0]).q) < 0.0),
         settings=WITNESS_SEARCH,
     )
-    # restored: the point classified again, the start scaled past the threshold (Lsum < 1)
-    q = linear_network_margins(W0, z_ok).q
+    # restored: the start along the separator u, scaled past the threshold (Lsum < 1)
+    q = linear_network_margins(_aligned_start(z, u, 1.0), z).q
     c = float(np.sqrt((np.log(z.shape[0]) + 1.0) / q.min()))  # depth 2: margins scale c^2
-    restored = linear_network_margins([c * W for W in W0], z_ok)
+    restored = linear_network_margins(_aligned_start(z, u, c), z)
     record_slack(
         counterexample.check_ll_neg(
             "A4",
@@ -157,7 +154,7 @@ def test_not_a4_gtil_nonpositive_before_threshold(record_slack, record_observati
             counterexample.a4_gtil_nonpositive(restored, EXPONENTIAL),
         )
     )
-    record_observation("not A4", "LL-NEG", counterexample.before_threshold(z, W0, 0.05, 300))
+    record_observation("not A4", "LL-NEG", counterexample.before_threshold(z, W0, 0.5, 2000))
 
 
 def test_not_a2_bias_breaks_euler_and_eq6(record_slack, record_observation):
