@@ -273,3 +273,15 @@ def test_err3_printed_level_is_an_erratum(record_erratum, record_slack):
             "derived rate / Lsum": derived,
         },
     )
+
+
+@given(
+    a=st.floats(1.05, 8.0),
+    psi=st.floats(-np.pi, np.pi),
+    k=st.sampled_from(mh.EXPONENTS),
+    p=st.integers(1, 3),
+)
+def test_theorem_i1_reduced_field_is_the_tangential_gradient(a, psi, k, p, record_slack):
+    """LL-TI.1: the reduced dynamics (the planar gradient with its radial part times
+    ``1 - r^2``) is the tangential part of ``grad h``, divided by ``e^{-a}``."""
+    record_slack(counterexample.check_ll_ti_1_reduction(a, psi, k, p))

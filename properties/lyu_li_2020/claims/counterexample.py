@@ -400,3 +400,38 @@ def check_ll_neg(assumption: str, violated: bool, restored: bool) -> Slack:
     assert violated, f"LL-NEG: violating {assumption} did not break its claim"
     assert not restored, f"LL-NEG: with {assumption} restored the predicate still says yes"
     return Slack("LL-NEG", None, f"not {assumption}: broken, mended when restored", exercised=True)
+
+
+def check_ll_ti_1_reduction(
+    a: float,
+    psi: float,
+    k: int,
+    p: int,
+    rates_fn: Callable[[float, float, int], mh.SphereRates] = mh.sphere_rates,
+) -> Slack:
+    """LL-TI.1's reduction: the chart velocity of :func:`~invariants.core.mexican_hat.
+    sphere_rates` is the tangential part of ``grad h`` (of
+    :func:`~invariants.core.mexican_hat.homogeneous_margin`) at the unit point ``(a, phi =
+    a + psi)``, divided by ``E`` (``h = 1 - f`` there, so ``tangential grad h = -grad_S f``).
+
+    Allowance: both sides compose the same polar partials (fewer than 64 flops each); the
+    componentwise bound ``gamma(64)`` times the sum of the absolute values of the terms of
+    ``f_r / E`` and ``f_phi / E``, carried by the chart's largest factor ``a' = 2 r a^2``.
+    """
+    phi = a + psi
+    x = mh.sphere_point(a, phi)
+    _, grad = mh.homogeneous_margin(x, p, k)
+    E = float(np.exp(-a))
+    tangential = (grad - float(x @ grad) * x)[:2] / E
+    rates = rates_fn(a, psi, k)
+    r = mh.radius_of(a)
+    da = 2.0 * r * a * a
+    dr = rates.da / da
+    radial, angular = np.array([np.cos(phi), np.sin(phi)]), np.array([-np.sin(phi), np.cos(phi)])
+    chart = dr * radial + r * rates.dphi * angular
+    A = mh.coefficient(r, k)
+    terms = da * (1.0 + 2.0 * A) + abs(mh.coefficient_derivative(r, k)) + A / r
+    allowed = gamma(64) * terms * (1.0 + da)
+    err = float(np.max(np.abs(tangential - chart)))
+    assert err <= allowed, f"LL-TI.1: the reduced field misses grad h by {err:.3g} > {allowed:.3g}"
+    return Slack("LL-TI.1", err / allowed, f"reduction error {err:.2g}", exercised=True)

@@ -8,6 +8,7 @@ import dataclasses
 import numpy as np
 import pytest
 
+from invariants.core import mexican_hat as mh
 from invariants.core.homogeneous import linear_network_margins, smoothed_min_margin
 from invariants.core.losses import EXPONENTIAL
 from properties.lyu_li_2020.claims import counterexample
@@ -106,3 +107,19 @@ def test_neg_gbar_predicate_says_no_for_one_point():
     gtil rises: the predicate says no."""
     z = Z[:1]
     assert counterexample.gbar_falls_while_gtil_rises(z, [np.array([[2.0, 1.0]])], 0.1, 200) is None
+
+
+def test_ti1_reduction_fails_for_the_planar_field():
+    """LL-TI.1: Absil's planar field (the radial speed without the factor 1 - r^2) is not
+    the tangential gradient of h: the reduction check fails on it."""
+
+    def planar(a: float, psi: float, k: int) -> mh.SphereRates:
+        r = mh.radius_of(a)
+        fr, fphi = mh.scaled_polar_gradient(a, psi, k)
+        dphi = -fphi / (r * r)
+        da = 2.0 * r * a * a * (-fr)
+        return mh.SphereRates(da=da, dpsi=dphi - da, dphi=dphi, speed=1.0)
+
+    counterexample.check_ll_ti_1_reduction(1.6, 0.3, 3, 2)  # the sphere's field passes
+    with pytest.raises(AssertionError, match="reduced field misses"):
+        counterexample.check_ll_ti_1_reduction(1.6, 0.3, 3, 2, rates_fn=planar)
