@@ -48,9 +48,7 @@ def test_theorem_i1_margin_grows_and_direction_winds(problem, record_slack, reco
     run = counterexample.run_hat(problem)
     slack = counterexample.check_ll_ti_1(run, problem)
     record_slack(slack)
-    record_observation(
-        "hat flow reach", "LL-TI.1", {"k": problem.k, "a0": problem.a0, **slack.measures}
-    )
+    record_observation("hat_flow", "LL-TI.1", {"k": problem.k, "a0": problem.a0, **slack.measures})
 
 
 def test_err6_invariance_of_psi0_needs_exponent_3(record_erratum, record_slack):
@@ -154,7 +152,7 @@ def test_not_a4_gtil_nonpositive_before_threshold(record_slack, record_observati
             counterexample.a4_gtil_nonpositive(restored, EXPONENTIAL),
         )
     )
-    record_observation("not A4", "LL-NEG", counterexample.before_threshold(z, W0, 0.5, 2000))
+    record_observation("not_a4", "LL-NEG", counterexample.before_threshold(z, W0, 0.5, 2000))
 
 
 def test_not_a2_bias_breaks_euler_and_eq6(record_slack, record_observation):
@@ -190,7 +188,7 @@ def test_not_a2_bias_breaks_euler_and_eq6(record_slack, record_observation):
             counterexample.a2_breaks_euler(unbiased, EXPONENTIAL),
         )
     )
-    record_observation("not A2", "LL-NEG", {"bias": b, "euler residual": res, "allowed": allowed})
+    record_observation("not_a2", "LL-NEG", {"bias": b, "euler_residual": res, "allowed": allowed})
 
 
 @st.composite
@@ -218,7 +216,7 @@ def test_not_s5_large_step_lets_loss_rise(record_slack, record_observation):
         )
     )
     record_observation(
-        "not S5", "LL-NEG", {"eta": eta, "first step": t, "Lsum rose": float(what == "Lsum")}
+        "not_s5", "LL-NEG", {"eta": eta, "first_step": t, "lsum_rose": float(what == "Lsum")}
     )
 
 
@@ -248,7 +246,7 @@ def test_gbar_can_fall_after_t0_while_gtil_rises(record_slack, record_observatio
             counterexample.gbar_falls_while_gtil_rises(z[:1], W0, 0.1, 200) is not None,
         )
     )
-    record_observation("gbar falls after t0", "LL-NEG", {"n": z.shape[0], "step": t})
+    record_observation("gbar_falls_after_t0", "LL-NEG", {"n": z.shape[0], "step": t})
 
 
 def test_err3_printed_level_is_an_erratum(record_erratum, record_slack):
