@@ -272,10 +272,13 @@ def dual_is_unique(z: np.ndarray, mm: MaxMargin) -> bool:
     return bool(z_s.shape[0] <= z_s.shape[1] and sigma[-1] > rank_tolerance(z_s))
 
 
-#: Rounding floor of the relative DL2 measures (sines, margin gaps, balance): each is formed
-#: from O(D + n) operations on order-one normalised quantities; ``gamma(64)`` is far above
-#: their rounding for the sizes drawn (D <= 60, n <= 20), and far below every start value.
-TREND_FLOOR = gamma(64)
+#: Rounding floor of the relative DL2 measures (sines, margin gaps, balance).  Each is one
+#: chain of operations on order-one normalised quantities: a normalisation and a dot product
+#: over at most D parameters, a minimum over n margins each a dot product of length d <= D,
+#: and at most four further operations (a square root, a ratio, a subtraction from 1, a
+#: product), so its relative rounding is at most ``gamma(D + n + 4)``; with the drawn sizes
+#: D <= 60 and n <= 20 that is ``gamma(84)``, still far below every start value judged.
+TREND_FLOOR = gamma(60 + 20 + 4)
 
 
 def _falls(name: str, start: float, end: float, floor: float) -> tuple[bool, str | None]:
