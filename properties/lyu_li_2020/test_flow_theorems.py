@@ -13,11 +13,13 @@ not.  The tolerances are derived in :mod:`properties.lyu_li_2020.claims.flow_the
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, note, settings
+from hypothesis import assume, given, note, settings
 from hypothesis import strategies as st
 
 from invariants import strategies
+from invariants.core.losses import get_loss
 from invariants.core.maxmargin import max_margin
+from invariants.dynamics import relu_flow
 from properties.helpers import collect
 from properties.lyu_li_2020.claims import flow_theorems
 
@@ -67,3 +69,28 @@ def test_flow_theorems_along_one_flow(loss: str, data, record_slack, record_obse
     if meeting is not None:
         record_observation(*meeting)
     assert not failures, "\n".join(failures)
+
+
+@pytest.mark.parametrize("loss", ["exponential", "logistic"])
+@settings(max_examples=HALF_THE_EXAMPLES)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(4, 12),
+    d=st.integers(2, 4),
+    depth=st.integers(2, 3),
+    width=st.integers(2, 4),
+)
+def test_relu_flow_smoothed_margin(loss: str, seed, n, d, depth, width, record_slack):
+    """LL-T4.1 along the gradient flow of a bias-free ReLU network (one output, depth 2..3),
+    started past t0: log gtil never falls across a single-pattern step beyond its allowance,
+    the sandwich gap stays in [0, log n (+ Lsum)], rho and 1/Lsum grow."""
+    problem = relu_flow.teacher_student_problem(seed, n, d, depth, width, get_loss(loss))
+    assume(problem is not None)
+    x, y, weights = problem
+    tr = flow_theorems.relu_long_flow(x, y, weights, get_loss(loss))
+    run = flow_theorems.relu_run(tr)
+    note(
+        f"n={n} d={d} depth={depth} width={width} loss={loss} stop={tr.stop_reason} "
+        f"steps={len(tr.local_error)} pattern_steps={tr.pattern_changes} t0={run.j0}"
+    )
+    record_slack(flow_theorems.check_ll_t4_1_relu(run))
