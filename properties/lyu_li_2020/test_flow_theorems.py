@@ -40,7 +40,7 @@ def problems(loss: str):
 @settings(max_examples=HALF_THE_EXAMPLES)
 @given(data=st.data())
 def test_flow_theorems_along_one_flow(loss: str, data, record_slack, record_observation):
-    """LL-T4.1, LL-LB.6 (exponential loss), LL-T4.3, LL-LC.9, LL-LC.11, LL-TA.9 and LL-DL3
+    """LL-T4.1, LL-LB.6, LL-T4.3, LL-LC.9, LL-LC.11, LL-TA.9 and LL-DL3
     on one gradient flow, with the laws loss_rate, norm_rate, kkt_window, dl3_ratio and the
     observation alignment_and_margin."""
     problem = data.draw(problems(loss), label="problem")
@@ -58,8 +58,7 @@ def test_flow_theorems_along_one_flow(loss: str, data, record_slack, record_obse
         "LL-TA.9": lambda: flow_theorems.check_ll_ta_9(run),
         "LL-DL3": lambda: flow_theorems.check_ll_dl3(run),
     }
-    if loss == "exponential":
-        checks["LL-LB.6"] = lambda: (flow_theorems.check_ll_lb_6(run), [])
+    checks["LL-LB.6"] = lambda: (flow_theorems.check_ll_lb_6(run), [])
     done, failures = collect(checks)
     for slack, observations in done.values():
         record_slack(slack)

@@ -299,14 +299,19 @@ def elapsed_bounds(run: FlowRun, j: int) -> tuple[float, float]:
     return lo, hi
 
 
-def g_bounds(run: FlowRun, j: int) -> tuple[float, float]:
-    """``(lower, upper)`` of ``log G(1/Lsum(t_j))`` over the errors of ``S`` at t0 and t_j."""
+def g_bounds(run: FlowRun, j: int, loss_name: str = "exponential") -> tuple[float, float]:
+    """``(lower, upper)`` of ``log G(1/Lsum(t_j))`` over the errors of ``S`` at t0 and t_j.
+
+    ``loss_name`` picks G's ``g`` (:func:`margin_rates.log_g_integrand`): LL-LB.6 uses the
+    run's loss; LL-T4.3's upper rate is derived with ``S`` in place of ``g(S)`` and uses the
+    exponential form for both losses.
+    """
     j0 = run.j0
     assert j0 is not None
     s0, s = -run.log_loss[j0], -run.log_loss[j]
     e0, e = run.s_error(j0), run.s_error(j)
-    lo = mr.log_g_bracket(s0 + e0, s - e, run.order)[0]
-    hi = mr.log_g_bracket(s0 - e0, s + e, run.order)[1]
+    lo = mr.log_g_bracket(s0 + e0, s - e, run.order, loss_name)[0]
+    hi = mr.log_g_bracket(s0 - e0, s + e, run.order, loss_name)[1]
     return lo, hi
 
 
@@ -319,15 +324,29 @@ def gtil0_bounds(run: FlowRun) -> tuple[float, float]:
 
 
 def check_ll_lb_6(run: FlowRun) -> Slack:
-    """LL-LB.6 (exponential loss): ``G(1/Lsum(t)) >= p^2 gtil(t0)^{2/p} (t - t0)`` at every
-    checkpoint after t0, logarithms compared.
+    """LL-LB.6: ``G(1/Lsum(t)) >= p^2 gtil(t0)^{2/p} (t - t0)`` at every checkpoint after
+    t0, logarithms compared, with ``G = int g'(log u)^2 / g(log u)^{2-2/p} du`` for the
+    run's loss (``g(s) = s`` exponential, ``-log(expm1(e^{-s}))`` logistic).
 
-    Allowed: the upper end of ``log G`` (:func:`g_bounds`); observed: the lower end of
-    the right side (``gtil(t0)`` and ``t - t0`` at the lenient ends of their errors).
-    Exercised at a checkpoint whose elapsed time is resolved (its lower end is positive).
+    The lemma's derivation holds for both: ``d(1/Lsum)/dt = ||grad Lsum||^2 / Lsum^2 >=
+    (p nu / (rho Lsum))^2 >= p^2 f'(Q)^2 Q^2 / rho^2`` (Euler and LL-EQ7, ``f = -log loss``),
+    and ``rho^2 = (Q / gtil)^{2/p} <= (Q / gtil(t0))^{2/p}`` (LL-T4.1); with ``x = 1/Lsum``,
+    ``Q = g(log x)`` and ``f'(Q) = 1 / g'(log x)``, so ``dx/dt >= p^2 gtil(t0)^{2/p}
+    g(log x)^{2-2/p} / g'(log x)^2``, and separating variables gives the lemma.
+
+    Allowed: the upper end of ``log G`` (:func:`g_bounds`, the bracket is rigorous for both
+    losses: :func:`margin_rates.log_g_integrand`); observed: the lower end of the right
+    side (``gtil(t0)`` and ``t - t0`` at the lenient ends of their errors).  Exercised at a
+    checkpoint whose elapsed time is resolved (its lower end is positive).  A logistic run
+    whose ``S(t0)`` is within its error of ``log(1/log 2)`` has no finite upper end of G
+    and is not exercised.
     """
-    if run.loss.name != "exponential":
-        raise ValueError("LL-LB.6 is checked for the exponential loss (A3), whose g is known")
+    name = run.loss.name
+    if name not in ("exponential", "logistic"):
+        raise ValueError(f"LL-LB.6 is checked for the exponential and logistic losses, not {name}")
+    if run.j0 is not None and name == "logistic":
+        if -run.log_loss[run.j0] - run.s_error(run.j0) <= mr.LOGISTIC_S_STAR:
+            return Slack("LL-LB.6", None, "S(t0) within its error of s*", exercised=False)
     idx = run.past()
     worst, exercised, at = 0.0, False, -1
     lg0_lo, _ = gtil0_bounds(run) if idx.size else (0.0, 0.0)
@@ -337,7 +356,7 @@ def check_ll_lb_6(run: FlowRun) -> Slack:
             continue
         exercised = True
         rhs = mr.log_lb6_rate(run.order, math.exp(lg0_lo)) + t_lo
-        _, g_hi = g_bounds(run, j)
+        _, g_hi = g_bounds(run, j, name)
         assert rhs <= g_hi, (
             f"LL-LB.6: at checkpoint {j}, log G(1/Lsum) <= {g_hi:.6g} but "
             f"log(p^2 gtil0^(2/p) (t - t0)) >= {rhs:.6g}"

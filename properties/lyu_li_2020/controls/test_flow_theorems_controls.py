@@ -17,7 +17,7 @@ import pytest
 from invariants.core import margin_rates as mr
 from invariants.core import network as net
 from invariants.core.data import make_dataset
-from invariants.core.losses import EXPONENTIAL
+from invariants.core.losses import EXPONENTIAL, LOGISTIC
 from invariants.core.maxmargin import max_margin
 from invariants.dynamics import flow, relu_flow
 from properties.lyu_li_2020.claims import flow_theorems
@@ -210,3 +210,23 @@ def test_relu_t4_1_fails_with_a_wrong_field(monkeypatch):
     monkeypatch.undo()
     with pytest.raises(AssertionError, match=r"LL-T4\.1 \(ReLU\): log gtil fell"):
         flow_theorems.check_ll_t4_1_relu(flow_theorems.relu_run(tr))
+
+
+# --- LL-LB.6 for the logistic loss ------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def run3_logistic() -> flow_theorems.FlowRun:
+    data, W = fixed_problem(2, 12, 3, [3, 3])
+    return flow_theorems.flow_run(
+        flow_theorems.long_flow(data.z, W, LOGISTIC), max_margin(data).gamma
+    )
+
+
+def test_lb_6_logistic_honest_then_fails_with_the_mean_clock(run3_logistic):
+    """LL-LB.6 (logistic loss, G with ``g(s) = -log(expm1(e^{-s}))``): the honest run passes,
+    exercised; with the mean convention's time (``n t``) the bound must fail."""
+    assert flow_theorems.check_ll_lb_6(run3_logistic).exercised
+    mean = dataclasses.replace(run3_logistic, log_t=run3_logistic.log_t + math.log(run3_logistic.n))
+    with pytest.raises(AssertionError, match=r"LL-LB\.6"):
+        flow_theorems.check_ll_lb_6(mean)
