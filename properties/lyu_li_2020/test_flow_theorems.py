@@ -8,6 +8,10 @@ every statement is asserted on that one trajectory; a failure names every statem
 failed on the example.  Every run passes ``t0`` (the first paper's Theorem 1 sends the loss
 to 0), so every example can exercise every statement; the checks count the ones that did
 not.  The tolerances are derived in :mod:`properties.lyu_li_2020.claims.flow_theorems`.
+
+LL-T4.1 is also asserted along the flow of a bias-free ReLU network (one output, depth 2..3)
+from a teacher-student problem scaled past t0
+(:func:`invariants.dynamics.relu_flow.teacher_student_problem`), run to ``S = 1e3``.
 """
 
 from __future__ import annotations

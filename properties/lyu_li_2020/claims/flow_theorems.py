@@ -1,4 +1,5 @@
-"""The second paper's gradient-flow theorems, asserted along one deep-linear flow.
+"""The second paper's gradient-flow theorems, asserted along one deep-linear flow (and
+LL-T4.1 also along one bias-free ReLU network's flow, :class:`ReluRun`).
 
 Statements: LL-T4.1, LL-LB.6, LL-T4.3, LL-LC.9, LL-LC.11, LL-TA.9, LL-DL3 (and the
 ``alignment_and_margin`` observation, where the two papers meet).
@@ -27,9 +28,14 @@ Tolerances, each derived beside its check:
   ``|Q| + log n``, and ``rho^p`` errs by ``p gamma(D + 2)`` relative.
 * **Time**: the checkpoints' ``log_time_error`` (quadrature plus path,
   :mod:`invariants.dynamics.quadrature`), in the lenient direction at both ends.
-* **G**: the rigorous midpoint/trapezoid bracket of :func:`margin_rates.log_g_bracket`,
-  evaluated at ``S`` moved by its path error ``||grad log Lsum|| E`` plus the rounding of
-  ``log Lsum`` (:func:`invariants.core.rounding.log_risk_rounding`).
+* **G**: the rigorous midpoint/trapezoid bracket of :func:`margin_rates.log_g_bracket`
+  (LL-LB.6 with the run's loss's ``g``, both losses; LL-T4.3's upper rate with
+  ``g(s) = s``), evaluated at ``S`` moved by its path error ``||grad log Lsum|| E`` plus
+  the rounding of ``log Lsum`` (:func:`invariants.core.rounding.log_risk_rounding`).
+* **ReLU flows** (:mod:`invariants.dynamics.relu_flow`, LL-T4.1 only): each accepted
+  step is its own comparison, so its allowance is ``||grad log gtil||`` times that step's
+  local-error bound, not an accumulated ``E``; steps that saw an activation-pattern change
+  carry no error estimate and are counted, not asserted (:func:`relu_gtil_steps`).
 """
 
 from __future__ import annotations
