@@ -12,7 +12,9 @@ Conventions are those of :mod:`invariants.core.homogeneous` (the summed loss
   log-convex (``(s - a log s)'' = a / s^2 >= 0``), hence convex, so on every piece of a
   grid the midpoint rule is a lower bound and the trapezoid rule an upper bound of its
   integral: :func:`log_g_bracket` returns ``log`` of both, a rigorous bracket up to the
-  rounding of the sums (a few ulps of the log).
+  rounding of the sums (a few ulps of the log).  The logistic loss's integrand
+  ``e^s g'(s)^2 g(s)^{-a}`` is log-convex too (:func:`log_g_integrand` proves it), so the
+  same bracket serves it.
 * **Fits.**  :func:`fit_slope` is ordinary least squares with the slope's standard error.
 
 Statements served: LL-LB.6 (G and the time), LL-T4.3 (G's two-sided form, the fitted
@@ -80,22 +82,71 @@ def g_grid(s0: float, s1: float) -> np.ndarray:
     return nodes[(nodes >= s0) & (nodes <= s1)]
 
 
-def log_g_bracket(s0: float, s1: float, order: int) -> tuple[float, float]:
-    """``(lower, upper)`` bounds of ``log int_{s0}^{s1} e^s s^{-(2 - 2/p)} ds`` (LL-LB.6,
-    LL-T4.3): the midpoint and trapezoid sums of a convex integrand (module docstring),
-    in the log domain, so nothing overflows at ``s1 ~ 1e12``.  ``(-inf, -inf)`` when
-    ``s1 <= s0``.  Requires ``s0 > 0``.
+#: ``s* = log(1 / log 2)``: the logistic ``g(s) = -log(expm1(e^{-s}))`` is positive exactly
+#: for ``s > s*`` (``Lsum < log 2``, past t0), where its G is defined (LL-LB.6).
+LOGISTIC_S_STAR = -math.log(math.log(2.0))
+
+
+def _log_expm1_ratio(log_x: np.ndarray) -> np.ndarray:
+    """``log(expm1(x)/x)`` at ``x = e^{log_x}``, ``x <= 1`` (the vector form of
+    :func:`invariants.core.homogeneous.log_expm1_ratio`: ``x/2`` below ``log x = -20``,
+    where the dropped ``x^2/24`` is below ``2e-19``)."""
+    x = np.exp(log_x)
+    with np.errstate(divide="ignore"):
+        direct = x + np.log(-np.expm1(-np.maximum(x, 1e-300))) - log_x
+    return np.where(log_x < -20.0, 0.5 * x, direct)
+
+
+def log_g_integrand(s: np.ndarray, order: int, loss_name: str = "exponential") -> np.ndarray:
+    """``log(e^s g'(s)^2 / g(s)^a)`` with ``a = 2 - 2/p``: LL-LB.6's integrand in
+    ``s = log u`` (``G(x) = int g'(log u)^2 / g(log u)^a du``, ``du = e^s ds``).
+
+    ``g = f^{-1}`` with ``f = -log loss``, i.e. ``g(s) = loss^{-1}(e^{-s})``.  Exponential:
+    ``g(s) = s``, ``g' = 1``.  Logistic: ``g(s) = -log(expm1(w))`` with ``w = e^{-s}``,
+    written ``s - log(expm1(w)/w)``; ``g'(s) = w / (1 - e^{-w})``, whose log is
+    ``w - log(expm1(w)/w)``; nothing underflows at any ``s``.  Requires ``g(s) > 0``
+    (``s > 0``; logistic ``s >`` :data:`LOGISTIC_S_STAR`).
+
+    **Log-convex for both losses**, so :func:`log_g_bracket`'s midpoint/trapezoid bracket is
+    rigorous.  Exponential: ``(s - a log s)'' = a / s^2 >= 0``.  Logistic: the three terms
+    of ``s + 2 log g'(s) - a log g(s)`` are each convex.  (i) ``s``.  (ii) ``log g' =
+    psi(w) = w/2 + log(w/2) - log sinh(w/2)``; since ``d/ds = -w d/dw``, ``(log g')'' =
+    (w d/dw)^2 psi``, which with ``u = w/2`` is ``u - u coth u + u^2 / sinh^2 u = (u /
+    sinh^2 u)(sinh^2 u - sinh u cosh u + u) = (u / sinh^2 u)(e^{-2u} - 1 + 2u) / 2 >= 0``.
+    (iii) ``g'' = -w d/dw (w / (1 - e^{-w})) < 0`` (``(1 - e^{-w})/w = int_0^1 e^{-wt} dt``
+    decreases in ``w``), so ``g`` is concave and positive, ``log g`` concave, and ``-a log g``
+    convex (``a >= 0``).
+    """
+    s = np.asarray(s, dtype=np.float64)
+    a = 2.0 - 2.0 / order
+    if loss_name == "exponential":
+        return s - a * np.log(s)
+    if loss_name == "logistic":
+        r = _log_expm1_ratio(-s)
+        return s + 2.0 * (np.exp(-s) - r) - a * np.log(s - r)
+    raise ValueError(f"no G for the loss {loss_name!r}: exponential and logistic only")
+
+
+def log_g_bracket(
+    s0: float, s1: float, order: int, loss_name: str = "exponential"
+) -> tuple[float, float]:
+    """``(lower, upper)`` bounds of ``log G = log int_{s0}^{s1} e^s g'(s)^2 g(s)^{-(2 - 2/p)}
+    ds`` (LL-LB.6, LL-T4.3; :func:`log_g_integrand`, ``g(s) = s`` for the exponential loss):
+    the midpoint and trapezoid sums of a convex integrand (module docstring), in the log
+    domain, so nothing overflows at ``s1 ~ 1e12``.  ``(-inf, -inf)`` when ``s1 <= s0``.
+    Requires ``g(s0) > 0``: ``s0 > 0`` (exponential), ``s0 >`` :data:`LOGISTIC_S_STAR`
+    (logistic).
     """
     if s1 <= s0:
         return -math.inf, -math.inf
-    if s0 <= 0:
-        raise ValueError(f"G needs s0 = log(1/Lsum(t0)) > 0; got {s0}")
-    a = 2.0 - 2.0 / order
+    floor = LOGISTIC_S_STAR if loss_name == "logistic" else 0.0
+    if s0 <= floor:
+        raise ValueError(f"G needs g(s0) > 0, s0 = log(1/Lsum(t0)) > {floor:.6g}; got {s0}")
     s = g_grid(s0, s1)
-    phi = s - a * np.log(s)
+    phi = log_g_integrand(s, order, loss_name)
     h = np.diff(s)
     mid = 0.5 * (s[1:] + s[:-1])
-    lower = _logsumexp(np.log(h) + mid - a * np.log(mid))
+    lower = _logsumexp(np.log(h) + log_g_integrand(mid, order, loss_name))
     upper = _logsumexp(np.log(h) + np.logaddexp(phi[1:], phi[:-1]) - math.log(2.0))
     return lower, upper
 

@@ -91,3 +91,37 @@ def test_b1_bounds_the_margin_gradients_on_the_sphere(order: int, d: int, seed: 
     A = [np.outer(u[k + 1], u[k]) / math.sqrt(order) for k in range(order)]
     top = float(np.linalg.norm(hm.linear_network_margins(A, z).jacobian[0]))
     assert math.isclose(top, b1[0], rel_tol=64 * EPS * order * d), (top, b1[0])
+
+
+@given(
+    s0=st.floats(mr.LOGISTIC_S_STAR + 0.01, 5.0),
+    width=st.floats(0.01, 40.0),
+    order=st.integers(1, 5),
+)
+def test_logistic_g_bracket_contains_the_integral(s0: float, width: float, order: int):
+    """LL-LB.6 (logistic loss): midpoint <= G <= trapezoid for the log-convex integrand
+    ``e^s g'(s)^2 g(s)^{-a}`` with ``g(s) = -log(expm1(e^{-s}))``, against mpmath at 30
+    digits."""
+    s1 = s0 + width
+    a = 2.0 - 2.0 / order
+    mp.mp.dps = 30
+
+    def integrand(s):
+        w = mp.exp(-s)
+        return mp.exp(s) * (w / (1 - mp.exp(-w))) ** 2 * (-mp.log(mp.expm1(w))) ** (-a)
+
+    exact = float(mp.log(mp.quad(integrand, [s0, (s0 + s1) / 2, s1])))
+    lo, hi = mr.log_g_bracket(s0, s1, order, "logistic")
+    assert lo - BRACKET_ROUNDING <= exact <= hi + BRACKET_ROUNDING, (lo, exact, hi)
+
+
+@given(s=st.floats(mr.LOGISTIC_S_STAR + 1e-3, 700.0), order=st.integers(1, 5))
+def test_logistic_g_integrand_is_log_convex(s: float, order: int):
+    """LL-LB.6: the second difference of ``log_g_integrand`` (logistic) is non-negative up to
+    its rounding (four evaluations of a few ulps of ``|s| + a |log g| + 1`` each, over
+    ``h^2``)."""
+    h = min(1e-2, (s - mr.LOGISTIC_S_STAR) / 2)
+    v = mr.log_g_integrand(np.array([s - h, s, s + h]), order, "logistic")
+    second = float(v[0] - 2 * v[1] + v[2])
+    scale = float(np.max(np.abs(v))) + 1.0
+    assert second >= -16 * EPS * scale, (second, h)

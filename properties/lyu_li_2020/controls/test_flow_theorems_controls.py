@@ -1,5 +1,5 @@
 """Negative controls of the flow theorems: each check must fail on a planted bug or a broken
-dynamic (LL-T4.1, LL-LB.6, LL-T4.3, LL-LC.9, LL-LC.11, LL-TA.9, LL-DL3).
+dynamic (LL-T4.1 on linear and ReLU networks, LL-LB.6, LL-T4.3, LL-LC.9, LL-LC.11, LL-TA.9, LL-DL3).
 
 Two small fixed problems (deterministic seeds) are integrated once each; every control
 plants one bug into the record of a run, or into one function the check calls, and asserts
@@ -17,12 +17,15 @@ import pytest
 from invariants.core import margin_rates as mr
 from invariants.core import network as net
 from invariants.core.data import make_dataset
-from invariants.core.losses import EXPONENTIAL
+from invariants.core.losses import EXPONENTIAL, LOGISTIC
 from invariants.core.maxmargin import max_margin
-from invariants.dynamics import flow
+from invariants.dynamics import flow, relu_flow
 from properties.lyu_li_2020.claims import flow_theorems
 
 pytestmark = pytest.mark.meta
+
+#: The seed of the ReLU controls' problem (6 points in 3 dimensions, depth 3, width 3).
+RELU_SEED = 10
 
 
 def fixed_problem(seed: int, n: int, d: int, widths: list[int]):
@@ -155,3 +158,75 @@ def test_dl3_fails_with_a_wrong_margin(run3):
     must fail."""
     with pytest.raises(AssertionError, match="LL-DL3"):
         flow_theorems.check_ll_dl3(run3, gamma_svm=2 * run3.gamma_svm)
+
+
+# --- LL-T4.1 on the bias-free ReLU network ----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def relu_traj() -> relu_flow.ReluTrajectory:
+    """A depth-3 ReLU flow (seed fixed; it reaches ``S = 1e3`` in about 100 steps, two of
+    them across a pattern change)."""
+    problem = relu_flow.teacher_student_problem(RELU_SEED, 6, 3, 3, 3, EXPONENTIAL)
+    assert problem is not None
+    return flow_theorems.relu_long_flow(*problem, EXPONENTIAL)
+
+
+def test_relu_honest_run_passes(relu_traj):
+    """LL-T4.1 (ReLU): the unbroken run passes, exercised, with its single-pattern steps."""
+    slack = flow_theorems.check_ll_t4_1_relu(flow_theorems.relu_run(relu_traj))
+    assert slack.exercised and relu_traj.stop_reason == "max_s"
+
+
+def test_relu_t4_1_fails_on_gradient_ascent(relu_traj):
+    """LL-T4.1 (ReLU): the path traversed backwards (gradient ascent, each step's error and
+    pattern flag carried with it) lowers gtil after t0, and the check must fail."""
+    tr = relu_traj
+    ascent = dataclasses.replace(
+        tr,
+        tau=tr.tau[-1] - tr.tau[::-1],
+        states=tr.states[::-1],
+        local_error=tr.local_error[::-1],
+        estimate=tr.estimate[::-1],
+        crossed=tr.crossed[::-1],
+    )
+    with pytest.raises(AssertionError, match=r"LL-T4\.1 \(ReLU\): log gtil fell"):
+        flow_theorems.check_ll_t4_1_relu(flow_theorems.relu_run(ascent))
+
+
+def test_relu_t4_1_fails_with_a_wrong_field(monkeypatch):
+    """LL-T4.1 (ReLU): a planted bug in the field -- uniform dual weights ``1/n`` in place
+    of ``-loss'(q_i) / Lsum``, i.e. the ascent of the mean margin, not the descent of
+    ``Lsum`` -- neglects the smallest margins, and along its path gtil falls: the check must
+    fail within 80 steps."""
+
+    def uniform(model, loss):
+        return -(np.full(len(model.q), 1.0 / len(model.q)) @ model.jacobian)
+
+    problem = relu_flow.teacher_student_problem(RELU_SEED, 6, 3, 3, 3, EXPONENTIAL)
+    assert problem is not None
+    monkeypatch.setattr(relu_flow.hm, "scaled_gradient", uniform)
+    tr = relu_flow.relu_flow(*problem, EXPONENTIAL, max_s=flow_theorems.RELU_MAX_S, max_steps=80)
+    monkeypatch.undo()
+    with pytest.raises(AssertionError, match=r"LL-T4\.1 \(ReLU\): log gtil fell"):
+        flow_theorems.check_ll_t4_1_relu(flow_theorems.relu_run(tr))
+
+
+# --- LL-LB.6 for the logistic loss ------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def run3_logistic() -> flow_theorems.FlowRun:
+    data, W = fixed_problem(2, 12, 3, [3, 3])
+    return flow_theorems.flow_run(
+        flow_theorems.long_flow(data.z, W, LOGISTIC), max_margin(data).gamma
+    )
+
+
+def test_lb_6_logistic_honest_then_fails_with_the_mean_clock(run3_logistic):
+    """LL-LB.6 (logistic loss, G with ``g(s) = -log(expm1(e^{-s}))``): the honest run passes,
+    exercised; with the mean convention's time (``n t``) the bound must fail."""
+    assert flow_theorems.check_ll_lb_6(run3_logistic).exercised
+    mean = dataclasses.replace(run3_logistic, log_t=run3_logistic.log_t + math.log(run3_logistic.n))
+    with pytest.raises(AssertionError, match=r"LL-LB\.6"):
+        flow_theorems.check_ll_lb_6(mean)
