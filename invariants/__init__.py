@@ -12,12 +12,18 @@ Layers (the arrow reads "may import"; checked by ``properties/meta/test_layering
           ^                       rounding (EPS, gamma_m, SVD/Wedin bounds, error-free sums),
           |                       losses, data, network (+ A2), maxmargin (+ certificate),
           |                       bounds (Lemma 2), theta (S-L3, S-L4), limits,
-          |                       homogeneous (margins of p-homogeneous models)
+          |                       homogeneous (margins of p-homogeneous models), kkt (the
+          |                       max-margin problem's KKT residuals), smoothed_gd (ghat
+          |                       and the derived step bound), margin_rates (time, G,
+          |                       fits), multiclass (cross-entropy margins), mexican_hat
+          |                       (the counterexample's margin and reduced flow)
     dynamics/                   gradient flow: flow (the field, the guards, the driver),
                                   budget (the guard's allowances), records
                                   (checkpoints, step log, path), quadrature
                                   (log-domain time and its error), reference (the
-                                  tighter run behind perp_error); gradient descent (gd)
+                                  tighter run behind perp_error), relu_flow (the flow
+                                  of a bias-free ReLU network); gradient descent (gd
+                                  under A5, gd_scaled in the log domain of a summed loss)
     strategies/                 Hypothesis generators of problems (imports core)
     certify/                    ball-arithmetic certificates at float points (imports core;
                                 python-flint, the optional extra ``certify``)
