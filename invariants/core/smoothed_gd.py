@@ -52,6 +52,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .margin_rates import linear_b1
 from .rounding import EPS, gamma
 
 
@@ -134,15 +135,15 @@ def log_kappa(u: float, order: int) -> float:
 def sphere_constants(order: int, zmax: float) -> tuple[float, float]:
     """``(B1, B2)`` of a depth-p linear network on data of norm ``<= zmax`` (LL-T4.2).
 
-    ``B1 = sup_{||theta||=1} ||grad q_i|| = p^{1-p/2} zmax``: ``||grad q||^2 <= zmax^2
-    e_{p-1}(a)`` with ``a_k = ||W_k||_F^2`` summing to 1, and Maclaurin gives ``e_{p-1}(a)
-    <= p^{2-p}``.  ``B2 = sup ||Hess q_i||_op <= (p-1)(p-2)^{-(p-2)/2} zmax``: the Hessian's
+    ``B1 = sup_{||theta||=1} ||grad q_i|| = p^{1-p/2} zmax``
+    (:func:`invariants.core.margin_rates.linear_b1`, by Maclaurin).
+    ``B2 = sup ||Hess q_i||_op <= (p-1)(p-2)^{-(p-2)/2} zmax``: the Hessian's
     form in a unit direction ``Delta`` is ``2 sum_{j<k}`` of chains with ``Delta_j,
     Delta_k`` in place of ``W_j, W_k``, bounded by ``2 sum_{j<k} |Delta_j||Delta_k|``
     (``<= p - 1``) times the largest product of the other ``p - 2`` norms
     (``<= (p-2)^{-(p-2)/2}``, AM-GM).
     """
-    b1 = order ** (1.0 - order / 2.0) * zmax
+    b1 = linear_b1(order, zmax)
     if order == 1:
         return b1, 0.0
     b2 = (order - 1) * (float(order - 2) ** (-(order - 2) / 2.0) if order > 2 else 1.0) * zmax
