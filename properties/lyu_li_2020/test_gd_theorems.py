@@ -17,7 +17,6 @@ from hypothesis import given, note
 from hypothesis import strategies as st
 
 from invariants import strategies
-from invariants.core import smoothed_gd as sgd
 from invariants.dynamics import gd_scaled
 from properties.lyu_li_2020.claims import gd_theorems
 
@@ -43,14 +42,7 @@ def gd_runs(draw) -> tuple[gd_scaled.ScaledRun, str]:
     W0 = gd_scaled.start_past_t0(
         z, drawn.witness, dims, np.random.default_rng(seed), tilt=tilt, noise=noise, u0=u0
     )
-    theta0 = np.concatenate([M.ravel() for M in W0])
-    q0 = z @ gd_scaled.net.end_to_end(W0)
-    ref = sgd.Reference(
-        -gd_scaled.log_loss_of_scale(q0, 0.0, depth),
-        math.log(float(np.linalg.norm(theta0))),
-        depth,
-        float(np.max(np.linalg.norm(z, axis=1))),
-    )
+    ref = gd_theorems.reference_at(z, W0)
     log_frac = math.log(frac)
     run = gd_scaled.scaled_gradient_descent(
         z, W0, STEPS, lambda u, _t: log_frac + ref.log_step_bound(u)

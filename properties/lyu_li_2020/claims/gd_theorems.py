@@ -49,6 +49,7 @@ from invariants.core import network as net
 from invariants.core import smoothed_gd as sgd
 from invariants.core.losses import EXPONENTIAL
 from invariants.core.rounding import EPS, gamma, rounding_count, slack_ratio
+from invariants.dynamics import gd_scaled
 from invariants.dynamics.gd_scaled import ScaledRun
 from invariants.statements import Slack
 
@@ -111,6 +112,20 @@ class GhatTrace:
     euler: np.ndarray
     euler_tol: np.ndarray
     b1: float
+
+
+def reference_at(z: np.ndarray, weights) -> sgd.Reference:
+    """The reference state t0 of LL-T4.2 at the start ``weights`` on data ``z``: its
+    ``u0 = log(1/Lsum)``, ``log rho``, order and ``max ||z_i||``."""
+    depth = len(weights)
+    theta0 = np.concatenate([M.ravel() for M in weights])
+    q0 = z @ net.end_to_end(weights)
+    return sgd.Reference(
+        -gd_scaled.log_loss_of_scale(q0, 0.0, depth),
+        math.log(float(np.linalg.norm(theta0))),
+        depth,
+        float(np.max(np.linalg.norm(z, axis=1))),
+    )
 
 
 def ghat_trace(run: ScaledRun, lam: float = 0.0) -> GhatTrace:

@@ -27,14 +27,7 @@ def _problem(depth: int = 2, u0: float = 3.0):
     z = np.column_stack([rng.uniform(0.2, 1.0, 6), rng.normal(0, 0.5, (6, 2))])
     dims = [3, *([3] * (depth - 1)), 1]
     W0 = gd_scaled.start_past_t0(z, direction, dims, rng, tilt=0.8, noise=0.3, u0=u0)
-    theta0 = np.concatenate([M.ravel() for M in W0])
-    q0 = z @ gd_scaled.net.end_to_end(W0)
-    ref = sgd.Reference(
-        -gd_scaled.log_loss_of_scale(q0, 0.0, depth),
-        math.log(float(np.linalg.norm(theta0))),
-        depth,
-        float(np.max(np.linalg.norm(z, axis=1))),
-    )
+    ref = gd_theorems.reference_at(z, W0)
     return z, W0, ref
 
 
