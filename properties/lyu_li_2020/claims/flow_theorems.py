@@ -217,11 +217,40 @@ def flow_run(tr: flow.Trajectory, gamma_svm: float) -> FlowRun:
 # --- LL-T4.1 ---------------------------------------------------------------------------------
 
 
-def sandwich_bound(run: FlowRun, j: int) -> float:
-    """Upper end of ``rho^p (gbar - gtil)``: ``log n`` (exponential), ``log n + Lsum``
-    (logistic; LL-SW, LL-LA.5)."""
-    extra = math.exp(run.log_loss[j]) if run.loss.name == "logistic" else 0.0
-    return math.log(run.n) + extra
+def sandwich_and_growth(
+    models,
+    weights,
+    data: np.ndarray,
+    loss,
+    log_loss: np.ndarray,
+    log_rho: np.ndarray,
+    idx: np.ndarray,
+    where: str,
+) -> float:
+    """LL-T4.1 (3)-(4) at the states ``idx`` after t0: the sandwich gap ``rho^p (gbar -
+    gtil)`` lies in ``[0, log n]`` (exponential) or ``[0, log n + Lsum]`` (logistic; LL-SW,
+    LL-LA.5), to the rounding of the margins and of one log-sum-exp, and ``rho`` and
+    ``1/Lsum`` grew from the first to the last.  ``models[j]``/``weights(j)`` give state
+    j; ``where`` names the network in messages.  Returns the worst gap over its bound."""
+    n = data.shape[0]
+    gap_ratio = 0.0
+    for j in idx:
+        gap = hm.sandwich_gap(models[j].q, loss)
+        slack_m = 2 * margin_rounding(weights(j), data) + gamma(n + 4) * (math.log(n) + 1)
+        extra = math.exp(log_loss[j]) if loss.name == "logistic" else 0.0
+        top = math.log(n) + extra
+        assert -slack_m <= gap <= top + slack_m, (
+            f"LL-T4.1{where}: the gap rho^p (gbar - gtil) = {gap:.6g} at state {j} is "
+            f"outside [0, {top:.6g}] (rounding {slack_m:.2e})"
+        )
+        gap_ratio = max(gap_ratio, gap / (top + slack_m))
+    j0, jn = int(idx[0]), int(idx[-1])
+    assert log_rho[jn] > log_rho[j0] and log_loss[jn] < log_loss[j0], (
+        f"LL-T4.1(3){where}: rho or 1/Lsum did not grow after t0: log rho "
+        f"{log_rho[j0]:.4g} -> {log_rho[jn]:.4g}, log Lsum {log_loss[j0]:.4g} -> "
+        f"{log_loss[jn]:.4g}"
+    )
+    return gap_ratio
 
 
 def gtil_steps(run: FlowRun) -> tuple[np.ndarray, np.ndarray]:
@@ -255,23 +284,10 @@ def check_ll_t4_1(run: FlowRun) -> Slack:
         f"LL-T4.1: log gtil fell by {-dlg[worst_k]:.3e} between checkpoints "
         f"{idx[worst_k]} and {idx[worst_k] + 1} after t0 (allowance {allow[worst_k]:.3e})"
     )
-    gap_ratio = 0.0
-    for j in idx:
-        gap = hm.sandwich_gap(run.models[j].q, run.loss)
-        slack_m = 2 * margin_rounding(run.weights[j], run.z) + gamma(run.n + 4) * (
-            math.log(run.n) + 1
-        )
-        top = sandwich_bound(run, j)
-        assert -slack_m <= gap <= top + slack_m, (
-            f"LL-T4.1: the gap rho^p (gbar - gtil) = {gap:.6g} at checkpoint {j} is outside "
-            f"[0, {top:.6g}] (rounding {slack_m:.2e})"
-        )
-        gap_ratio = max(gap_ratio, gap / (top + slack_m))
-    j0, jn = int(idx[0]), int(idx[-1])
-    assert run.log_rho[jn] > run.log_rho[j0] and run.log_loss[jn] < run.log_loss[j0], (
-        f"LL-T4.1(3): rho or 1/Lsum did not grow after t0: log rho {run.log_rho[j0]:.4g} -> "
-        f"{run.log_rho[jn]:.4g}, log Lsum {run.log_loss[j0]:.4g} -> {run.log_loss[jn]:.4g}"
+    gap_ratio = sandwich_and_growth(
+        run.models, lambda j: run.weights[j], run.z, run.loss, run.log_loss, run.log_rho, idx, ""
     )
+    j0, jn = int(idx[0]), int(idx[-1])
     dgbar = np.diff(run.gbar[idx])
     gbar_rnd = np.array(
         [2 * margin_rounding(run.weights[j], run.z) / run.Q[j] for j in idx[1:]]
@@ -894,25 +910,10 @@ def check_ll_t4_1_relu(run: ReluRun) -> Slack:
     )
     idx = np.flatnonzero(np.isfinite(run.kappa))
     idx = idx[idx >= run.j0]
-    gap_ratio = 0.0
-    for j in idx:
-        gap = hm.sandwich_gap(run.models[j].q, tr.loss)
-        slack_m = 2 * margin_rounding(tr.weights(j), tr.x) + gamma(run.n + 4) * (
-            math.log(run.n) + 1
-        )
-        extra = math.exp(run.log_loss[j]) if tr.loss.name == "logistic" else 0.0
-        top = math.log(run.n) + extra
-        assert -slack_m <= gap <= top + slack_m, (
-            f"LL-T4.1 (ReLU): the gap rho^p (gbar - gtil) = {gap:.6g} at state {j} is "
-            f"outside [0, {top:.6g}] (rounding {slack_m:.2e})"
-        )
-        gap_ratio = max(gap_ratio, gap / (top + slack_m))
-    j0, jn = int(idx[0]), int(idx[-1])
-    assert run.log_rho[jn] > run.log_rho[j0] and run.log_loss[jn] < run.log_loss[j0], (
-        f"LL-T4.1(3) (ReLU): rho or 1/Lsum did not grow after t0: log rho "
-        f"{run.log_rho[j0]:.4g} -> {run.log_rho[jn]:.4g}, log Lsum {run.log_loss[j0]:.4g} -> "
-        f"{run.log_loss[jn]:.4g}"
+    gap_ratio = sandwich_and_growth(
+        run.models, tr.weights, tr.x, tr.loss, run.log_loss, run.log_rho, idx, " (ReLU)"
     )
+    j0, jn = int(idx[0]), int(idx[-1])
     moved = smooth & (np.abs(dlg) > allow)
     rel_err = float(np.max(tr.local_error / np.exp(run.log_rho[1:])))
     return Slack(
