@@ -148,14 +148,16 @@ def test_dl2_without_a3(problem: strategies.Problem, record_slack, record_observ
 
 # --- bias-free ReLU networks --------------------------------------------------------------------
 
-#: One case per loss, each with half the profile's examples (as the ReLU LL-T4.1 test): one
-#: ReLU run is 0.15 to 0.35 s of CPU with the per-state checks (measured), so the stem stays
-#: within its budget.
-RELU_HALF = max(1, settings.default.max_examples // 2)
+#: One case per loss, each with a third of the profile's examples: one ReLU run to S = 1e3
+#: is 0.15 to 0.5 s of CPU, nearly all of it the integration (the per-state LL-LC.8 checks
+#: and residuals add about 10%; measured), and half the examples per loss took 15.8 s under
+#: the report profile with the multiplicity test, past this stem's ReLU budget (~15 s).  The
+#: same problems drive the ReLU LL-T4.1 test with half the examples.
+RELU_THIRD = max(1, settings.default.max_examples // 3)
 
 
 @pytest.mark.parametrize("loss", ["exponential", "logistic"])
-@settings(max_examples=RELU_HALF)
+@settings(max_examples=RELU_THIRD)
 @given(
     seed=st.integers(0, 2**32 - 1),
     n=st.integers(4, 12),
