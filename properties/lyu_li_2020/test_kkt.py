@@ -1,11 +1,14 @@
-"""The max-margin problem (P) and its KKT points, on deep linear networks.
+"""The max-margin problem (P) and its KKT points, on deep linear and bias-free ReLU networks.
 
 Statements: LL-P, LL-LC.8, LL-T4.4, LL-C4.5, LL-DL1, LL-DL2.
 
 One gradient flow per drawn problem serves LL-P, LL-LC.8 (at every saved state from t0 on),
 LL-T4.4, LL-DL2 and LL-C4.5 (trends from t0 to the end).  LL-DL1 and the exact form of
-LL-C4.5 are checked at a constructed KKT point.  The tolerances are derived in
-:mod:`properties.lyu_li_2020.claims.kkt`.
+LL-C4.5 are checked at a constructed KKT point.  Along bias-free ReLU flows (the
+teacher-student problems of the flow_theorems stem, and one fixed data set with several
+initialisations), LL-LC.8 at every state past t0 and LL-T4.4 as a trend; the fixed data set
+also records that the ReLU runs' limits differ (observation relu_kkt_multiplicity).  The
+tolerances are derived in :mod:`properties.lyu_li_2020.claims.kkt`.
 """
 
 from __future__ import annotations
@@ -152,7 +155,7 @@ def test_dl2_without_a3(problem: strategies.Problem, record_slack, record_observ
 #: is 0.15 to 0.5 s of CPU, nearly all of it the integration (the per-state LL-LC.8 checks
 #: and residuals add about 10%; measured), and half the examples per loss took 15.8 s under
 #: the report profile with the multiplicity test, past this stem's ReLU budget (~15 s).  The
-#: same problems drive the ReLU LL-T4.1 test with half the examples.
+#: same problems drive the ReLU test of the flow_theorems stem with half the examples.
 RELU_THIRD = max(1, settings.default.max_examples // 3)
 
 
@@ -167,8 +170,8 @@ RELU_THIRD = max(1, settings.default.max_examples // 3)
 )
 def test_kkt_along_relu_flow(loss: str, seed, n, d, depth, width, record_slack, record_observation):
     """LL-LC.8 at every state from t0 on and LL-T4.4 (the residuals fall) along the flow of a
-    bias-free ReLU network (the problems of the ReLU LL-T4.1 test); runs cut in a sliding
-    mode are measured, not asserted, and count as not exercised."""
+    bias-free ReLU network (the teacher-student problems of the flow_theorems stem); runs cut
+    in a sliding mode are measured, not asserted, and count as not exercised."""
     problem = relu_flow.teacher_student_problem(seed, n, d, depth, width, get_loss(loss))
     assume(problem is not None)
     x, y, weights = problem
