@@ -599,3 +599,155 @@ def check_run(
     if failures:
         raise AssertionError("\n".join(failures))
     return list(results.values())
+
+
+# --- bias-free ReLU networks (LL-LC.8, LL-T4.4) ------------------------------------------------
+
+
+def residual_trace(models: Sequence[hom.MarginModel], loss: Loss) -> KKTTrace:
+    """The KKT residuals of theta~ at each state of any homogeneous model (LL-T4.4, LL-LC.8).
+
+    Fills the columns of :class:`KKTTrace` that :func:`check_ll_t4_4` reads (``log_rho``,
+    ``eps``, ``eps_star``, ``floor``); the deep-linear columns (LL-DL2: the direction against
+    ``ubar``, the margin against ``gbar*``, the balance, the closed-form multipliers) have no
+    meaning for a ReLU network and are nan.  The residuals and their floor are formed exactly
+    as in :func:`kkt_trace`: the identity behind :func:`lc8_tolerance` is algebra on the
+    computed Jacobian (it holds for any rows ``h_i``, so for a ReLU network's
+    ``grad q_i`` with ``relu'(0) := 0``), and the rounding counts are the same product chains
+    with exact masks added.
+    """
+    rows = []
+    for model in models:
+        n, D = model.jacobian.shape
+        tilde = kkt.rescaled(model)
+        pm = kkt.proof_multipliers(model, loss)
+        scale = tilde.rho
+        rows.append(
+            (
+                np.log(model.rho),
+                kkt.stationarity_residual(tilde, pm.lam) / scale,
+                kkt.optimal_multipliers(tilde).upper / scale,
+                lc8_tolerance(n, D, pm.kappa),
+            )
+        )
+    cols = np.array(rows, dtype=np.float64).T if rows else np.zeros((4, 0))
+    nan = np.full(cols.shape[1], np.nan)
+    return KKTTrace(cols[0], cols[1], cols[2], cols[3], nan, nan, nan, nan, nan, nan)
+
+
+def relu_states_from_t0(tr) -> list[hom.MarginModel]:
+    """The accepted states of a ReLU run (:class:`invariants.dynamics.relu_flow.ReluTrajectory`)
+    from t0 on, as margin models: ``log Lsum < log loss(0)`` and ``q_min > 0`` (LL-T4.4)."""
+    threshold = float(tr.loss.log_value(np.zeros(1))[0])
+    models = [hom.relu_network_margins(tr.weights(j), tr.x, tr.y) for j in range(len(tr.tau))]
+    return [
+        m for m in models if float(np.min(m.q)) > 0.0 and hom.log_loss_sum(m.q, tr.loss) < threshold
+    ]
+
+
+def check_ll_t4_4_relu(models: Sequence[hom.MarginModel], loss: Loss, *, slid: bool) -> Slack:
+    """LL-T4.4 along a bias-free ReLU flow (a trend, as :func:`check_ll_t4_4`): the residuals
+    of theta~ with the proof's and the NNLS multipliers fall from t0 to the end.
+
+    ``slid``: the run was cut in a sliding mode (:data:`invariants.dynamics.relu_flow.
+    MAX_CROSSINGS`).  There the flow's velocity is a convex combination of the one-sided
+    gradients (a Filippov solution), not the computed selection ``relu'(0) := 0``, so the
+    residuals formed from the selection are not the theorem's: they are measured, not
+    asserted, and the run is not exercised.
+    """
+    trace = residual_trace(models, loss)
+    if slid:
+        return Slack(
+            "LL-T4.4",
+            None,
+            f"sliding mode: eps {trace.eps[0]:.3e} -> {trace.eps[-1]:.3e} (not asserted)",
+            exercised=False,
+            measures={
+                "decay_ratio": float(trace.eps[-1] / trace.eps[0]),
+                "eps_end": float(trace.eps[-1]),
+                "slid": 1.0,
+            },
+        )
+    slack = check_ll_t4_4(trace)
+    return Slack(
+        "LL-T4.4",
+        slack.ratio,
+        "ReLU: " + slack.detail,
+        exercised=slack.exercised,
+        measures={**slack.measures, "slid": 0.0},
+    )
+
+
+def check_relu_run(models: Sequence[hom.MarginModel], loss: Loss, *, slid: bool) -> list[Slack]:
+    """LL-LC.8 at every ReLU state from t0 on and LL-T4.4 (trend) over them; every check
+    runs, and one error names every statement that failed."""
+    results, failures = collect(
+        {
+            "LL-LC.8": lambda: worst_of([check_ll_lc_8(m, loss) for m in models]),
+            "LL-T4.4": lambda: check_ll_t4_4_relu(models, loss, slid=slid),
+        }
+    )
+    if failures:
+        raise AssertionError("\n".join(failures))
+    return list(results.values())
+
+
+def late_rise(models: Sequence[hom.MarginModel], loss: Loss) -> float:
+    """How much ``gbar`` rose over the last decade of ``S = log(1/Lsum)`` of a run, relative
+    to its final value (LL-T4.4: the motion left at the end of the run).  From the last state
+    with ``S <= S_end / 10`` to the end; the whole run when it spans less than a decade."""
+    s = np.array([-hom.log_loss_sum(m.q, loss) for m in models])
+    g = np.array([hom.normalized_margin(m.q, m.rho, m.order) for m in models])
+    k = max(0, int(np.searchsorted(s, s[-1] / 10.0, side="right")) - 1)
+    return float((g[-1] - g[k]) / g[-1])
+
+
+def check_global_limit(
+    relu_gbar: Sequence[float],
+    relu_rise: Sequence[float],
+    linear_gbar: Sequence[float],
+    gbar_star: float,
+) -> dict[str, float]:
+    """The multiplicity of KKT directions on ReLU networks (LL-T4.4's limits need not be
+    global optima of (P)): on one data set, the final normalised margins of several ReLU runs
+    spread (relative to the largest) by more than
+
+    * every run's own rise over its last decade of ``S`` (``relu_rise``, :func:`late_rise`):
+      the runs have all but stopped moving (``gtil`` is non-decreasing, LL-T4.1, so they
+      only rise), yet sit at different values;
+    * every linear run's distance to the linear optimum ``gbar* = gamma p^{-p/2}``: for the
+      linear network every run's limit is ``gbar*`` (LL-DL1, LL-DL2) and ``gbar <= gbar*``
+      always (AM-GM on the layer norms), so ``max_j (1 - gbar_j / gbar*)`` is how far runs
+      of the same kind still are from a common limit.
+
+    This is evidence, not a proof, that the ReLU runs head for different KKT directions (a
+    run's remaining rise is not bounded by its last decade's).  Returns the observation's
+    values; raises, naming LL-T4.4, when the spread does not exceed both -- the verdict for
+    runs that share one limit, as the linear network's do.
+    """
+    r = np.asarray(relu_gbar, dtype=np.float64)
+    lin = np.asarray(linear_gbar, dtype=np.float64)
+    # gbar <= gbar* exactly; computed, each side carries the relative rounding of a DL2
+    # margin measure, at most TREND_FLOOR (its derivation above).
+    assert np.all(lin <= gbar_star * (1.0 + TREND_FLOOR)), (
+        f"LL-T4.4: a linear run's gbar {lin.max():.9g} exceeds the optimum {gbar_star:.9g}"
+    )
+    relu_spread = float((r.max() - r.min()) / r.max())
+    rise = float(np.max(relu_rise))
+    linear_gap = float(np.max(1.0 - lin / gbar_star))
+    linear_spread = float((lin.max() - lin.min()) / lin.max())
+    assert relu_spread > max(rise, linear_gap), (
+        f"LL-T4.4 (multiplicity): the final gbar of the runs spread by {relu_spread:.3e} "
+        f"(relative), not more than their last-decade rise {rise:.3e} or the linear runs' "
+        f"distance to gbar* {linear_gap:.3e}: no evidence of distinct limits"
+    )
+    return {
+        "relu_spread": relu_spread,
+        "relu_late_rise": rise,
+        "linear_spread": linear_spread,
+        "linear_gap": linear_gap,
+        "relu_min": float(r.min()),
+        "relu_max": float(r.max()),
+        "gbar_star": float(gbar_star),
+        "relu_runs": float(r.size),
+    }

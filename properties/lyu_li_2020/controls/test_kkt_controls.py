@@ -2,7 +2,9 @@
 or a construction that is not a KKT point (LL-P, LL-LC.8, LL-T4.4, LL-C4.5, LL-DL1, LL-DL2).
 
 The fixed problem: 6 points in R^3 with margin >= 0.2 around a fixed direction, a depth-3
-linear network, the exponential loss, one gradient flow to ``||w_prod|| = 1e4``.
+linear network, the exponential loss, one gradient flow to ``||w_prod|| = 1e4``; and one
+bias-free ReLU flow (a teacher-student problem) for LL-LC.8, LL-T4.4 and the multiplicity
+check on ReLU networks.
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ from invariants.core import kkt as core_kkt
 from invariants.core.data import make_dataset
 from invariants.core.losses import EXPONENTIAL
 from invariants.core.maxmargin import max_margin
-from invariants.dynamics import flow
-from properties.lyu_li_2020.claims import kkt
+from invariants.dynamics import flow, relu_flow
+from properties.lyu_li_2020.claims import flow_theorems, kkt
 
 pytestmark = pytest.mark.meta
 
@@ -162,3 +164,81 @@ def test_ll_c4_5_trend_fails_on_gradient_ascent(problem):
     data, _, _, states = problem
     with pytest.raises(AssertionError, match=r"LL-C4\.5"):
         kkt.check_ll_c4_5_along(states[-1], states[0], data.z)
+
+
+# --- bias-free ReLU networks -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def relu_problem():
+    """One ReLU run (teacher-student seed 0: n = 8, d = 3, depth 2, width 3, exponential
+    loss; 17 steps across a pattern change, no sliding mode) to S = 1e3, its states past t0."""
+    x, y, weights = relu_flow.teacher_student_problem(0, 8, 3, 2, 3, EXPONENTIAL)
+    tr = flow_theorems.relu_long_flow(x, y, weights, EXPONENTIAL)
+    assert tr.stop_reason == "max_s"
+    return kkt.relu_states_from_t0(tr)
+
+
+def test_honest_relu_run_passes(relu_problem):
+    """The ReLU controls are meaningful only if the honest run passes LL-LC.8 and LL-T4.4."""
+    slacks = kkt.check_relu_run(relu_problem, EXPONENTIAL, slid=False)
+    assert all(s.exercised for s in slacks)
+
+
+def test_ll_lc_8_relu_fails_with_wrong_power_of_q_min(relu_problem, monkeypatch):
+    """LL-LC.8 on ReLU states: the proof's multipliers with q_min^{1-1/p} for q_min^{1-2/p}
+    (a planted wrong formula) break the eps identity."""
+    honest = core_kkt.proof_multipliers
+
+    def wrong(model, loss):
+        pm = honest(model, loss)
+        q_min = float(np.min(model.q))
+        return dataclasses.replace(pm, lam=pm.lam * q_min ** (1.0 / model.order))
+
+    monkeypatch.setattr(core_kkt, "proof_multipliers", wrong)
+    with pytest.raises(AssertionError, match=r"LL-LC\.8"):
+        kkt.check_ll_lc_8(relu_problem[-1], EXPONENTIAL)
+
+
+def test_ll_lc_8_relu_fails_with_multipliers_from_other_rows(relu_problem, monkeypatch):
+    """LL-LC.8 on ReLU states: multipliers formed from a velocity whose Jacobian is not the
+    model's (every row scaled by its own margin, a planted bug in the backward pass) break
+    the identity, which ties lam to the same rows that theta~ is compared with."""
+    honest = core_kkt.proof_multipliers
+
+    def wrong(model, loss):
+        bent = dataclasses.replace(model, jacobian=model.jacobian * model.q[:, None])
+        return honest(bent, loss)
+
+    monkeypatch.setattr(core_kkt, "proof_multipliers", wrong)
+    with pytest.raises(AssertionError, match=r"LL-LC\.8"):
+        kkt.check_ll_lc_8(relu_problem[-1], EXPONENTIAL)
+
+
+def test_ll_t4_4_relu_fails_on_gradient_ascent(relu_problem):
+    """LL-T4.4 on ReLU: the run backwards raises the KKT residuals."""
+    with pytest.raises(AssertionError, match=r"LL-T4\.4"):
+        kkt.check_ll_t4_4_relu(relu_problem[::-1], EXPONENTIAL, slid=False)
+
+
+def test_ll_t4_4_relu_fails_on_a_frozen_run(relu_problem):
+    """LL-T4.4 on ReLU: a run that never moves past t0 shows no decay."""
+    with pytest.raises(AssertionError, match=r"LL-T4\.4"):
+        kkt.check_ll_t4_4_relu([relu_problem[0]] * 4, EXPONENTIAL, slid=False)
+
+
+def test_global_limit_fails_on_runs_sharing_one_limit(problem, relu_problem):
+    """LL-T4.4 (multiplicity): the check fails for runs that share one limit -- the linear
+    network's (its last two states from t0 on, gbar* from the max-margin solver) passed as
+    the 'ReLU' side, and one ReLU run passed three times."""
+    data, mm, _, states = problem
+    models = [kkt.linear_model(w, data.z) for w in states[-2:]]
+    lin = [float(np.min(m.q)) / m.rho**m.order for m in models]
+    star = core_kkt.optimal_linear_margin(mm.gamma, len(states[-1]))
+    with pytest.raises(AssertionError, match=r"LL-T4\.4 \(multiplicity\)"):
+        kkt.check_global_limit(lin, [0.0, 0.0], lin, star)
+    last = relu_problem[-1]
+    g = float(np.min(last.q)) / last.rho**last.order
+    rise = kkt.late_rise(relu_problem, EXPONENTIAL)
+    with pytest.raises(AssertionError, match=r"LL-T4\.4 \(multiplicity\)"):
+        kkt.check_global_limit([g] * 3, [rise] * 3, lin, star)
