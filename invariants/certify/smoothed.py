@@ -68,7 +68,11 @@ def exp_point(layers: bn.BallWeights, data: Data) -> ExpPoint:
     star = int(np.argmin([float(x.mid()) for x in q]))
     d = [arb(0) if j == star else q[j] - q[star] for j in range(len(q))]
     S = arb(data.counts[star] - 1) + sum(
-        (c * (-dj).exp() for j, (c, dj) in enumerate(zip(data.counts, d, strict=True)) if j != star),
+        (
+            c * (-dj).exp()
+            for j, (c, dj) in enumerate(zip(data.counts, d, strict=True))
+            if j != star
+        ),
         arb(0),
     )
     gap = S.log1p()
@@ -79,7 +83,9 @@ def scaled_gradient(point: ExpPoint, data: Data) -> bn.BallWeights:
     """``grad Lsum / Lsum`` at the point, layer by layer: ``s_k (P_k g)^T`` with the
     end-to-end ``g = -sum_j c_j e^{-d_j} z_j / (1 + S)``."""
     W = point.layers
-    weights = [-(c * (-dj).exp()) / (1 + point.S) for c, dj in zip(data.counts, point.d, strict=True)]
+    weights = [
+        -(c * (-dj).exp()) / (1 + point.S) for c, dj in zip(data.counts, point.d, strict=True)
+    ]
     g = data.rows.transpose() * arb_mat(len(weights), 1, weights)
     P = bn.prefix_products(W)
     s = bn.suffix_vectors(W)

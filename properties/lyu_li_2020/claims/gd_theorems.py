@@ -536,9 +536,7 @@ def _certify_step(tr: GhatTrace, t: int, data) -> dict:
         t42.append(balls.nonnegative(rise, "log ghat(t+1) - log ghat(t)"))
         x = u0 / a.u
         le1 = [balls.nonnegative(x, "log gtil - log ghat", strict=True)]
-        le1 += [
-            balls.nonnegative(dj + a.gap, f"q_{j} - u") for j, dj in enumerate(a.d)
-        ]
+        le1 += [balls.nonnegative(dj + a.gap, f"q_{j} - u") for j, dj in enumerate(a.d)]
         spare = sum(
             (
                 c * -((-dj).expm1())
