@@ -123,3 +123,36 @@ def log_smoothed(point: ExpPoint, u0: arb, order: int) -> arb:
     """``log u - u0/u - p log rho``: the log of ``e^{phi(Lsum)} / rho^p`` when ``phi(x) =
     log log(1/x) - u0 / log(1/x)`` (inside a working precision)."""
     return point.u.log() - u0 / point.u - arb(order) * point.rho2.log() / 2
+
+
+@dataclass(frozen=True)
+class DualPoint:
+    """A loss's dual weights and velocity at one ball point ``W`` (any loss with a ball
+    form in :mod:`.network`; nothing underflows in Arb, so the weights are formed directly).
+
+    ``q`` the distinct rows' margins, ``star`` the smallest midpoint's index, ``w[j] = c_j
+    (-loss'(q_j)) / Lsum`` (multiplicity included), ``velocity = -grad Lsum / Lsum =
+    sum_j w_j grad q_j`` layer by layer, ``speed2 = ||velocity||^2``, ``rho2 = ||W||^2``.
+    """
+
+    layers: bn.BallWeights
+    q: list[arb]
+    star: int
+    w: list[arb]
+    velocity: bn.BallWeights
+    speed2: arb
+    rho2: arb
+
+
+@precise
+def dual_point(weights: Sequence[np.ndarray], data: Data, loss) -> DualPoint:
+    """:class:`DualPoint` at the float layers ``weights``."""
+    W = bn.ball_weights(weights)
+    q = bn.margins(bn.end_to_end(W), data.rows)
+    star = int(np.argmin([float(x.mid()) for x in q]))
+    total = sum((c * bn.loss_value(loss, x) for c, x in zip(data.counts, q, strict=True)), arb(0))
+    w = [c * -bn.loss_d1(loss, x) / total for c, x in zip(data.counts, q, strict=True)]
+    g = data.rows.transpose() * arb_mat(len(w), 1, w)
+    P, s = bn.prefix_products(W), bn.suffix_vectors(W)
+    V = tuple(s[k] * (P[k] * g).transpose() for k in range(len(W)))
+    return DualPoint(W, q, star, w, V, bn.squared_norm(V), bn.squared_norm(W))
