@@ -652,6 +652,20 @@ def certify_state(weights: net.Weights, z: np.ndarray, loss: Loss, data=None) ->
     )
 
 
+def ball_normalized_margin(q_min, rho, order: int):
+    """``gbar = q_min / rho^p`` in balls (LL-P, LL-LC.8)."""
+    return q_min / rho**order
+
+
+def ball_delta_bound(gbar, q_min, order: int, loss: Loss):
+    """LL-LC.8's per-constraint bound ``gbar^{-2/p} c_l / (e p q_min)`` in balls (``c_l = 1``
+    exponential, ``1 + e^{-q_min}`` logistic; :func:`invariants.core.kkt.delta_bound`)."""
+    from flint import arb
+
+    factor = arb(1) if loss.name == "exponential" else 1 + (-q_min).exp()
+    return gbar ** (arb(-2) / order) * factor / (arb(1).exp() * order * q_min)
+
+
 def _certify_state(weights: net.Weights, loss: Loss, data) -> dict:
     """:func:`certify_state` at the enclosing working precision (LL-P, LL-LC.8)."""
     from flint import arb
@@ -668,7 +682,7 @@ def _certify_state(weights: net.Weights, loss: Loss, data) -> dict:
             return {"LL-P": positive, "LL-LC.8": positive}
         rho = pt.rho2.sqrt()
         c = q_min ** (arb(1) / p)
-        gbar = q_min / rho**p
+        gbar = ball_normalized_margin(q_min, rho, p)
         # LL-P
         scaled = tuple(M / c for M in pt.layers)
         half_lhs = bn.squared_norm(scaled) / 2
@@ -682,8 +696,7 @@ def _certify_state(weights: net.Weights, loss: Loss, data) -> dict:
             if j != pt.star
         ]
         # LL-LC.8's delta bound
-        factor = arb(1) if loss.name == "exponential" else 1 + (-q_min).exp()
-        bound = gbar ** (arb(-2) / p) * factor / (arb(1).exp() * p * q_min)
+        bound = ball_delta_bound(gbar, q_min, p, loss)
         coef = rho * q_min ** (1 - arb(2) / p) / pt.speed2.sqrt()
         lc8, total = [], arb(0)
         for j, (cj, wj, qj) in enumerate(zip(data.counts, pt.w, pt.q, strict=True)):
