@@ -22,6 +22,9 @@ an optional dependency, imported here and nowhere else):
 - :mod:`.steps`: one gradient-descent step in balls and the inequalities about it
   (descent, norm growth, discrete balancedness, per-step budgets), the Lipschitz quotient
   of the gradient, and the choice of sampled steps;
+- :mod:`.smoothed`: the summed loss of a deep linear network in balls read through ``u =
+  log(1/Lsum)`` relative to the smallest margin, the exact scaled step ``W - s grad Lsum /
+  Lsum``, the dual weights and velocity;
 - :mod:`.spectral`: spectral norms, top singular values and vectors and rank deficits
   enclosed from a float eigen-decomposition (Gershgorin, Ostrowski and Davis-Kahan bounds
   in balls);

@@ -55,12 +55,13 @@ def test_gd_theorems_along_one_run(drawn, record_slack, record_observation):
     """LL-T4.2 (1) monotone ghat, (2) strict unless the direction is still, (3) the trend;
     LL-LE.1 (ghat < gtil <= gbar, phi's closed form against its definition); LL-LE.7
     (P1)-(P4) at alpha in {1/4, 1/2, 3/4, 1}; LL-EQ6's GD form; on one GD run under the
-    derived step bound H^D.
+    derived step bound H^D.  LL-T4.2 (1) and LL-LE.1 also in ball arithmetic at sampled
+    steps (the exact step from the float iterate); a FALSE certificate fails the test.
     """
     run, description = drawn
     note(description)
     tr = gd_theorems.ghat_trace(run)
-    slacks = gd_theorems.check_all(tr)
+    slacks = gd_theorems.check_all_certified(tr)
     for slack in slacks:
         record_slack(slack)
     trend = slacks[0]  # check_ll_t4_2: (1), with (3)'s reach in its measures

@@ -55,7 +55,9 @@ def run(problem: strategies.Problem) -> tuple[list, flow.Trajectory]:
     )
 )
 def test_kkt_statements_along_flow(problem: strategies.Problem, record_slack, record_observation):
-    """LL-P, LL-LC.8 at every state from t0 on; LL-T4.4, LL-DL2 and LL-C4.5 as trends."""
+    """LL-P, LL-LC.8 at every state from t0 on; LL-T4.4, LL-DL2 and LL-C4.5 as trends.
+    LL-P and LL-LC.8's delta bound also in ball arithmetic at sampled states (a FALSE
+    certificate fails the test)."""
     states, tr = run(problem)
     note(
         f"family={problem.drawn.family} n={problem.drawn.n} d={problem.drawn.d} "
@@ -63,7 +65,7 @@ def test_kkt_statements_along_flow(problem: strategies.Problem, record_slack, re
         f"states past t0={len(states)} stop={tr.stop_reason}"
     )
     mm = max_margin(problem.drawn.data)
-    slacks = kkt.check_run(states, problem.z, problem.loss, mm)
+    slacks = kkt.check_run(states, problem.z, problem.loss, mm, certify=True)
     for slack in slacks:
         record_slack(slack)
     t44 = next(s for s in slacks if s.statement == "LL-T4.4")

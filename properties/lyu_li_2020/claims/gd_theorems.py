@@ -467,3 +467,133 @@ def check_all(tr: GhatTrace) -> list[Slack]:
         check_ll_le_7(tr),
         check_ll_eq6_gd(tr),
     ]
+
+
+# --- certificates (ball arithmetic, python-flint) ------------------------------------------
+
+#: The statements certified at sampled steps of a GD run.
+CERTIFIED = ("LL-T4.2", "LL-LE.1")
+
+
+def certified_steps(tr: GhatTrace) -> list[int]:
+    """The steps from t0 certified: t0, the last, the float check's tightest step (the
+    largest fall of ``log ghat`` over its allowance, else the smallest rise) and
+    :data:`~invariants.certify.steps.SAMPLED_BETWEEN` between (LL-T4.2, LL-LE.1)."""
+    from invariants.certify import steps
+
+    d = np.diff(tr.log_ghat)[tr.t0 :]
+    allow = step_allowance(tr)[tr.t0 :]
+    tight = int(np.argmax(-d / allow)) if d.size else 0
+    return [tr.t0 + i for i in steps.sample_steps(d.size, worst=(tight,))]
+
+
+def certify_step(tr: GhatTrace, t: int, data=None) -> dict:
+    """Ball-arithmetic verdicts at step ``t >= t0`` of the run (LL-T4.2 (1), LL-LE.1).
+
+    The exact scaled step ``theta' = theta(t) - s(t) grad Lsum / Lsum`` from the float
+    iterate with the run's float ``s(t) = eta Lsum`` (:mod:`invariants.certify.smoothed`);
+    ``u0`` is the exact ``log(1/Lsum)`` at the float ``theta(t0)``.  Decided:
+
+    * LL-T4.2: ``u0 >= 3/2`` (phi's closed form holds), ``u(theta') >= u(theta(t))`` (the
+      loss falls in the exact step, so ``theta'`` stays in the closed form's range) and
+      ``log ghat(theta') - log ghat(theta(t)) >= 0``, ``log ghat = log u - u0/u - p log
+      rho``.  That the float ``theta(t)`` itself is past t0 (``u(theta(t)) >= u0``) is the
+      float check's (to its allowance): the float run is not an exact chain of steps, and
+      at steps below the update's rounding its exact ``u`` may sit ulps below ``u0``;
+    * LL-LE.1 at ``theta(t)``: ``ghat < gtil`` (``u0/u > 0``), ``gtil <= gbar`` (``u <=
+      q_j`` for every j, i.e. ``d_j + log1p(S) >= 0``), (b) ``q_min - u <= log n`` (``n - 1
+      - S >= 0``, as ``q_min <= q*``), and ``ghat/gtil >= 1 - u0/u`` (``expm1(-x) + x >= 0``
+      at ``x = u0/u``).
+
+    Returns a :class:`~invariants.certify.balls.Certificate` per statement, each one point.
+    """
+    from invariants.certify import balls, smoothed
+
+    data = data if data is not None else smoothed.distinct_rows(tr.run.z)
+    return balls.refine(
+        lambda: _certify_step(tr, t, data),
+        lambda verdicts: any(c.decided is None for c in verdicts.values()),
+    )
+
+
+def _certify_step(tr: GhatTrace, t: int, data) -> dict:
+    """:func:`certify_step` at the enclosing working precision (LL-T4.2, LL-LE.1)."""
+    import dataclasses
+
+    from flint import arb
+
+    from invariants.certify import balls, smoothed
+
+    run, p = tr.run, tr.ref.order
+    where = f"step {t}"
+    with balls.working_precision():
+        u0 = smoothed.point_at(run.weights(tr.t0), data).u
+        step = smoothed.scaled_step(run.weights(t), data, float(run.scaled_step[t]))
+        a, b = step.before, step.after
+        t42 = [balls.nonnegative(u0 - arb(3) / 2, "u0 - 3/2")]
+        t42.append(balls.nonnegative(b.u - a.u, "u(t+1) - u(t)"))
+        rise = smoothed.log_smoothed(b, u0, p) - smoothed.log_smoothed(a, u0, p)
+        t42.append(balls.nonnegative(rise, "log ghat(t+1) - log ghat(t)"))
+        x = u0 / a.u
+        le1 = [balls.nonnegative(x, "log gtil - log ghat", strict=True)]
+        le1 += [balls.nonnegative(dj + a.gap, f"q_{j} - u") for j, dj in enumerate(a.d)]
+        spare = sum(
+            (
+                c * -((-dj).expm1())
+                for j, (c, dj) in enumerate(zip(data.counts, a.d, strict=True))
+                if j != a.star
+            ),
+            arb(0),
+        )
+        le1.append(balls.nonnegative(spare, "log n - (q_min - u)"))
+        le1.append(balls.nonnegative((-x).expm1() + x, "ghat/gtil - (1 - u0/u)"))
+    out = {}
+    for sid, certs in (("LL-T4.2", t42), ("LL-LE.1", le1)):
+        c = balls.combine(certs)
+        out[sid] = dataclasses.replace(
+            c, points=1, witness=f"{where}: {c.witness}" if c.witness else ""
+        )
+    return out
+
+
+def certify_trace(tr: GhatTrace) -> dict:
+    """The verdicts of :func:`certify_step` at :func:`certified_steps`, combined per
+    statement and required consistent with the float checks (LL-T4.2, LL-LE.1): a FALSE
+    certificate fails with both verdicts and the witness."""
+    from invariants.certify import balls, smoothed
+
+    data = smoothed.distinct_rows(tr.run.z)
+    per: dict[str, list] = {}
+    for t in certified_steps(tr):
+        for sid, cert in certify_step(tr, t, data).items():
+            per.setdefault(sid, []).append(cert)
+    out = {sid: balls.combine(certs) for sid, certs in per.items()}
+    for sid, cert in out.items():
+        require_consistent(sid, cert)
+    return out
+
+
+def require_consistent(statement: str, certificate) -> None:
+    """A FALSE certificate where the float check held is a failure of the suite (LL-T4.2,
+    LL-LE.1): the float check is then contradicted by a proof."""
+    assert certificate.decided is not False, (
+        f"{statement}: the float check held but ball arithmetic proves it false at "
+        f"{certificate.witness} (exact margin in [{certificate.lower:.6e}, "
+        f"{certificate.upper:.6e}])"
+    )
+
+
+def check_all_certified(tr: GhatTrace) -> list[Slack]:
+    """:func:`check_all` with the certificates of :func:`certify_trace` attached to the
+    Slacks of LL-T4.2 (1) and LL-LE.1 (the float checks run first: a float failure is
+    reported as such)."""
+    import dataclasses
+
+    slacks = check_all(tr)
+    certs = certify_trace(tr)
+    out = []
+    for i, sl in enumerate(slacks):
+        if (i == 0 and sl.statement == "LL-T4.2") or sl.statement == "LL-LE.1":
+            sl = dataclasses.replace(sl, certificate=certs[sl.statement])
+        out.append(sl)
+    return out

@@ -17,6 +17,7 @@ A4/B4); only states from ``t0`` on are checked (:func:`states_from_t0`).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -581,10 +582,18 @@ def worst_of(slacks: Sequence[Slack]) -> Slack:
 
 
 def check_run(
-    states: Sequence[net.Weights], z: np.ndarray, loss: Loss, mm: MaxMargin
+    states: Sequence[net.Weights],
+    z: np.ndarray,
+    loss: Loss,
+    mm: MaxMargin,
+    *,
+    certify: bool = False,
 ) -> list[Slack]:
     """LL-P and LL-LC.8 at every state from t0 on, LL-T4.4, LL-DL2 and LL-C4.5 (trend) over
-    them; every check runs, and one error names every statement that failed."""
+    them; every check runs, and one error names every statement that failed.  With
+    ``certify``, LL-P and LL-LC.8's delta bound are also decided in ball arithmetic at
+    sampled states (:func:`certify_states`, run after the float checks held) and the
+    certificates attached to their Slacks."""
     models = [linear_model(w, z) for w in states]
     trace = kkt_trace(states, z, loss, mm)
     results, failures = collect(
@@ -598,7 +607,133 @@ def check_run(
     )
     if failures:
         raise AssertionError("\n".join(failures))
-    return list(results.values())
+    out = list(results.values())
+    if certify:
+        certs = certify_states(states, z, loss)
+        out = [
+            dataclasses.replace(sl, certificate=certs[sl.statement])
+            if sl.statement in certs
+            else sl
+            for sl in out
+        ]
+    return out
+
+
+# --- certificates (ball arithmetic, python-flint) ---------------------------------------------
+
+#: The statements certified at sampled states of the flow from t0 on.
+CERTIFIED = ("LL-P", "LL-LC.8")
+
+
+def certify_state(weights: net.Weights, z: np.ndarray, loss: Loss, data=None) -> dict:
+    """Ball-arithmetic verdicts at the float layers of one state past t0 (LL-P, LL-LC.8).
+
+    Margins ``q_j`` of the distinct rows in balls, ``q_min = q_{j*}`` at the smallest
+    midpoint (``q_min > 0`` decided strictly first), ``c = q_min^{1/p}``:
+
+    * LL-P: the identity ``(1/2)||theta / c||^2 = (1/2) (q_min / rho^p)^{-2/p}`` (both sides
+      by different routes: entrywise squares of the rescaled layers against the normalised
+      margin; TRUE when the residual's ball contains 0), and feasibility with ``min = 1``
+      from the margins of the rescaled layers (``q_{j*}(theta~) - 1`` contains 0, every
+      other ``q_j(theta~) - 1 >= 0``);
+    * LL-LC.8's delta bound: per constraint ``lam_i (q_i/q_min - 1) <= (q_min/rho^p)^{-2/p}
+      c_l / (e p q_min)`` with the proof's ``lam_i = rho q_min^{1-2/p} (-loss'(q_i)) /
+      ||grad Lsum||`` formed in balls (``c_l = 1`` exponential, ``1 + e^{-q_min}``
+      logistic), and the sum at most n times the bound.
+
+    Returns a :class:`~invariants.certify.balls.Certificate` per statement, each one point.
+    """
+    from invariants.certify import balls, smoothed
+
+    data = data if data is not None else smoothed.distinct_rows(z)
+    return balls.refine(
+        lambda: _certify_state(weights, loss, data),
+        lambda verdicts: any(c.decided is None for c in verdicts.values()),
+    )
+
+
+def ball_normalized_margin(q_min, rho, order: int):
+    """``gbar = q_min / rho^p`` in balls (LL-P, LL-LC.8)."""
+    return q_min / rho**order
+
+
+def ball_delta_bound(gbar, q_min, order: int, loss: Loss):
+    """LL-LC.8's per-constraint bound ``gbar^{-2/p} c_l / (e p q_min)`` in balls (``c_l = 1``
+    exponential, ``1 + e^{-q_min}`` logistic; :func:`invariants.core.kkt.delta_bound`)."""
+    from flint import arb
+
+    factor = arb(1) if loss.name == "exponential" else 1 + (-q_min).exp()
+    return gbar ** (arb(-2) / order) * factor / (arb(1).exp() * order * q_min)
+
+
+def _certify_state(weights: net.Weights, loss: Loss, data) -> dict:
+    """:func:`certify_state` at the enclosing working precision (LL-P, LL-LC.8)."""
+    from flint import arb
+
+    from invariants.certify import balls, smoothed
+    from invariants.certify import network as bn
+
+    p = len(weights)
+    with balls.working_precision():
+        pt = smoothed.dual_point(weights, data, loss)
+        q_min = pt.q[pt.star]
+        positive = balls.nonnegative(q_min, "q_min", strict=True)
+        if positive.decided is not True:
+            return {"LL-P": positive, "LL-LC.8": positive}
+        rho = pt.rho2.sqrt()
+        c = q_min ** (arb(1) / p)
+        gbar = ball_normalized_margin(q_min, rho, p)
+        # LL-P
+        scaled = tuple(M / c for M in pt.layers)
+        half_lhs = bn.squared_norm(scaled) / 2
+        half_rhs = gbar ** (arb(-2) / p) / 2
+        q_t = bn.margins(bn.end_to_end(scaled), data.rows)
+        ll_p = [balls.zero([half_lhs - half_rhs], "(1/2)||theta~||^2 - (1/2) gbar^(-2/p)")]
+        ll_p.append(balls.zero([q_t[pt.star] - 1], "min q(theta~) - 1"))
+        ll_p += [
+            balls.nonnegative(x - 1, f"q_{j}(theta~) - 1")
+            for j, x in enumerate(q_t)
+            if j != pt.star
+        ]
+        # LL-LC.8's delta bound
+        bound = ball_delta_bound(gbar, q_min, p, loss)
+        coef = rho * q_min ** (1 - arb(2) / p) / pt.speed2.sqrt()
+        lc8, total = [], arb(0)
+        for j, (cj, wj, qj) in enumerate(zip(data.counts, pt.w, pt.q, strict=True)):
+            gap = arb(0) if j == pt.star else (qj - q_min) / q_min
+            term = coef * wj / cj * gap
+            total += cj * term
+            lc8.append(balls.nonnegative(bound - term, f"delta bound at row {j}"))
+        lc8.append(balls.nonnegative(data.n * bound - total, "summed delta bound"))
+    return {"LL-P": balls.combine(ll_p), "LL-LC.8": balls.combine(lc8)}
+
+
+def require_consistent(statement: str, certificate) -> None:
+    """A FALSE certificate where the float check held is a failure of the suite (LL-P,
+    LL-LC.8): the float check is then contradicted by a proof."""
+    assert certificate.decided is not False, (
+        f"{statement}: the float check held but ball arithmetic proves it false at "
+        f"{certificate.witness} (exact margin in [{certificate.lower:.6e}, "
+        f"{certificate.upper:.6e}])"
+    )
+
+
+def certify_states(states: Sequence[net.Weights], z: np.ndarray, loss: Loss) -> dict:
+    """The verdicts of :func:`certify_state` at sampled states from t0 (the first, the last
+    and :data:`~invariants.certify.steps.SAMPLED_BETWEEN` between), combined per statement
+    and required consistent with the float checks (LL-P, LL-LC.8)."""
+    from invariants.certify import balls, smoothed, steps
+
+    data = smoothed.distinct_rows(z)
+    per: dict[str, list] = {}
+    for i in steps.sample_steps(len(states)):
+        for sid, cert in certify_state(states[i], z, loss, data).items():
+            where = f"state {i}: {cert.witness}" if cert.witness else ""
+            per.setdefault(sid, []).append(dataclasses.replace(cert, points=1, witness=where))
+    out = {sid: balls.combine(certs) for sid, certs in per.items()}
+    for sid, cert in out.items():
+        require_consistent(sid, cert)
+    return out
 
 
 # --- bias-free ReLU networks (LL-LC.8, LL-T4.4) ------------------------------------------------

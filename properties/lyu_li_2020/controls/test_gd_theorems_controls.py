@@ -110,3 +110,81 @@ def test_dropped_descent_breaks_le_7_p3(honest):
     frozen = dataclasses.replace(frozen, gradient=np.repeat(run.gradient[:1], run.steps, axis=0))
     with pytest.raises(AssertionError, match=r"LL-LE\.7"):
         gd_theorems.check_ll_le_7(gd_theorems.ghat_trace(frozen))
+
+
+# --- certified verdicts (ball arithmetic) --------------------------------------------------
+
+#: The fraction of H^D of the tiny steps below: the float iterate then moves by a few ulps
+#: per step (measured: 4.7e-15 per coordinate on this problem), so the planted ``log ghat``
+#: falls by ~1e-15 per step (float: 0.9e-15 to 1.3e-15; in balls 1.0e-15 at every sampled
+#: step) against the float check's rounding allowance of 4.5e-13, while the balls' radii
+#: stay below 1e-35.
+TINY_FRACTION = 1e-12
+
+
+@pytest.fixture(scope="module")
+def tiny_steps():
+    z, W0, ref = _problem()
+    log_f = math.log(TINY_FRACTION)
+    return gd_theorems.ghat_trace(
+        gd_scaled.scaled_gradient_descent(z, W0, 8, lambda u, _t: log_f + ref.log_step_bound(u))
+    )
+
+
+def test_honest_certificates_are_true(honest):
+    """LL-T4.2, LL-LE.1: on the honest run every sampled step is proved in balls."""
+    certs = gd_theorems.certify_trace(honest)
+    assert certs["LL-T4.2"].decided is True and certs["LL-LE.1"].decided is True
+    assert certs["LL-T4.2"].points >= 5
+
+
+def test_wrong_sign_of_phi_passes_the_float_check_at_tiny_steps(tiny_steps, monkeypatch):
+    """LL-T4.2 (1): with phi's integral of the wrong sign (``log ghat = log u + u0/u - p log
+    rho``) the planted ghat falls in exact arithmetic at t0 (``u = u0`` there, so its change
+    is ``-p Delta log rho < 0``), but at steps of 1e-15 H^D the fall is below the float
+    check's rounding allowance: the float check passes, ball arithmetic decides the planted
+    form FALSE at the sampled steps (and the true form TRUE), and the consistency
+    requirement fails."""
+    from invariants.certify import smoothed
+
+    planted = _replant(tiny_steps, +1.0)
+    assert np.any(tiny_steps.run.theta[1] != tiny_steps.run.theta[0])  # the run moved
+    gd_theorems.check_ll_t4_2(planted)  # the float check misses the planted sign ...
+    assert gd_theorems.certify_trace(tiny_steps)["LL-T4.2"].decided is True
+    true_form = smoothed.log_smoothed
+
+    def wrong(point, u0, order):
+        return true_form(point, -u0, order)
+
+    monkeypatch.setattr(smoothed, "log_smoothed", wrong)
+    allow = gd_theorems.step_allowance(tiny_steps)
+    for t in gd_theorems.certified_steps(tiny_steps):
+        cert = gd_theorems.certify_step(tiny_steps, t)["LL-T4.2"]
+        assert cert.decided is False, (t, cert)  # ... which balls refute at every step
+        assert -cert.lower < allow[t]  # by less than the float allowance
+    with pytest.raises(AssertionError, match=r"LL-T4\.2: the float check held"):
+        gd_theorems.certify_trace(tiny_steps)
+
+
+def test_mean_risk_in_place_of_the_sum_is_decided_false(honest, monkeypatch):
+    """LL-LE.1: ``u`` read from the mean risk ``Lsum/n`` (``u + log n``) puts gtil above gbar
+    (``u + log n > q_min`` unless every margin is equal): FALSE in balls at the sampled
+    steps, and the certified check fails."""
+    import dataclasses as dc
+
+    from flint import arb
+
+    from invariants.certify import smoothed
+
+    true_point = smoothed.exp_point
+
+    def mean(layers, data):
+        pt = true_point(layers, data)
+        log_n = arb(data.n).log()
+        return dc.replace(pt, gap=pt.gap - log_n, u=pt.u + log_n)
+
+    monkeypatch.setattr(smoothed, "exp_point", mean)
+    cert = gd_theorems.certify_step(honest, honest.t0)["LL-LE.1"]
+    assert cert.decided is False, cert
+    with pytest.raises(AssertionError, match=r"LL-LE\.1: the float check held"):
+        gd_theorems.certify_trace(honest)

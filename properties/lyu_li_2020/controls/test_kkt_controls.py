@@ -242,3 +242,58 @@ def test_global_limit_fails_on_runs_sharing_one_limit(problem, relu_problem):
     rise = kkt.late_rise(relu_problem, EXPONENTIAL)
     with pytest.raises(AssertionError, match=r"LL-T4\.4 \(multiplicity\)"):
         kkt.check_global_limit([g] * 3, [rise] * 3, lin, star)
+
+
+# --- certified verdicts (ball arithmetic) --------------------------------------------------
+
+#: The planted relative error of gbar in control (c): one part in 2^49 (1.8e-15), so the
+#: objective ``(1/2) gbar^{-2/p}`` is off by ``(2/p) 2^-49`` (1.2e-15 at p = 3), below LL-P's
+#: float allowance ``2 gamma(D + 2) + 16 eps`` (about 9e-15 at D = 15) and ~1e20 times the
+#: balls' radii.
+PLANTED = 2.0**-49
+
+
+def test_honest_certificates_are_true(problem):
+    """LL-P, LL-LC.8: on the honest flow every sampled state is proved in balls, and
+    check_run attaches the certificates."""
+    data, mm, _units, states = problem
+    slacks = kkt.check_run(states, data.z, EXPONENTIAL, mm, certify=True)
+    certs = {s.statement: s.certificate for s in slacks if s.certificate is not None}
+    assert set(certs) == {"LL-P", "LL-LC.8"}
+    assert all(c.decided is True and c.points >= 5 for c in certs.values()), certs
+
+
+def test_ll_p_with_gbar_off_by_an_ulp_passes_the_float_check(problem, monkeypatch):
+    """LL-P: gbar planted with a relative error of 2^-49 passes the float check of
+    ``(1/2)||theta~||^2 = (1/2) gbar^{-2/p}`` through its rounding allowance at every state,
+    while ball arithmetic excludes 0 from the identity's residual (FALSE) and the certified
+    run fails."""
+    from invariants.core import homogeneous as hom
+
+    data, _mm, _units, states = problem
+    true_float, true_ball = hom.normalized_margin, kkt.ball_normalized_margin
+    monkeypatch.setattr(
+        hom, "normalized_margin", lambda q, r, p: true_float(q, r, p) * (1 + PLANTED)
+    )
+    for w in states:
+        kkt.check_ll_p(kkt.linear_model(w, data.z))  # the float check passes ...
+    monkeypatch.setattr(
+        kkt, "ball_normalized_margin", lambda q, r, p: true_ball(q, r, p) * (1 + PLANTED)
+    )
+    cert = kkt.certify_state(states[-1], data.z, EXPONENTIAL)["LL-P"]
+    assert cert.decided is False, cert  # ... ball arithmetic refutes it
+    with pytest.raises(AssertionError, match=r"LL-P: the float check held"):
+        kkt.certify_states(states, data.z, EXPONENTIAL)
+
+
+def test_ll_lc_8_with_a_quarter_of_the_delta_bound_is_decided_false(problem, monkeypatch):
+    """LL-LC.8: the delta bound with ``1/(4 e p q_min)`` in place of ``1/(e p q_min)`` is
+    exceeded by the proof's multipliers at some sampled state: FALSE in balls (the float
+    check with the same constant fails too), and the certified run fails."""
+    data, _mm, _units, states = problem
+    true_bound = kkt.ball_delta_bound
+    monkeypatch.setattr(
+        kkt, "ball_delta_bound", lambda g, q, p, loss: true_bound(g, q, p, loss) / 4
+    )
+    with pytest.raises(AssertionError, match=r"LL-LC\.8: the float check held"):
+        kkt.certify_states(states, data.z, EXPONENTIAL)
