@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from invariants import strategies
 from invariants.core import kkt as core_kkt
 from invariants.core.data import make_dataset
-from invariants.core.losses import get_loss
+from invariants.core.losses import EXPONENTIAL, get_loss
 from invariants.core.maxmargin import max_margin
 from invariants.core.theta import theta
 from invariants.dynamics import flow, relu_flow
@@ -285,3 +285,17 @@ def run_linear(z: np.ndarray, weights: list, loss) -> tuple[list, flow.Trajector
     """The linear flow of :func:`run` from given weights (LL-T4.4)."""
     tr = flow.gradient_flow(z, weights, loss, max_wprod=MAX_WPROD, max_frobenius=np.inf)
     return kkt.states_from_t0(tr), tr
+
+
+def test_t4_4_judges_the_best_multipliers_not_the_proofs():
+    """LL-T4.4 on the drawn example where the proof's multipliers rise in a transient (two
+    nearly parallel points, depth 2): ``eps`` ends above its t0 value while ``eps*`` (the best
+    non-negative multipliers) falls throughout, and the check, which asserts ``eps*``,
+    holds and is exercised."""
+    z = np.array([[-0.40440706, -0.45391835], [-0.49310635, -0.53869576]])
+    weights = [np.array([[0.00469591, 0.00610333]]), np.array([[-0.01056213]])]
+    states, _ = run_linear(z, weights, EXPONENTIAL)
+    trace = kkt.kkt_trace(states, z, EXPONENTIAL, max_margin(z))
+    assert trace.eps[-1] > trace.eps[0]  # the transient this example was kept for
+    assert np.all(np.diff(trace.eps_star) < 0)
+    assert kkt.check_ll_t4_4(trace).exercised

@@ -296,31 +296,33 @@ def _falls(name: str, start: float, end: float, floor: float) -> tuple[bool, str
 
 
 def check_ll_t4_4(trace: KKTTrace) -> Slack:
-    """LL-T4.4 (a trend): the KKT residuals of theta~ fall from t0 to the end of the run, both
-    with the proof's multipliers (``eps``) and with the optimal non-negative ones (``eps*``,
-    NNLS), by more than their rounding (:func:`lc8_tolerance`).
+    """LL-T4.4 (a trend): the distance of theta~ from stationarity with the best
+    non-negative multipliers (``eps*``, NNLS) falls from t0 to the end of the run by more
+    than its rounding (:func:`lc8_tolerance`); with the proof's multipliers (``eps``) the
+    decay is measured, not asserted.
 
-    Exercised when the run has at least two states past t0, the norm grew, and the residuals
-    at t0 lie above twice their floor (so that a failure to fall is visible).
+    Why ``eps*`` and not ``eps``: the theorem says every limit direction is a KKT direction,
+    so the best residual of the direction tends to 0 when the direction converges (deep
+    linear networks, LL-DL2).  The proof's multipliers certify this only along times where
+    ``beta -> 1`` (Lemmas C.8, C.12): ``eps = gbar^{-1/p} sqrt(2(1 - beta))`` may rise in a
+    transient while the direction turns, and did on a drawn example (two nearly parallel
+    points: ``eps`` rose from 1.0e-4 at t0 to 2.6e-3 and was back at 1.4e-4 at
+    ``||w_prod|| = 1e4``, while ``eps*`` fell monotonically from 1.9e-5 to 2.0e-9).
+
+    Exercised when the run has at least two states past t0, the norm grew, and ``eps*`` at
+    t0 lies above twice its floor (so that a failure to fall is visible).
     """
     assert len(trace) >= 2, "LL-T4.4: fewer than two states past t0; the trend is undefined"
-    failures = []
-    judged = []
-    for name, col in (("eps", trace.eps), ("eps*", trace.eps_star)):
-        ok, msg = _falls(
-            name, float(col[0]), float(col[-1]), float(max(trace.floor[0], trace.floor[-1]))
-        )
-        judged.append(ok)
-        if msg:
-            failures.append(msg)
-    assert not failures, "LL-T4.4: " + "; ".join(failures)
+    floor = float(max(trace.floor[0], trace.floor[-1]))
+    judged, msg = _falls("eps*", float(trace.eps_star[0]), float(trace.eps_star[-1]), floor)
+    assert msg is None, f"LL-T4.4: {msg}"
     grew = float(trace.log_rho[-1] - trace.log_rho[0])
     return Slack(
         "LL-T4.4",
         None,
         f"eps {trace.eps[0]:.3e} -> {trace.eps[-1]:.3e}, eps* {trace.eps_star[0]:.3e} -> "
         f"{trace.eps_star[-1]:.3e}",
-        exercised=all(judged) and grew > 0.0,
+        exercised=judged and grew > 0.0,
         measures={
             "decay_ratio": float(trace.eps[-1] / trace.eps[0]),
             "eps_star_decay_ratio": float(trace.eps_star[-1] / max(trace.eps_star[0], 1e-300)),
